@@ -18,9 +18,9 @@ HERE = Path(__file__).resolve().parent
 CONF_DIR = str(HERE / "conf")
 sys.path.insert(0, str(HERE))  # so `import train` works from any cwd
 
-from hydra_flyte import hydra_run, hydra_sweep  # noqa: E402
-
 from train import pipeline  # noqa: E402
+
+from hydra_flyte import hydra_run, hydra_sweep  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
         dataset="digits",
         mode="local",
     )
-    for lr, res in zip(lrs, results):  # results follow the sweep order
+    for lr, res in zip(lrs, results, strict=True):  # results follow the sweep order
         print(f"sweep optimizer.lr={lr}: val_loss = {float(res):.4f}")
 
 
