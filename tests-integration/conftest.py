@@ -1,0 +1,56 @@
+"""Fixtures for integration tests: a session-wide loopback Flyte control plane and an in-process client."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Make `flyte_loopback` and the task modules importable without touching the root pyproject.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from flyte_loopback import ControlPlane  # noqa: E402
+from flyte_loopback._sdk_private import restored_flyte_init  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A loopback control plane for the whole session, with HOME isolated (the SDK caches bundles there)."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "DO_NOT_TRACK")}
+    os.environ["HOME"] = str(home)
+    os.environ["DO_NOT_TRACK"] = "1"
+    cp = ControlPlane(tmp_path_factory.mktemp("control-plane"), home=home).start()
+    cp.write_flyte_config(home / ".flyte-loopback" / "config.yaml")
+    try:
+        yield cp
+    finally:
+        cp.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def flyte_remote(control_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """`flyte.init()` against the loopback control plane for this test; undone afterwards."""
+    import flyte
+
+    control_plane.reset()
+    with restored_flyte_init():
+        flyte.init(
+            endpoint=control_plane.endpoint,
+            insecure=True,
+            project=control_plane.project,
+            domain=control_plane.domain,
+            org=control_plane.org,
+        )
+        yield control_plane
+    control_plane.reset()

@@ -1,0 +1,20 @@
+"""A loopback Flyte 2 control plane for tests: real Connect services on 127.0.0.1 that run tasks for real."""
+
+from .control_plane import ControlPlane
+from .faults import ActionTarget, Faults, input_equals, run_named
+from .recorder import CreatedRun, RecordedRequest, Recorder
+from .runs import Action, Run, RunStore
+
+__all__ = [
+    "Action",
+    "ActionTarget",
+    "ControlPlane",
+    "CreatedRun",
+    "Faults",
+    "RecordedRequest",
+    "Recorder",
+    "Run",
+    "RunStore",
+    "input_equals",
+    "run_named",
+]

@@ -1,0 +1,111 @@
+"""Fault-injection knobs: RPC latency, failing CreateRuns, runs that fail or hang, record-only mode."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connectrpc.code import Code
+
+RecordOnly = Literal["off", "queued", "succeeded"]
+
+
+@dataclass(frozen=True)
+class ActionTarget:
+    """What a run/action predicate sees: names plus the primitive input values."""
+
+    run_name: str
+    action_name: str
+    task_name: str
+    inputs: dict[str, Any]
+
+
+Predicate = Callable[[ActionTarget], bool]
+Decision = Literal["execute", "fail", "hang", "queued", "succeeded"]
+
+
+def run_named(name: str) -> Predicate:
+    """A predicate matching the root action of the run called `name`."""
+    return lambda t: t.run_name == name and t.action_name == "a0"
+
+
+def input_equals(key: str, value: Any) -> Predicate:
+    """A predicate matching any action whose input `key` equals `value`."""
+    return lambda t: key in t.inputs and t.inputs[key] == value
+
+
+@dataclass
+class Faults:
+    """Mutable fault configuration, shared by the RPC interceptor and the executor."""
+
+    latency: dict[str, float] = field(default_factory=dict)
+    record_only: RecordOnly = "off"
+    _create_run_failures: dict[int, tuple[Code, str]] = field(default_factory=dict)
+    _create_run_count: int = 0
+    _fail: list[tuple[Predicate, str]] = field(default_factory=list)
+    _hang: list[Predicate] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        """Remove every fault and reset the CreateRun counter."""
+        with self._lock:
+            self.latency.clear()
+            self.record_only = "off"
+            self._create_run_failures.clear()
+            self._create_run_count = 0
+            self._fail.clear()
+            self._hang.clear()
+
+    def add_latency(self, method: str, seconds: float) -> None:
+        """Delay every call of `method` ("CreateRun" or "RunService/CreateRun") by `seconds`."""
+        with self._lock:
+            self.latency[method] = seconds
+
+    def fail_create_run(
+        self, nth: int, code: Code = Code.UNAVAILABLE, times: int = 1, message: str = "injected failure"
+    ) -> None:
+        """Make CreateRun attempts nth..nth+times-1 (1-based, counted since reset) answer `code`."""
+        with self._lock:
+            for i in range(nth, nth + times):
+                self._create_run_failures[i] = (code, message)
+
+    def fail_runs(self, predicate: Predicate, message: str = "injected failure") -> None:
+        """Fail matching actions with a USER error carrying `message`, without executing them."""
+        with self._lock:
+            self._fail.append((predicate, message))
+
+    def hang_runs(self, predicate: Predicate) -> None:
+        """Keep matching actions RUNNING, without executing them, until aborted."""
+        with self._lock:
+            self._hang.append(predicate)
+
+    def set_record_only(self, mode: RecordOnly) -> None:
+        """Accept and record runs but do not execute them: leave them QUEUED or mark them SUCCEEDED."""
+        with self._lock:
+            self.record_only = mode
+
+    def latency_for(self, method: str) -> float:
+        """Configured delay for a "Service/Method" name."""
+        with self._lock:
+            short = method.rsplit("/", 1)[-1]
+            return self.latency.get(method, self.latency.get(short, 0.0))
+
+    def next_create_run_failure(self) -> tuple[Code, str] | None:
+        """Count one CreateRun attempt and return the failure injected for it, if any."""
+        with self._lock:
+            self._create_run_count += 1
+            return self._create_run_failures.get(self._create_run_count)
+
+    def decide(self, target: ActionTarget, is_root: bool) -> tuple[Decision, str]:
+        """How the executor should treat an action, with the failure message when it fails."""
+        with self._lock:
+            for pred, message in self._fail:
+                if pred(target):
+                    return "fail", message
+            if any(pred(target) for pred in self._hang):
+                return "hang", ""
+            if is_root and self.record_only != "off":
+                return self.record_only, ""
+            return "execute", ""

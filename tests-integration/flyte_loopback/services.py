@@ -1,0 +1,496 @@
+"""Connect service implementations (run, data proxy, cluster, queue, state) over the run store."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from connectrpc.request import RequestContext
+from flyteidl2.cluster import payload_pb2 as cluster_pb2
+from flyteidl2.cluster import service_connect as cluster_connect
+from flyteidl2.common import identifier_pb2, list_pb2
+from flyteidl2.dataproxy import dataproxy_service_connect as dataproxy_connect
+from flyteidl2.dataproxy import dataproxy_service_pb2 as dp_pb2
+from flyteidl2.logs.dataplane import payload_pb2 as logs_pb2
+from flyteidl2.task import common_pb2, task_definition_pb2
+from flyteidl2.workflow import queue_service_connect, queue_service_pb2, run_definition_pb2
+from flyteidl2.workflow import run_service_connect, run_service_pb2, state_service_connect, state_service_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from .runs import ABORTED, FAILED, Action, Executor, Run, RunStore
+
+_KIND_TO_ERROR_INFO = {1: run_definition_pb2.ErrorInfo.KIND_USER, 2: run_definition_pb2.ErrorInfo.KIND_SYSTEM}
+_POLL_SECONDS = 1.0
+
+
+@dataclass
+class ServerContext:
+    """What every service needs: the store, the executor, the state directory and defaults."""
+
+    store: RunStore
+    executor: Executor
+    state_dir: Path
+    default_org: str
+    endpoint: Callable[[], str]
+    closing: Callable[[], bool]
+
+    def run(self, run_id: identifier_pb2.RunIdentifier) -> Run:
+        """The run named by `run_id`, or NOT_FOUND."""
+        run = self.store.get(run_id.name)
+        if run is None:
+            raise ConnectError(Code.NOT_FOUND, f"run {run_id.name!r} not found")
+        return run
+
+    def action(self, action_id: identifier_pb2.ActionIdentifier) -> Action:
+        """The action named by `action_id`, or NOT_FOUND."""
+        run = self.run(action_id.run)
+        action = run.actions.get(action_id.name or "a0")
+        if action is None:
+            raise ConnectError(Code.NOT_FOUND, f"action {action_id.name!r} of run {run.name!r} not found")
+        return action
+
+
+class _Unimplemented:
+    """Answers UNIMPLEMENTED for every method of `_protocol` a subclass does not define."""
+
+    _protocol: type
+
+    def __getattr__(self, name: str) -> Any:
+        declared = getattr(self._protocol, name, None)
+        if declared is None or name.startswith("_"):
+            raise AttributeError(name)
+        message = f"{self._protocol.__name__}.{name} is not implemented by the loopback control plane"
+
+        if inspect.iscoroutinefunction(declared):
+
+            async def unary(request: Any, ctx: RequestContext) -> Any:
+                raise ConnectError(Code.UNIMPLEMENTED, message)
+
+            return unary
+
+        async def stream(request: Any, ctx: RequestContext) -> AsyncIterator[Any]:
+            raise ConnectError(Code.UNIMPLEMENTED, message)
+            yield  # pragma: no cover - makes this an async generator
+
+        return stream
+
+
+# ---------------------------------------------------------------- protobuf views of the state
+
+
+def _ts(value: Any) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _run_id(run: Run) -> identifier_pb2.RunIdentifier:
+    return identifier_pb2.RunIdentifier(org=run.org, project=run.project, domain=run.domain, name=run.name)
+
+
+def action_id(action: Action) -> identifier_pb2.ActionIdentifier:
+    """The ActionIdentifier of an action."""
+    return identifier_pb2.ActionIdentifier(run=_run_id(action.run), name=action.name)
+
+
+def _metadata(action: Action) -> run_definition_pb2.ActionMetadata:
+    md = run_definition_pb2.ActionMetadata(parent=action.parent, group=action.group)
+    if action.task_spec is not None:
+        tid = action.task_spec.task_template.id
+        md.task.CopyFrom(
+            run_definition_pb2.TaskActionMetadata(
+                id=task_definition_pb2.TaskIdentifier(
+                    org=tid.org, project=tid.project, domain=tid.domain, name=tid.name, version=tid.version
+                ),
+                task_type=action.task_spec.task_template.type,
+                short_name=action.task_spec.short_name,
+            )
+        )
+    elif action.trace is not None:
+        md.trace.CopyFrom(run_definition_pb2.TraceActionMetadata(name=action.trace.name))
+    return md
+
+
+def _status(action: Action) -> run_definition_pb2.ActionStatus:
+    status = run_definition_pb2.ActionStatus(phase=action.phase, attempts=1, start_time=_ts(action.created_at))
+    if action.ended_at is not None:
+        status.end_time.CopyFrom(_ts(action.ended_at))
+        status.duration_ms = int((action.ended_at - action.created_at).total_seconds() * 1000)
+    return status
+
+
+def _error_info(action: Action) -> run_definition_pb2.ErrorInfo | None:
+    if action.phase != FAILED or action.error is None:
+        return None
+    return run_definition_pb2.ErrorInfo(
+        message=action.error.message,
+        code=action.error.code,
+        kind=_KIND_TO_ERROR_INFO.get(action.error.kind, run_definition_pb2.ErrorInfo.KIND_UNSPECIFIED),
+    )
+
+
+def action_proto(action: Action) -> run_definition_pb2.Action:
+    """The list view of an action."""
+    return run_definition_pb2.Action(id=action_id(action), metadata=_metadata(action), status=_status(action))
+
+
+def action_details(action: Action) -> run_definition_pb2.ActionDetails:
+    """The detailed view of an action, with its error, abort reason and one attempt."""
+    details = run_definition_pb2.ActionDetails(
+        id=action_id(action), metadata=_metadata(action), status=_status(action)
+    )
+    if action.task_spec is not None:
+        details.task.CopyFrom(action.task_spec)
+    elif action.trace is not None and action.trace.HasField("spec"):
+        details.trace.CopyFrom(action.trace.spec)
+    info = _error_info(action)
+    if info is not None:
+        details.error_info.CopyFrom(info)
+    elif action.phase == ABORTED:
+        details.abort_info.CopyFrom(run_definition_pb2.AbortInfo(reason=action.abort_reason or ""))
+    attempt = run_definition_pb2.ActionAttempt(
+        phase=action.phase,
+        attempt=1,
+        start_time=_ts(action.started_at or action.created_at),
+        logs_available=action.logs_available,
+        outputs=common_pb2.OutputReferences(output_uri=action.output_prefix),
+    )
+    if action.ended_at is not None:
+        attempt.end_time.CopyFrom(_ts(action.ended_at))
+    if info is not None:
+        attempt.error_info.CopyFrom(info)
+    details.attempts.append(attempt)
+    return details
+
+
+def run_proto(run: Run) -> run_definition_pb2.Run:
+    """The list view of a run."""
+    proto = run_definition_pb2.Run(action=action_proto(run.root))
+    proto.labels.update(run.labels)
+    return proto
+
+
+# ---------------------------------------------------------------- list filters
+
+
+def _field_value(run: Run, action: Action, name: str) -> str | None:
+    if name == "phase":
+        return str(action.phase)
+    if name == "task_name":
+        return action.task_name
+    if name.startswith("labels."):
+        return run.labels.get(name.removeprefix("labels."))
+    return None
+
+
+def _filter_values(flt: list_pb2.Filter) -> list[str]:
+    """The filter's values; a single string the SDK passed where a list belongs arrives split into chars."""
+    values = list(flt.values)
+    if len(values) > 1 and all(len(v) == 1 for v in values):
+        return [*values, "".join(values)]
+    return values
+
+
+def _matches(run: Run, action: Action, filters: list[list_pb2.Filter]) -> bool:
+    f = list_pb2.Filter
+    for flt in filters:
+        value = _field_value(run, action, flt.field)
+        if flt.function == f.EXISTS:
+            ok = value is not None
+        elif flt.function == f.NOT_EXISTS:
+            ok = value is None
+        elif flt.function in (f.EQUAL, f.VALUE_IN):
+            ok = value in _filter_values(flt)
+        elif flt.function == f.NOT_EQUAL:
+            ok = value not in _filter_values(flt)
+        else:
+            continue  # filters on fields the loopback does not track match everything
+        if not ok:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- services
+
+
+class RunService(_Unimplemented):
+    """flyteidl2.workflow.RunService: create, inspect, watch, list and abort runs."""
+
+    _protocol = run_service_connect.RunService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def create_run(self, request: run_service_pb2.CreateRunRequest, ctx: RequestContext) -> Any:
+        """Store the run, then queue its root action for execution."""
+        c = self._ctx
+        if request.HasField("run_id"):
+            rid = request.run_id
+            name, org, project, domain = rid.name, rid.org, rid.project, rid.domain
+        else:
+            pid = request.project_id
+            name, org, project, domain = "r" + uuid.uuid4().hex[:12], pid.organization, pid.name, pid.domain
+        if not request.HasField("task_spec"):
+            raise ConnectError(Code.UNIMPLEMENTED, "the loopback control plane only runs inline task specs")
+        if request.HasField("offloaded_input_data"):
+            inputs_uri = request.offloaded_input_data.uri
+        else:
+            inputs_uri = str(_write_inputs(c.state_dir, request.inputs))
+        run = Run(
+            name=name,
+            org=org or c.default_org,
+            project=project,
+            domain=domain,
+            run_spec=request.run_spec,
+            base_dir=c.state_dir / "runs" / name,
+        )
+        root = Action(
+            run=run,
+            name="a0",
+            parent="",
+            task_spec=request.task_spec,
+            inputs_uri=inputs_uri,
+            output_prefix=str(run.base_dir / "a0" / "1"),
+        )
+        run.actions["a0"] = root
+        if not c.store.add(run):
+            raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists")
+        run.base_dir.mkdir(parents=True, exist_ok=True)
+        c.store.notify()
+        c.executor.submit(root)
+        return run_service_pb2.CreateRunResponse(run=run_proto(run))
+
+    async def abort_run(self, request: run_service_pb2.AbortRunRequest, ctx: RequestContext) -> Any:
+        """Abort the root action (killing its process) and all children."""
+        run = self._ctx.run(request.run_id)
+        await self._ctx.executor.abort(run.root, request.reason or "aborted")
+        return run_service_pb2.AbortRunResponse()
+
+    async def abort_action(self, request: run_service_pb2.AbortActionRequest, ctx: RequestContext) -> Any:
+        """Abort one action and its descendants."""
+        action = self._ctx.action(request.action_id)
+        await self._ctx.executor.abort(action, request.reason or "aborted")
+        return run_service_pb2.AbortActionResponse()
+
+    async def get_run_details(self, request: run_service_pb2.GetRunDetailsRequest, ctx: RequestContext) -> Any:
+        """Run spec plus the root action's details."""
+        run = self._ctx.run(request.run_id)
+        details = run_definition_pb2.RunDetails(run_spec=run.run_spec, action=action_details(run.root))
+        return run_service_pb2.GetRunDetailsResponse(details=details)
+
+    async def get_action_details(self, request: run_service_pb2.GetActionDetailsRequest, ctx: RequestContext) -> Any:
+        """One action's details, with error_info on failure."""
+        return run_service_pb2.GetActionDetailsResponse(details=action_details(self._ctx.action(request.action_id)))
+
+    async def watch_action_details(
+        self, request: run_service_pb2.WatchActionDetailsRequest, ctx: RequestContext
+    ) -> AsyncIterator[run_service_pb2.WatchActionDetailsResponse]:
+        """Stream an action's details at every phase change until it is terminal."""
+        action = self._ctx.action(request.action_id)
+        last: tuple[int, bool] | None = None
+        while not self._ctx.closing():
+            seen = (action.phase, action.logs_available)
+            if seen != last:
+                last = seen
+                yield run_service_pb2.WatchActionDetailsResponse(details=action_details(action))
+                if action.done:
+                    return
+            await self._ctx.store.wait_for_change(_POLL_SECONDS)
+
+    async def list_actions(self, request: run_service_pb2.ListActionsRequest, ctx: RequestContext) -> Any:
+        """Actions of a run, filtered by phase etc."""
+        run = self._ctx.run(request.run_id)
+        filters = list(request.request.filters)
+        actions = [action_proto(a) for a in list(run.actions.values()) if _matches(run, a, filters)]
+        return run_service_pb2.ListActionsResponse(actions=actions)
+
+    async def list_runs(self, request: run_service_pb2.ListRunsRequest, ctx: RequestContext) -> Any:
+        """Runs of a project/domain, newest first, filtered by labels, phase and task name."""
+        pid = request.project_id
+        filters = list(request.request.filters)
+        runs = [
+            r
+            for r in reversed(self._ctx.store.values())
+            if (not pid.name or r.project == pid.name)
+            and (not pid.domain or r.domain == pid.domain)
+            and _matches(r, r.root, filters)
+        ]
+        limit = request.request.limit or len(runs)
+        return run_service_pb2.ListRunsResponse(runs=[run_proto(r) for r in runs[:limit]])
+
+
+class DataProxyService(_Unimplemented):
+    """flyteidl2.dataproxy.DataProxyService: upload locations, offloaded inputs, action data, logs."""
+
+    _protocol = dataproxy_connect.DataProxyService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def create_upload_location(self, request: dp_pb2.CreateUploadLocationRequest, ctx: RequestContext) -> Any:
+        """A PUT URL on this server and the file:// path the upload lands at."""
+        key = request.content_md5.hex() or request.filename_root or uuid.uuid4().hex
+        filename = Path(request.filename or "upload").name
+        path = self._ctx.state_dir / "blobs" / key / filename
+        return dp_pb2.CreateUploadLocationResponse(
+            signed_url=f"{self._ctx.endpoint()}/_blobs/{key}/{filename}",
+            native_url=f"file://{path}",
+        )
+
+    async def upload_inputs(self, request: dp_pb2.UploadInputsRequest, ctx: RequestContext) -> Any:
+        """Write the inputs to the state dir and answer where they are."""
+        path = _write_inputs(self._ctx.state_dir, request.inputs)
+        digest = hashlib.sha256(request.inputs.SerializeToString(deterministic=True)).hexdigest()
+        return dp_pb2.UploadInputsResponse(offloaded_input_data=common_offloaded(str(path), digest))
+
+    async def get_action_data(self, request: dp_pb2.GetActionDataRequest, ctx: RequestContext) -> Any:
+        """Inputs and (once written) outputs of an action, inline."""
+        action = self._ctx.action(request.action_id)
+        outputs = action.outputs() or common_pb2.Outputs()
+        return dp_pb2.GetActionDataResponse(
+            inputs=action.inputs(),
+            outputs=outputs,
+            inputs_uri=action.inputs_uri,
+            outputs_uri=str(action.outputs_path),
+        )
+
+    async def tail_logs(self, request: dp_pb2.TailLogsRequest, ctx: RequestContext) -> AsyncIterator[Any]:
+        """Stream the action's process output lines, following until the action is terminal."""
+        action = self._ctx.action(request.action_id)
+        sent = 0
+        while not self._ctx.closing():
+            done = action.done
+            lines = action.log_lines[sent:]
+            if lines:
+                sent += len(lines)
+                yield dp_pb2.TailLogsResponse(
+                    logs=[dp_pb2.TailLogsResponse.Logs(lines=[_log_line(line) for line in lines])]
+                )
+            if done:
+                return
+            await self._ctx.store.wait_for_change(_POLL_SECONDS)
+
+
+class ClusterService(_Unimplemented):
+    """flyteidl2.cluster.ClusterService: always "use this endpoint"."""
+
+    _protocol = cluster_connect.ClusterService
+
+    async def select_cluster(self, request: Any, ctx: RequestContext) -> Any:
+        """An empty answer: stay on this endpoint."""
+        return cluster_pb2.SelectClusterResponse()
+
+
+class QueueService(_Unimplemented):
+    """flyteidl2.workflow.QueueService: child actions enqueued by running parent tasks."""
+
+    _protocol = queue_service_connect.QueueService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def enqueue_action(self, request: queue_service_pb2.EnqueueActionRequest, ctx: RequestContext) -> Any:
+        """Record the child and queue it (a trace arrives already finished)."""
+        run = self._ctx.run(request.action_id.run)
+        if run.root.phase == ABORTED:
+            raise ConnectError(Code.ABORTED, f"run {run.name!r} was aborted")
+        name = request.action_id.name
+        if name in run.actions:
+            raise ConnectError(Code.ALREADY_EXISTS, f"action {name!r} already exists")
+        output_prefix = f"{request.run_output_base.rstrip('/')}/{name}/1"
+        action = Action(
+            run=run,
+            name=name,
+            parent=request.parent_action_name,
+            task_spec=request.task.spec if request.HasField("task") else None,
+            inputs_uri=request.input_uri,
+            output_prefix=output_prefix,
+            group=request.group,
+        )
+        if request.HasField("trace"):
+            action.trace = request.trace
+            action.output_prefix = request.trace.outputs.output_uri or output_prefix
+            run.actions[name] = action
+            self._ctx.store.set_phase(action, request.trace.phase)
+        elif request.HasField("task"):
+            run.actions[name] = action
+            self._ctx.store.notify()
+            self._ctx.executor.submit(action)
+        else:
+            raise ConnectError(Code.INVALID_ARGUMENT, "the loopback control plane runs task and trace actions only")
+        return queue_service_pb2.EnqueueActionResponse()
+
+    async def abort_queued_action(self, request: queue_service_pb2.AbortQueuedActionRequest, ctx: RequestContext) -> Any:
+        """Abort a child action."""
+        action = self._ctx.action(request.action_id)
+        await self._ctx.executor.abort(action, request.reason or "aborted by parent")
+        return queue_service_pb2.AbortQueuedActionResponse()
+
+    async def abort_queued_run(self, request: queue_service_pb2.AbortQueuedRunRequest, ctx: RequestContext) -> Any:
+        """Abort a whole run."""
+        run = self._ctx.run(request.run_id)
+        await self._ctx.executor.abort(run.root, request.reason or "aborted")
+        return queue_service_pb2.AbortQueuedRunResponse()
+
+
+class StateService(_Unimplemented):
+    """flyteidl2.workflow.StateService: the child-action update stream a parent task watches."""
+
+    _protocol = state_service_connect.StateService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def watch(self, request: state_service_pb2.WatchRequest, ctx: RequestContext) -> AsyncIterator[Any]:
+        """Sentinel first, then an update whenever a child of the parent changes phase."""
+        parent = self._ctx.action(request.parent_action_id)
+        yield state_service_pb2.WatchResponse(control_message=state_service_pb2.ControlMessage(sentinel=True))
+        sent: dict[str, int] = {}
+        while not self._ctx.closing():
+            for child in parent.run.children(parent.name):
+                if sent.get(child.name) != child.phase:
+                    sent[child.name] = child.phase
+                    yield state_service_pb2.WatchResponse(action_update=_action_update(child))
+            if parent.done:
+                return
+            await self._ctx.store.wait_for_change(_POLL_SECONDS)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def common_offloaded(uri: str, inputs_hash: str) -> Any:
+    """An OffloadedInputData message."""
+    from flyteidl2.common import run_pb2 as common_run_pb2
+
+    return common_run_pb2.OffloadedInputData(uri=uri, inputs_hash=inputs_hash)
+
+
+def _write_inputs(state_dir: Path, inputs: common_pb2.Inputs) -> Path:
+    path = state_dir / "inputs" / uuid.uuid4().hex / "inputs.pb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(inputs.SerializeToString())
+    return path
+
+
+def _log_line(message: str) -> logs_pb2.LogLine:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return logs_pb2.LogLine(timestamp=ts, message=message, originator=logs_pb2.LogLineOriginator.USER)
+
+
+def _action_update(action: Action) -> state_service_pb2.ActionUpdate:
+    update = state_service_pb2.ActionUpdate(action_id=action_id(action), phase=action.phase)
+    if action.done:
+        update.output_uri = action.output_prefix
+    if action.phase == FAILED and action.error is not None:
+        update.error.CopyFrom(action.error)
+    return update
+
