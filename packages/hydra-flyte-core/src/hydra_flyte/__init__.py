@@ -1,0 +1,59 @@
+"""hydra_flyte: compose configs with Hydra and run every job as a Flyte task.
+
+Importing this package is cheap: each name is loaded on first use, so
+`from hydra_flyte import apply_task_env` inside a task does not start Hydra's runtime.
+
+Example::
+
+    from hydra_flyte import hydra_sweep
+    results = hydra_sweep(pipeline, config_path="conf", config_name="training",
+                          overrides=["optimizer.lr=0.001,0.01,0.1"], dataset="digits", mode="local")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "hydra_run": "._sdk",
+    "hydra_sweep": "._sdk",
+    "apply_task_env": "._task_env",
+    "dictconfig_parameter": "._tasks",
+    "FlyteLauncher": "._launcher",
+    "FlyteLauncherConf": ".launcher_config",
+    "register_launcher_config": ".launcher_config",
+    "RunResult": "._results",
+    "JobOutcome": "._results",
+    "HydraFlyteError": "._errors",
+    "ConfigurationError": "._errors",
+    "NoEndpointError": "._errors",
+    "RunFailedError": "._errors",
+    "SweepFailedError": "._errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from ._errors import ConfigurationError, HydraFlyteError, NoEndpointError, RunFailedError, SweepFailedError
+    from ._launcher import FlyteLauncher
+    from ._results import JobOutcome, RunResult
+    from ._sdk import hydra_run, hydra_sweep
+    from ._task_env import apply_task_env
+    from ._tasks import dictconfig_parameter
+    from .launcher_config import FlyteLauncherConf, register_launcher_config
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hydra_flyte' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,58 @@
+"""Every use of Hydra internals in hydra_flyte, in one place (tested in tests/test_hydra_private.py).
+
+Two behaviours of hydra-core 1.3 are relied on here:
+- `Plugins.instantiate_launcher` accepts only classes from modules under `hydra_plugins.` that its
+  registry knows. hydra-flyte-launcher gets ours discovered; with only hydra-flyte-core installed,
+  `register_core_launcher` registers it with `Plugins.instance().register`.
+- The `Hydra` object behind `GlobalHydra` (`hydra._internal.hydra.Hydra`) offers `run` and `multirun`,
+  which run Hydra's full runtime (sweepers, callbacks, output dirs) without argv parsing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .launcher_config import LAUNCHER_GROUP, LAUNCHER_NAME, register_launcher_config
+
+VERSION_BASE = "1.3"
+
+
+def ensure_launcher_registered() -> None:
+    """Make `hydra/launcher=flyte` usable, whether or not hydra-flyte-launcher is installed."""
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+    from hydra_plugins._hydra_flyte_core import FlyteLauncher
+
+    plugins = Plugins.instance()  # discovery registers hydra-flyte-launcher's config, when installed
+    plugins.register(FlyteLauncher)  # idempotent
+    try:
+        ConfigStore.instance().load(f"{LAUNCHER_GROUP}/{LAUNCHER_NAME}.yaml")
+    except Exception:  # ConfigLoadError: not stored yet
+        register_launcher_config(provider="hydra-flyte-core")
+
+
+@contextlib.contextmanager
+def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
+    """Initialise Hydra for one SDK call and yield its `Hydra` object; restore any previous state after."""
+    from hydra import initialize, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    global_hydra = GlobalHydra.instance()
+    saved_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
+    saved_hydra_cfg = HydraConfig.instance().cfg
+    global_hydra.clear()
+    try:
+        if config_dir is None:
+            context = initialize(version_base=VERSION_BASE, config_path=None, job_name=job_name)
+        else:
+            context = initialize_config_dir(version_base=VERSION_BASE, config_dir=config_dir, job_name=job_name)
+        with context:
+            yield GlobalHydra.instance().hydra
+    finally:
+        global_hydra.clear()
+        if saved_hydra is not None:
+            global_hydra.initialize(saved_hydra)
+        HydraConfig.instance().cfg = saved_hydra_cfg  # type: ignore[assignment]

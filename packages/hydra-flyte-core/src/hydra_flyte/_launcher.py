@@ -1,0 +1,128 @@
+"""FlyteLauncher: Hydra's launcher that runs every job of a sweep as a Flyte run.
+
+Imported during Hydra's plugin discovery, so it imports nothing heavy at module level: flyte is
+imported only when jobs are launched.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LaunchOverlay:
+    """What the Python SDK adds to a launch that a YAML config cannot carry."""
+
+    run_options: Mapping[str, Any] = field(default_factory=dict)
+    on_job_finished: Callable[[int, JobReturn], None] | None = None
+
+
+_overlay: contextvars.ContextVar[LaunchOverlay | None] = contextvars.ContextVar(
+    "hydra_flyte_launch_overlay", default=None
+)
+
+
+def launch_overlay() -> contextvars.ContextVar[LaunchOverlay | None]:
+    """The context variable through which the SDK hands its overlay to the launcher."""
+    return _overlay
+
+
+class FlyteLauncher(Launcher):
+    """Runs each job's task function in a Flyte job scope; submits all jobs first, then waits for all."""
+
+    def __init__(
+        self,
+        mode: str = "remote",
+        wait: bool = True,
+        wait_max_workers: int | None = 32,
+        run_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        from ._submit import LaunchSettings
+
+        options = run_options or {}
+        if isinstance(options, DictConfig):
+            options = OmegaConf.to_container(options, resolve=True)  # type: ignore[assignment]
+        self._base_settings = LaunchSettings(
+            mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(options)  # type: ignore[arg-type]
+        )
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def settings(self) -> Any:
+        """This launch's settings: the launcher config, plus the SDK's run options when it drives us."""
+        from ._submit import LaunchSettings
+
+        overlay = _overlay.get()
+        if overlay is None or not overlay.run_options:
+            return self._base_settings
+        base = self._base_settings
+        return LaunchSettings(
+            mode=base.mode,
+            wait=base.wait,
+            wait_max_workers=base.wait_max_workers,
+            run_options={**base.run_options, **overlay.run_options},
+        )
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from ._job_scope import job_scope
+        from ._submit import JobSpec, finish_all
+
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        settings = self.settings()
+        log.info(f"Launching {len(job_overrides)} jobs on Flyte ({settings.mode} mode)")
+
+        submitted: list[tuple[JobReturn, JobSpec]] = []
+        for offset, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + offset
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = idx
+                sweep_config.hydra.job.num = idx
+            job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
+            with job_scope(job):
+                ret = run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+            submitted.append((ret, job))
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+
+        pending = [(ret._return_value, job) for ret, job in submitted if ret.status is JobStatus.COMPLETED]
+        finished = iter(finish_all(pending, max_workers=settings.wait_max_workers))
+        returns = []
+        overlay = _overlay.get()
+        for ret, job in submitted:
+            if ret.status is JobStatus.COMPLETED:
+                outcome = next(finished)
+                if isinstance(outcome, BaseException):
+                    ret.status = JobStatus.FAILED
+                ret.return_value = outcome
+            if overlay is not None and overlay.on_job_finished is not None:
+                overlay.on_job_finished(job.job_num or 0, ret)
+            returns.append(ret)
+        return returns

@@ -1,0 +1,241 @@
+"""The Python SDK: `hydra_run` and `hydra_sweep` compose configs with Hydra and run a task per job."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import ConfigurationError, HydraFlyteError, SweepFailedError
+from ._overrides import normalise, parse, sweep_overrides
+from ._results import JobOutcome
+from ._submit import JobSpec, LaunchSettings, ensure_endpoint, finish, submit, validate_max_workers, validate_mode
+from ._task_env import DEFAULT_TASK_ENV_KEY, apply_task_env
+from ._tasks import check_task_kwargs, dictconfig_parameter, task_short_name
+
+
+@dataclass(frozen=True)
+class _TaskCall:
+    """How one job calls the task: the config parameter, the other inputs, the task_env key."""
+
+    task: Any
+    config_param: str
+    task_kwargs: Mapping[str, Any]
+    task_env_key: str
+
+    def start(self, cfg: Any, job: JobSpec) -> Any:
+        entry_task = apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
+        return submit(entry_task, (), {self.config_param: cfg, **self.task_kwargs}, job)
+
+
+def _config_dir(config_path: str | os.PathLike[str] | None) -> str | None:
+    """`config_path` made absolute against the working directory; it must be a directory."""
+    if config_path is None:
+        return None
+    path = os.path.abspath(os.fspath(config_path))
+    if not os.path.isdir(path):
+        raise ConfigurationError(
+            f"config directory {os.fspath(config_path)!r} not found (looked in {path}): config_path is relative "
+            "to the working directory; pass an absolute path, or None for ConfigStore-only configs."
+        )
+    return path
+
+
+def _prepare(
+    task: Any,
+    *,
+    config_path: Any,
+    overrides: Iterable[str] | str | None,
+    mode: str,
+    wait: bool,
+    wait_max_workers: int | None,
+    run_options: Mapping[str, Any] | None,
+    task_env_key: str,
+    task_kwargs: Mapping[str, Any],
+) -> tuple[_TaskCall, str | None, list[str], LaunchSettings]:
+    """Validate everything that can be checked before Hydra starts."""
+    validate_mode(mode)
+    validate_max_workers(wait_max_workers)
+    if not isinstance(task_env_key, str) or not task_env_key:
+        raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
+    config_param = dictconfig_parameter(task)
+    check_task_kwargs(task, config_param, task_kwargs)
+    override_list = normalise(overrides)
+    parse(override_list)
+    settings = LaunchSettings(mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(run_options or {}))
+    call = _TaskCall(task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key)
+    return call, _config_dir(config_path), override_list, settings
+
+
+def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
+    """Hydra's composition error, as one paragraph that says where to look."""
+    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
+    text = str(exc).strip().replace("\n", " ")
+    return ConfigurationError(f"could not compose {where}: {text}")
+
+
+def _hydra_errors() -> tuple[type[BaseException], ...]:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return (HydraException, OmegaConfBaseException)
+
+
+def hydra_run(
+    task: Any,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    config_name: str | None = None,
+    overrides: Iterable[str] | str | None = (),
+    mode: str = "remote",
+    wait: bool = True,
+    wait_max_workers: int | None = 32,
+    run_options: Mapping[str, Any] | None = None,
+    task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    **task_kwargs: Any,
+) -> Any:
+    """Compose one config and run `task` once with it.
+
+    Returns a RunResult (local mode, or remote with wait=True) or the submitted
+    `flyte.remote.Run` (remote with wait=False). Raises RunFailedError if the run fails.
+
+    Example::
+
+        result = hydra_run(pipeline, config_path="conf", config_name="training",
+                           overrides=["optimizer.lr=0.01"], dataset="digits", mode="local")
+        print(result.value)
+    """
+    from ._hydra_private import hydra_app
+
+    call, config_dir, override_list, settings = _prepare(
+        task, config_path=config_path, overrides=overrides, mode=mode, wait=wait,
+        wait_max_workers=wait_max_workers, run_options=run_options, task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+    )
+    sweeping = sweep_overrides(override_list)
+    if sweeping:
+        raise ConfigurationError(
+            f"hydra_run runs one job, but {', '.join(repr(s) for s in sweeping)} sweep(s) over several values: "
+            "use hydra_sweep (or --multirun on the command line), or give a single value."
+        )
+    if settings.mode == "remote":
+        ensure_endpoint()
+    job = JobSpec(settings=settings, job_num=None, overrides=tuple(override_list))
+
+    def task_function(cfg: Any) -> Any:
+        return finish(call.start(cfg, job), job)
+
+    with hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
+        try:
+            ret = hydra.run(config_name=config_name, task_function=task_function, overrides=override_list)
+        except HydraFlyteError:
+            raise
+        except _hydra_errors() as exc:
+            raise _composition_error(exc, config_name, config_dir) from exc
+    return ret.return_value
+
+
+def hydra_sweep(
+    task: Any,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    config_name: str | None = None,
+    overrides: Iterable[str] | str | None = (),
+    mode: str = "remote",
+    wait: bool = True,
+    wait_max_workers: int | None = 32,
+    run_options: Mapping[str, Any] | None = None,
+    task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    **task_kwargs: Any,
+) -> list[Any]:
+    """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
+
+    Results come back in the order Hydra's BasicSweeper produces the jobs (for a custom
+    sweeper such as Optuna: the order its trials were launched). If any job fails, every job
+    still finishes and then SweepFailedError is raised with every job's outcome.
+
+    Example::
+
+        results = hydra_sweep(pipeline, config_path="conf", config_name="training",
+                              overrides=["optimizer.lr=0.001,0.01,0.1"], dataset="digits", mode="local")
+        print([r.value for r in results])
+    """
+    from ._hydra_private import ensure_launcher_registered, hydra_app
+    from ._job_scope import current_job
+    from ._launcher import LaunchOverlay, launch_overlay
+
+    call, config_dir, override_list, settings = _prepare(
+        task, config_path=config_path, overrides=overrides, mode=mode, wait=wait,
+        wait_max_workers=wait_max_workers, run_options=run_options, task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+    )
+    user_overrides = _without_flyte_launcher_selection(override_list)
+    if settings.mode == "remote":
+        ensure_endpoint()
+
+    def task_function(cfg: Any) -> Any:
+        job = current_job()
+        assert job is not None, "hydra_sweep's task function runs only inside FlyteLauncher"
+        return call.start(cfg, job)
+
+    outcomes: list[JobOutcome] = []
+
+    def record(job_num: int, ret: Any) -> None:
+        from hydra.core.utils import JobStatus
+
+        failed = ret.status is not JobStatus.COMPLETED
+        outcomes.append(
+            JobOutcome(
+                job_num=job_num,
+                overrides=list(ret.overrides or []),
+                result=None if failed else ret._return_value,
+                error=ret._return_value if failed else None,
+            )
+        )
+
+    launcher_overrides = [
+        "hydra/launcher=flyte",
+        f"hydra.launcher.mode={settings.mode}",
+        f"hydra.launcher.wait={str(settings.wait).lower()}",
+        f"hydra.launcher.wait_max_workers={'null' if wait_max_workers is None else wait_max_workers}",
+    ]
+    overlay = LaunchOverlay(run_options=settings.run_options, on_job_finished=record)
+    token = launch_overlay().set(overlay)
+    try:
+        with hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
+            ensure_launcher_registered()
+            try:
+                hydra.multirun(
+                    config_name=config_name, task_function=task_function, overrides=launcher_overrides + user_overrides
+                )
+            except HydraFlyteError:
+                if not outcomes:
+                    raise
+            except _hydra_errors() as exc:
+                raise _composition_error(exc, config_name, config_dir) from exc
+            except Exception:
+                if not outcomes:  # not a job's failure re-raised by the sweeper
+                    raise
+    finally:
+        launch_overlay().reset(token)
+    outcomes.sort(key=lambda o: o.job_num)
+    if any(not o.ok for o in outcomes):
+        raise SweepFailedError(outcomes)
+    return [o.result for o in outcomes]
+
+
+def _without_flyte_launcher_selection(overrides: list[str]) -> list[str]:
+    """Drop a redundant `hydra/launcher=flyte`; any other launcher is an error (the SDK always uses Flyte)."""
+    kept = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+") == "hydra/launcher":
+            if value != "flyte":
+                raise ConfigurationError(
+                    f"override {override!r} selects another launcher, but hydra_run/hydra_sweep always launch on "
+                    "Flyte: remove it (the mode is chosen with mode='local' or mode='remote')."
+                )
+            continue
+        kept.append(override)
+    return kept

@@ -1,0 +1,197 @@
+"""Submitting one job's run to Flyte (local or remote) and waiting for runs to finish."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ConfigurationError, NoEndpointError, RunFailedError
+from ._results import RunResult
+
+MODES = ("local", "remote")
+
+
+def validate_mode(mode: Any) -> str:
+    """Return `mode` if it is 'local' or 'remote'; a clear error otherwise."""
+    if mode not in MODES:
+        raise ConfigurationError(
+            f"mode must be 'local' or 'remote', got {mode!r}: use mode='local' to run on this machine "
+            "or mode='remote' (the default) to submit to the Flyte endpoint in your config."
+        )
+    return str(mode)
+
+
+def validate_max_workers(value: Any, *, name: str = "wait_max_workers") -> int | None:
+    """A positive int or None (unbounded)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer or None (unbounded), got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How the jobs of one launch are run: mode, waiting, and the run context options."""
+
+    mode: str = "remote"
+    wait: bool = True
+    wait_max_workers: int | None = 32
+    run_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_mode(self.mode)
+        validate_max_workers(self.wait_max_workers)
+        if not isinstance(self.run_options, Mapping):
+            raise ConfigurationError(
+                f"run_options must be a mapping of flyte.with_runcontext keywords, got {self.run_options!r}."
+            )
+        if "mode" in self.run_options:
+            raise ConfigurationError(
+                "run_options must not contain 'mode': pass mode='local' or mode='remote' to hydra_run/hydra_sweep."
+            )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job: its settings, its number within a sweep (None for a single run) and its overrides."""
+
+    settings: LaunchSettings
+    job_num: int | None = None
+    overrides: Sequence[str] = ()
+
+    @property
+    def label(self) -> str:
+        return " ".join(self.overrides) or "no overrides"
+
+
+def run_name(job: JobSpec) -> str | None:
+    """The run name for a job: `name` as given for a single run, `<name>-<job number>` in a sweep."""
+    name = job.settings.run_options.get("name")
+    if not name:
+        return None
+    return str(name) if job.job_num is None else f"{name}-{job.job_num}"
+
+
+def ensure_endpoint() -> None:
+    """Make sure a Flyte client is configured for remote runs, reading the default config if needed."""
+    import flyte
+
+    if flyte.is_control_plane_available():
+        return
+    try:
+        flyte.init_from_config()
+    except Exception as exc:  # the SDK raises several types for a missing or bad config
+        raise NoEndpointError(f"(flyte.init_from_config() said: {exc})") from exc
+    if not flyte.is_control_plane_available():
+        raise NoEndpointError()
+
+
+def _runner(job: JobSpec) -> Any:
+    """The flyte runner for this job, with the job's mode and run options."""
+    import flyte
+
+    options = dict(job.settings.run_options)
+    name = run_name(job)
+    if name is not None:
+        options["name"] = name
+    try:
+        return flyte.with_runcontext(mode=job.settings.mode, **options)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ConfigurationError(f"run_options {sorted(options)} rejected by flyte.with_runcontext: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigurationError(f"run_options rejected by flyte.with_runcontext: {exc}") from exc
+
+
+def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSpec) -> Any:
+    """Start `task` for one job and return flyte's Run: finished for local runs, submitted for remote ones."""
+    if job.settings.mode == "local":
+        runner = _runner(job)
+        try:
+            return runner.run(task, *args, **kwargs)
+        except Exception as exc:
+            raise RunFailedError(url=None, phase="FAILED", message=f"{type(exc).__name__}: {exc}") from exc
+    ensure_endpoint()
+    run = _runner(job).run(task, *args, **kwargs)
+    announce(run, job)
+    return run
+
+
+def finish(value: Any, job: JobSpec) -> Any:
+    """Turn what a job returned into its result: local runs and waited remote runs become RunResults."""
+    if not _is_flyte_run(value):
+        return value
+    if job.settings.mode == "local":
+        return RunResult(tuple(value.outputs()), run=value, url=None, name=None)
+    if not job.settings.wait:
+        return value
+    return wait_for(value)
+
+
+def announce(run: Any, job: JobSpec) -> None:
+    """Print a submitted run's URL at once, before any waiting."""
+    print(f"Submitted {run.name} ({job.label}): {run.url}", file=sys.stdout, flush=True)
+
+
+def _is_flyte_run(value: Any) -> bool:
+    """True for a `flyte.remote.Run`, which flyte.run returns in every mode."""
+    if "flyte.remote" not in sys.modules:
+        return False
+    from flyte.remote import Run
+
+    return isinstance(value, Run)
+
+
+def _failure_message(run: Any) -> str:
+    """The task's own error message for a run that did not succeed."""
+    try:
+        run.raise_for_status()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error details"
+
+
+def wait_for(run: Any) -> RunResult:
+    """Wait for one remote run; its RunResult, or RunFailedError naming the URL and phase."""
+    from flyte.models import ActionPhase
+
+    run.wait(quiet=True)
+    phase = run.phase
+    if phase not in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
+        raise RunFailedError(url=run.url, phase=_phase_name(phase), message=_failure_message(run), run=run)
+    return RunResult(tuple(run.outputs()), run=run, url=run.url, name=run.name)
+
+
+def _phase_name(phase: Any) -> str:
+    name = getattr(phase, "name", None)
+    return str(name if name else phase).upper()
+
+
+def finish_all(items: Sequence[tuple[Any, JobSpec]], *, max_workers: int | None) -> list[Any]:
+    """Finish every job's value; remote runs are waited on concurrently, at most `max_workers` at a time.
+
+    Returns one entry per item, in order: the result, or the exception that job ended with.
+    """
+
+    def one(item: tuple[Any, JobSpec]) -> Any:
+        try:
+            return finish(*item)
+        except Exception as exc:
+            return exc
+
+    outcomes: list[Any] = [None] * len(items)
+    waiting = []
+    for index, (value, job) in enumerate(items):
+        if _is_flyte_run(value) and job.settings.mode == "remote" and job.settings.wait:
+            waiting.append(index)
+        else:
+            outcomes[index] = one((value, job))
+    if waiting:
+        workers = len(waiting) if max_workers is None else min(max_workers, len(waiting))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-wait") as pool:
+            for index, outcome in zip(waiting, pool.map(one, [items[i] for i in waiting])):
+                outcomes[index] = outcome
+    return outcomes

@@ -1,0 +1,34 @@
+"""The structured config of `hydra/launcher=flyte`, and its registration in Hydra's ConfigStore.
+
+Light on purpose (no flyte import): Hydra imports launcher plugins on every app start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional  # noqa: UP035 - OmegaConf needs typing generics on 3.10
+
+LAUNCHER_GROUP = "hydra/launcher"
+LAUNCHER_NAME = "flyte"
+
+
+@dataclass
+class FlyteLauncherConf:
+    """Fields of `hydra.launcher` when `hydra/launcher=flyte` is selected."""
+
+    _target_: str = "hydra_plugins._hydra_flyte_core.FlyteLauncher"
+    # Where runs go: "remote" (the Flyte endpoint of your config) or "local" (this machine).
+    mode: str = "remote"
+    # Wait for every remote run to finish and hand its value to Hydra (false: fire and forget).
+    wait: bool = True
+    # At most this many runs are waited on at once; null waits on all of them together.
+    wait_max_workers: Optional[int] = 32  # noqa: UP045
+    # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
+    run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
+
+
+def register_launcher_config(*, provider: str = "hydra-flyte") -> None:
+    """Store `hydra/launcher=flyte` in Hydra's ConfigStore."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(group=LAUNCHER_GROUP, name=LAUNCHER_NAME, node=FlyteLauncherConf, provider=provider)
