@@ -56,7 +56,7 @@ class ControlPlane:
 
     @property
     def endpoint(self) -> str:
-        """"http://127.0.0.1:PORT"."""
+        """ "http://127.0.0.1:PORT"."""
         return f"http://{self._server.host}:{self._server.port}"
 
     @property
@@ -126,7 +126,9 @@ class ControlPlane:
                 return run
             time.sleep(0.05)
         current = self.runs.get(name)
-        raise TimeoutError(f"run {name!r} is {current.phase if current else 'missing'}, wanted one of {wanted}")
+        raise TimeoutError(
+            f"run {name!r} is {current.phase if current else 'missing'}, wanted one of {wanted}"
+        )
 
     def abort(self, name: str, reason: str = "aborted by the test") -> None:
         """Abort run `name` server-side, as AbortRun would."""

@@ -14,7 +14,7 @@ from .recorder import RecordedRequest, Recorder, now
 
 
 def method_name(ctx: RequestContext) -> str:
-    """"RunService/CreateRun" for /flyteidl2.workflow.RunService/CreateRun."""
+    """ "RunService/CreateRun" for /flyteidl2.workflow.RunService/CreateRun."""
     info = ctx.method()
     return f"{info.service_name.rsplit('.', 1)[-1]}/{info.name}"
 
@@ -53,7 +53,10 @@ class RecordingFaultInterceptor:
         return record.response
 
     async def intercept_server_stream(
-        self, call_next: Callable[[Any, RequestContext], AsyncIterator[Any]], request: Any, ctx: RequestContext
+        self,
+        call_next: Callable[[Any, RequestContext], AsyncIterator[Any]],
+        request: Any,
+        ctx: RequestContext,
     ) -> AsyncIterator[Any]:
         """Record, delay, then relay the stream."""
         record = await self._enter(request, ctx)

@@ -35,7 +35,7 @@ _HOST_ONLY_ENV = ("FLYTECTL_CONFIG", "UCTL_CONFIG", "PYTEST_CURRENT_TEST", "_F_P
 
 
 def phase_name(phase: int) -> str:
-    """"SUCCEEDED" for ACTION_PHASE_SUCCEEDED, etc."""
+    """ "SUCCEEDED" for ACTION_PHASE_SUCCEEDED, etc."""
     return phase_pb2.ActionPhase.Name(phase).removeprefix("ACTION_PHASE_")
 
 
@@ -297,7 +297,9 @@ class RunStore:
         except asyncio.TimeoutError:
             pass
 
-    def set_phase(self, action: Action, phase: int, error: execution_pb2.ExecutionError | None = None) -> None:
+    def set_phase(
+        self, action: Action, phase: int, error: execution_pb2.ExecutionError | None = None
+    ) -> None:
         """Move an action to `phase` (terminal phases are final) and notify watchers."""
         if action.done:
             return
@@ -337,7 +339,9 @@ class Executor:
 
     def submit(self, action: Action) -> None:
         """Schedule an action (call on the server loop)."""
-        task = asyncio.get_running_loop().create_task(self._run(action), name=f"action-{action.run.name}-{action.name}")
+        task = asyncio.get_running_loop().create_task(
+            self._run(action), name=f"action-{action.run.name}-{action.name}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -435,6 +439,8 @@ class Executor:
                 "_U_INSECURE": "true",
                 "DO_NOT_TRACK": "1",
                 "PYTHONUNBUFFERED": "1",
+                # A bucket needs no directories; local paths do (child inputs.pb under _U_RUN_BASE).
+                "FSSPEC_FILE_AUTO_MKDIR": "true",
             }
         )
         env.update(self.config.extra_env)
@@ -457,7 +463,9 @@ class Executor:
                 limit=2**22,
             )
         except OSError as e:
-            err = execution_pb2.ExecutionError(kind=execution_pb2.ExecutionError.SYSTEM, code="SpawnFailed", message=str(e))
+            err = execution_pb2.ExecutionError(
+                kind=execution_pb2.ExecutionError.SYSTEM, code="SpawnFailed", message=str(e)
+            )
             self.store.set_phase(action, FAILED, err)
             return
         action.process = proc
@@ -479,7 +487,10 @@ class Executor:
             doc = execution_pb2.ErrorDocument()
             doc.ParseFromString(action.error_path.read_bytes())
             err = execution_pb2.ExecutionError(
-                code=doc.error.code, message=doc.error.message, kind=doc.error.origin, recoverability=doc.error.kind
+                code=doc.error.code,
+                message=doc.error.message,
+                kind=doc.error.origin,
+                recoverability=doc.error.kind,
             )
             self.store.set_phase(action, FAILED, err)
         elif action.returncode == 0:
@@ -502,4 +513,3 @@ def _kill(proc: asyncio.subprocess.Process | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-

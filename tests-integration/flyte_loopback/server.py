@@ -70,7 +70,9 @@ class LoopbackApp:
             await _respond(send, 400, b"bad blob path")
             return
         target = self._blob_dir / rel
-        self._recorder.add(RecordedRequest(method=f"HTTP/{scope['method']}", request=scope["path"], arrived_at=now()))
+        self._recorder.add(
+            RecordedRequest(method=f"HTTP/{scope['method']}", request=scope["path"], arrived_at=now())
+        )
         if scope["method"] == "PUT":
             body = bytearray()
             while True:
@@ -88,7 +90,13 @@ class LoopbackApp:
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

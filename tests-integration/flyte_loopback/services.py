@@ -20,8 +20,15 @@ from flyteidl2.dataproxy import dataproxy_service_connect as dataproxy_connect
 from flyteidl2.dataproxy import dataproxy_service_pb2 as dp_pb2
 from flyteidl2.logs.dataplane import payload_pb2 as logs_pb2
 from flyteidl2.task import common_pb2, task_definition_pb2
-from flyteidl2.workflow import queue_service_connect, queue_service_pb2, run_definition_pb2
-from flyteidl2.workflow import run_service_connect, run_service_pb2, state_service_connect, state_service_pb2
+from flyteidl2.workflow import (
+    queue_service_connect,
+    queue_service_pb2,
+    run_definition_pb2,
+    run_service_connect,
+    run_service_pb2,
+    state_service_connect,
+    state_service_pb2,
+)
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from .runs import ABORTED, FAILED, Action, Executor, Run, RunStore
@@ -119,7 +126,9 @@ def _metadata(action: Action) -> run_definition_pb2.ActionMetadata:
 
 
 def _status(action: Action) -> run_definition_pb2.ActionStatus:
-    status = run_definition_pb2.ActionStatus(phase=action.phase, attempts=1, start_time=_ts(action.created_at))
+    status = run_definition_pb2.ActionStatus(
+        phase=action.phase, attempts=1, start_time=_ts(action.created_at)
+    )
     if action.ended_at is not None:
         status.end_time.CopyFrom(_ts(action.ended_at))
         status.duration_ms = int((action.ended_at - action.created_at).total_seconds() * 1000)
@@ -279,15 +288,21 @@ class RunService(_Unimplemented):
         await self._ctx.executor.abort(action, request.reason or "aborted")
         return run_service_pb2.AbortActionResponse()
 
-    async def get_run_details(self, request: run_service_pb2.GetRunDetailsRequest, ctx: RequestContext) -> Any:
+    async def get_run_details(
+        self, request: run_service_pb2.GetRunDetailsRequest, ctx: RequestContext
+    ) -> Any:
         """Run spec plus the root action's details."""
         run = self._ctx.run(request.run_id)
         details = run_definition_pb2.RunDetails(run_spec=run.run_spec, action=action_details(run.root))
         return run_service_pb2.GetRunDetailsResponse(details=details)
 
-    async def get_action_details(self, request: run_service_pb2.GetActionDetailsRequest, ctx: RequestContext) -> Any:
+    async def get_action_details(
+        self, request: run_service_pb2.GetActionDetailsRequest, ctx: RequestContext
+    ) -> Any:
         """One action's details, with error_info on failure."""
-        return run_service_pb2.GetActionDetailsResponse(details=action_details(self._ctx.action(request.action_id)))
+        return run_service_pb2.GetActionDetailsResponse(
+            details=action_details(self._ctx.action(request.action_id))
+        )
 
     async def watch_action_details(
         self, request: run_service_pb2.WatchActionDetailsRequest, ctx: RequestContext
@@ -334,7 +349,9 @@ class DataProxyService(_Unimplemented):
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
 
-    async def create_upload_location(self, request: dp_pb2.CreateUploadLocationRequest, ctx: RequestContext) -> Any:
+    async def create_upload_location(
+        self, request: dp_pb2.CreateUploadLocationRequest, ctx: RequestContext
+    ) -> Any:
         """A PUT URL on this server and the file:// path the upload lands at."""
         key = request.content_md5.hex() or request.filename_root or uuid.uuid4().hex
         filename = Path(request.filename or "upload").name
@@ -396,7 +413,9 @@ class QueueService(_Unimplemented):
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
 
-    async def enqueue_action(self, request: queue_service_pb2.EnqueueActionRequest, ctx: RequestContext) -> Any:
+    async def enqueue_action(
+        self, request: queue_service_pb2.EnqueueActionRequest, ctx: RequestContext
+    ) -> Any:
         """Record the child and queue it (a trace arrives already finished)."""
         run = self._ctx.run(request.action_id.run)
         if run.root.phase == ABORTED:
@@ -424,16 +443,22 @@ class QueueService(_Unimplemented):
             self._ctx.store.notify()
             self._ctx.executor.submit(action)
         else:
-            raise ConnectError(Code.INVALID_ARGUMENT, "the loopback control plane runs task and trace actions only")
+            raise ConnectError(
+                Code.INVALID_ARGUMENT, "the loopback control plane runs task and trace actions only"
+            )
         return queue_service_pb2.EnqueueActionResponse()
 
-    async def abort_queued_action(self, request: queue_service_pb2.AbortQueuedActionRequest, ctx: RequestContext) -> Any:
+    async def abort_queued_action(
+        self, request: queue_service_pb2.AbortQueuedActionRequest, ctx: RequestContext
+    ) -> Any:
         """Abort a child action."""
         action = self._ctx.action(request.action_id)
         await self._ctx.executor.abort(action, request.reason or "aborted by parent")
         return queue_service_pb2.AbortQueuedActionResponse()
 
-    async def abort_queued_run(self, request: queue_service_pb2.AbortQueuedRunRequest, ctx: RequestContext) -> Any:
+    async def abort_queued_run(
+        self, request: queue_service_pb2.AbortQueuedRunRequest, ctx: RequestContext
+    ) -> Any:
         """Abort a whole run."""
         run = self._ctx.run(request.run_id)
         await self._ctx.executor.abort(run.root, request.reason or "aborted")
@@ -487,10 +512,9 @@ def _log_line(message: str) -> logs_pb2.LogLine:
 
 
 def _action_update(action: Action) -> state_service_pb2.ActionUpdate:
-    update = state_service_pb2.ActionUpdate(action_id=action_id(action), phase=action.phase)
-    if action.done:
-        update.output_uri = action.output_prefix
+    update = state_service_pb2.ActionUpdate(
+        action_id=action_id(action), phase=action.phase, output_uri=action.output_prefix
+    )
     if action.phase == FAILED and action.error is not None:
         update.error.CopyFrom(action.error)
     return update
-
