@@ -244,7 +244,8 @@ def _print_results(results: Any, *, multirun: bool) -> None:
 def _run_ctx(ctx: click.Context) -> click.Context | None:
     """The context of the `run` level, from any context below it."""
     current: click.Context | None = ctx
-    while current is not None and not isinstance(current.command, RunGroup):
+    # Not isinstance(): rich_click's command classes answer isinstance() loosely.
+    while current is not None and not getattr(current.command, "is_hydra_run_level", False):
         current = current.parent
     return current
 
@@ -465,6 +466,8 @@ def _config_param(task: Any) -> str | None:
 
 class RunGroup(click.RichGroup):
     """`flyte hydra run`: its subcommands are Python files."""
+
+    is_hydra_run_level = True
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # For completion of SCRIPT. Help does not list them (see format_commands).
