@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import flyte
 import flyte.errors
@@ -205,3 +208,48 @@ def test_sdk_private_symbols_exist() -> None:
     assert hasattr(initialize, "_init_lock")
     with _sdk_private.restored_flyte_init():
         pass
+
+
+_SUBPROCESS_SCRIPT = """
+import flyte
+import loopback_pod_tasks
+
+flyte.init_from_config()
+run = flyte.with_runcontext(mode="remote").run(loopback_pod_tasks.greet, "pod")
+run.wait(quiet=True)
+print("RESULT", run.name, run.outputs()[0])
+"""
+
+
+def test_subprocess_client_with_config_runs_pod_template_task(control_plane: ControlPlane, tmp_path) -> None:
+    """A separate process configured only by env() submits a pod-template task that runs for real."""
+    control_plane.reset()
+    env = control_plane.env(control_plane.write_flyte_config(tmp_path / "config.yaml"))
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS_SCRIPT],
+        cwd=Path(tasks.__file__).parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    _, name, value = done.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert value == "hello pod"
+
+    created = control_plane.requests.created_run(name)
+    assert created.task_spec.task_template.HasField("k8s_pod")
+    assert created.image == "example.com/pod-image:v1"
+    assert created.resources["requests"] == {"cpu": "1", "memory": "512Mi"}
+    assert control_plane.runs[name].project == control_plane.project
+
+
+def test_unknown_methods_answer_unimplemented(control_plane: ControlPlane) -> None:
+    """Methods the loopback does not implement answer UNIMPLEMENTED rather than hanging or 500-ing."""
+    from connectrpc.errors import ConnectError
+    from flyteidl2.workflow import run_service_connect, run_service_pb2
+
+    client = run_service_connect.RunServiceClientSync(control_plane.endpoint)
+    with pytest.raises(ConnectError) as info:
+        client.get_action_log_context(run_service_pb2.GetActionLogContextRequest())
+    assert info.value.code == Code.UNIMPLEMENTED

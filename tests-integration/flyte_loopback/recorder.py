@@ -124,16 +124,24 @@ class Recorder:
 
 
 def task_resources(task_spec: Any) -> dict[str, dict[str, str]]:
-    """{"requests": {...}, "limits": {...}} of a TaskSpec's container, resource names lowercased."""
+    """{"requests": {...}, "limits": {...}} of a TaskSpec's (or pod template primary) container."""
     from flyteidl2.core import tasks_pb2
 
-    res = task_spec.task_template.container.resources
+    from .runs import primary_container
+
+    tmpl = task_spec.task_template
+    if tmpl.HasField("k8s_pod"):
+        res = primary_container(tmpl).get("resources") or {}
+        return {
+            kind: {k: str(v) for k, v in (res.get(kind) or {}).items()} for kind in ("requests", "limits")
+        }
     name = tasks_pb2.Resources.ResourceName.Name
 
     def _entries(items: Any) -> dict[str, str]:
         return {name(e.name).lower(): e.value for e in items}
 
-    return {"requests": _entries(res.requests), "limits": _entries(res.limits)}
+    res_pb = tmpl.container.resources
+    return {"requests": _entries(res_pb.requests), "limits": _entries(res_pb.limits)}
 
 
 def task_image(task_spec: Any) -> str:

@@ -228,7 +228,8 @@ class Run:
 
     def children(self, parent: str | None = None) -> list[Action]:
         """Non-root actions, optionally only those of one parent."""
-        return [a for a in self.actions.values() if a.parent and (parent is None or a.parent == parent)]
+        actions = list(self.actions.values())  # the server loop may add children concurrently
+        return [a for a in actions if a.parent and (parent is None or a.parent == parent)]
 
 
 class RunStore:
