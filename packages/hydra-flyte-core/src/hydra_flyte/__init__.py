@@ -37,7 +37,13 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from ._errors import ConfigurationError, HydraFlyteError, NoEndpointError, RunFailedError, SweepFailedError
+    from ._errors import (
+        ConfigurationError,
+        HydraFlyteError,
+        NoEndpointError,
+        RunFailedError,
+        SweepFailedError,
+    )
     from ._launcher import FlyteLauncher
     from ._results import JobOutcome, RunResult
     from ._sdk import hydra_run, hydra_sweep

@@ -23,6 +23,7 @@ def ensure_launcher_registered() -> None:
     """Make `hydra/launcher=flyte` usable, whether or not hydra-flyte-launcher is installed."""
     from hydra.core.config_store import ConfigStore
     from hydra.core.plugins import Plugins
+
     from hydra_plugins._hydra_flyte_core import FlyteLauncher
 
     plugins = Plugins.instance()  # discovery registers hydra-flyte-launcher's config, when installed
@@ -48,7 +49,9 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
         if config_dir is None:
             context = initialize(version_base=VERSION_BASE, config_path=None, job_name=job_name)
         else:
-            context = initialize_config_dir(version_base=VERSION_BASE, config_dir=config_dir, job_name=job_name)
+            context = initialize_config_dir(
+                version_base=VERSION_BASE, config_dir=config_dir, job_name=job_name
+            )
         with context:
             yield GlobalHydra.instance().hydra
     finally:

@@ -54,4 +54,6 @@ def parse(overrides: Sequence[str]) -> list[object]:
 
 def sweep_overrides(overrides: Sequence[str]) -> list[str]:
     """The overrides that sweep (comma lists, range(), choice(), interval() ...)."""
-    return [text for text, parsed in zip(overrides, parse(overrides)) if parsed.is_sweep_override()]  # type: ignore[attr-defined]
+    return [
+        text for text, parsed in zip(overrides, parse(overrides), strict=True) if parsed.is_sweep_override()
+    ]  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ class RunResult:
 
     __slots__ = ("outputs", "run", "url", "name")
 
-    def __init__(self, outputs: Sequence[Any], *, run: Any = None, url: str | None = None, name: str | None = None):
+    def __init__(
+        self, outputs: Sequence[Any], *, run: Any = None, url: str | None = None, name: str | None = None
+    ):
         self.outputs = tuple(outputs)
         self.run = run
         self.url = url

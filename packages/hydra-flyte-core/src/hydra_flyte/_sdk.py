@@ -10,7 +10,15 @@ from typing import Any
 from ._errors import ConfigurationError, HydraFlyteError, SweepFailedError
 from ._overrides import normalise, parse, sweep_overrides
 from ._results import JobOutcome
-from ._submit import JobSpec, LaunchSettings, ensure_endpoint, finish, submit, validate_max_workers, validate_mode
+from ._submit import (
+    JobSpec,
+    LaunchSettings,
+    ensure_endpoint,
+    finish,
+    submit,
+    validate_max_workers,
+    validate_mode,
+)
 from ._task_env import DEFAULT_TASK_ENV_KEY, apply_task_env
 from ._tasks import check_task_kwargs, dictconfig_parameter, task_short_name
 
@@ -63,8 +71,12 @@ def _prepare(
     check_task_kwargs(task, config_param, task_kwargs)
     override_list = normalise(overrides)
     parse(override_list)
-    settings = LaunchSettings(mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(run_options or {}))
-    call = _TaskCall(task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key)
+    settings = LaunchSettings(
+        mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(run_options or {})
+    )
+    call = _TaskCall(
+        task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key
+    )
     return call, _config_dir(config_path), override_list, settings
 
 
@@ -109,8 +121,14 @@ def hydra_run(
     from ._hydra_private import hydra_app
 
     call, config_dir, override_list, settings = _prepare(
-        task, config_path=config_path, overrides=overrides, mode=mode, wait=wait,
-        wait_max_workers=wait_max_workers, run_options=run_options, task_env_key=task_env_key,
+        task,
+        config_path=config_path,
+        overrides=overrides,
+        mode=mode,
+        wait=wait,
+        wait_max_workers=wait_max_workers,
+        run_options=run_options,
+        task_env_key=task_env_key,
         task_kwargs=task_kwargs,
     )
     sweeping = sweep_overrides(override_list)
@@ -166,8 +184,14 @@ def hydra_sweep(
     from ._launcher import LaunchOverlay, launch_overlay
 
     call, config_dir, override_list, settings = _prepare(
-        task, config_path=config_path, overrides=overrides, mode=mode, wait=wait,
-        wait_max_workers=wait_max_workers, run_options=run_options, task_env_key=task_env_key,
+        task,
+        config_path=config_path,
+        overrides=overrides,
+        mode=mode,
+        wait=wait,
+        wait_max_workers=wait_max_workers,
+        run_options=run_options,
+        task_env_key=task_env_key,
         task_kwargs=task_kwargs,
     )
     user_overrides = _without_flyte_launcher_selection(override_list)
@@ -207,7 +231,9 @@ def hydra_sweep(
             ensure_launcher_registered()
             try:
                 hydra.multirun(
-                    config_name=config_name, task_function=task_function, overrides=launcher_overrides + user_overrides
+                    config_name=config_name,
+                    task_function=task_function,
+                    overrides=launcher_overrides + user_overrides,
                 )
             except HydraFlyteError:
                 if not outcomes:

@@ -101,7 +101,9 @@ def _runner(job: JobSpec) -> Any:
     try:
         return flyte.with_runcontext(mode=job.settings.mode, **options)  # type: ignore[arg-type]
     except TypeError as exc:
-        raise ConfigurationError(f"run_options {sorted(options)} rejected by flyte.with_runcontext: {exc}") from exc
+        raise ConfigurationError(
+            f"run_options {sorted(options)} rejected by flyte.with_runcontext: {exc}"
+        ) from exc
     except ValueError as exc:
         raise ConfigurationError(f"run_options rejected by flyte.with_runcontext: {exc}") from exc
 
@@ -192,6 +194,6 @@ def finish_all(items: Sequence[tuple[Any, JobSpec]], *, max_workers: int | None)
     if waiting:
         workers = len(waiting) if max_workers is None else min(max_workers, len(waiting))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-wait") as pool:
-            for index, outcome in zip(waiting, pool.map(one, [items[i] for i in waiting])):
+            for index, outcome in zip(waiting, pool.map(one, [items[i] for i in waiting]), strict=True):
                 outcomes[index] = outcome
     return outcomes

@@ -78,9 +78,7 @@ def check_task_kwargs(task: Any, config_param: str, kwargs: Mapping[str, Any]) -
             f"(its other inputs: {accepted}): remove or rename the argument."
         )
     missing = [
-        n
-        for n, (_, default) in inputs.items()
-        if n != config_param and n not in kwargs and default is _EMPTY
+        n for n, (_, default) in inputs.items() if n != config_param and n not in kwargs and default is _EMPTY
     ]
     if missing:
         raise ConfigurationError(
@@ -90,4 +88,3 @@ def check_task_kwargs(task: Any, config_param: str, kwargs: Mapping[str, Any]) -
             + " ..., --".join(missing)
             + " ...)."
         )
-

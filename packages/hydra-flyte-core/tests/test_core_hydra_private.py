@@ -1,0 +1,42 @@
+"""Loud failures if the Hydra internals hydra_flyte relies on (see _hydra_private.py) move."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+from omegaconf import OmegaConf
+
+from hydra_flyte._hydra_private import ensure_launcher_registered, hydra_app
+from hydra_flyte._launcher import FlyteLauncher
+
+
+def test_hydra_refuses_launchers_outside_hydra_plugins() -> None:
+    """Why the launcher class lives under hydra_plugins: registering it elsewhere is not enough."""
+    Plugins.instance().register(FlyteLauncher)
+    config = OmegaConf.create({"_target_": "hydra_flyte._launcher.FlyteLauncher"})
+    with pytest.raises(RuntimeError, match="not the hydra_plugins package"):
+        Plugins.instance()._instantiate(config)
+
+
+def test_core_registers_its_launcher_and_config() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    from hydra_plugins._hydra_flyte_core import FlyteLauncher as PluginFlyteLauncher
+
+    ensure_launcher_registered()
+    assert PluginFlyteLauncher in Plugins.instance().discover(Launcher)
+    node = ConfigStore.instance().load("hydra/launcher/flyte.yaml").node
+    launcher_node = node.launcher if "launcher" in node else node  # stored at package `hydra` or `hydra.launcher`
+    assert launcher_node._target_ == "hydra_plugins._hydra_flyte_core.FlyteLauncher"
+    launcher = Plugins.instance()._instantiate(launcher_node)
+    assert isinstance(launcher, FlyteLauncher)
+
+
+def test_hydra_app_exposes_run_and_multirun_and_restores_state(conf_dir: str) -> None:
+    assert not GlobalHydra.instance().is_initialized()
+    with hydra_app(conf_dir, job_name="probe") as hydra:
+        assert callable(hydra.run) and callable(hydra.multirun)
+        assert GlobalHydra.instance().is_initialized()
+    assert not GlobalHydra.instance().is_initialized()
