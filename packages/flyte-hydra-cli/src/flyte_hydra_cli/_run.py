@@ -13,6 +13,7 @@ hydra_flyte (and so Hydra) is imported only when a command runs or completes.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
 from collections.abc import Sequence
@@ -317,6 +318,14 @@ def _hydra_override_option() -> click.Option:
     )
 
 
+def _task_help(task: Any) -> str | None:
+    """The task's documentation: flyte's parsed docs if any, else the function's docstring."""
+    docs = getattr(task, "docs", None)
+    if docs is not None and callable(getattr(docs, "__help__str__", None)):
+        return docs.__help__str__()
+    return inspect.getdoc(getattr(task, "func", None))
+
+
 class TaskCommand(click.RichCommand):
     """`... SCRIPT TASK_NAME`: runs one task, with its inputs as options."""
 
@@ -340,11 +349,10 @@ class TaskCommand(click.RichCommand):
         params.extend(inputs)
         if not any(p.name == _HYDRA_OVERRIDES for p in inputs):
             params.append(_hydra_override_option())
-        doc = getattr(getattr(task, "docs", None), "__help__str__", None)
         super().__init__(
             name=task_name,
             params=params,
-            help=(doc() if callable(doc) else None) or f"Run task `{task_name}` of {script} with a Hydra config.",
+            help=_task_help(task) or f"Run task `{task_name}` of {script} with a Hydra config.",
         )
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
@@ -360,10 +368,24 @@ class TaskCommand(click.RichCommand):
             return [CompletionItem(n) for n in names]
         return super().shell_complete(ctx, incomplete)
 
+    def _check_required(self, ctx: click.Context) -> None:
+        """Required task inputs: flyte's options default to None, which click does not count as missing."""
+        missing = [
+            p for p in self.params if isinstance(p, click.Option) and p.required and ctx.params.get(p.name) is None
+        ]
+        if missing:
+            flags = ", ".join(f"'{p.opts[0]}'" for p in missing)
+            raise click.UsageError(
+                f"Missing option {flags}: task '{self.name}' needs a value for each of its inputs without a "
+                f"default (see `flyte hydra run {self.script} {self.name} --help`).",
+                ctx,
+            )
+
     def invoke(self, ctx: click.Context) -> Any:
         run_ctx = _run_ctx(ctx)
         assert run_ctx is not None
         settings: Settings = run_ctx.meta[_SETTINGS]
+        self._check_required(ctx)
         params = dict(ctx.params)
         app_overrides = list(params.pop(_APP_OVERRIDES, ()))
         hydra_overrides = [*settings.hydra_overrides, *params.pop(_HYDRA_OVERRIDES, ())]

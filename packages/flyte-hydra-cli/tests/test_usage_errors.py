@@ -1,0 +1,127 @@
+"""Every usage error: exit code 2 (1 for a script that fails to import), a message naming the bad
+value and the fix, and no traceback. Nothing here reaches Flyte: errors are found first."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import LOCAL, flat, flyte, hydra_run
+
+SCORE = ("fixture_tasks.py", "score")
+
+
+def assert_usage_error(result, *fragments: str, code: int = 2) -> None:
+    text = flat(result.output)
+    assert result.exit_code == code, result.output
+    for fragment in fragments:
+        assert fragment in text, f"{fragment!r} not in {text!r}"
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--local", "--mode", "remote"), ["--local runs the task on this machine but --mode remote", "pass one"]),
+        (("--tracked", "--mode", "remote"), ["--tracked runs the task on this machine but --mode remote"]),
+        (("--follow", "--no-wait"), ["--follow streams the run's logs", "--no-wait returns", "drop one of them"]),
+        (("--follow", "--local"), ["--follow streams the logs of a remote run", "drop --follow"]),
+        (("--follow", "--multirun"), ["--follow streams the logs of a single run", "--multirun"]),
+        (("--local", "--no-wait"), ["--no-wait applies to remote runs", "drop --no-wait"]),
+        (("--tui",), ["--tui is not supported by `flyte hydra run`", "drop --tui"]),
+        (("--run-project", "p"), ["--run-project only applies to `flyte run deployed-task`", "use --project"]),
+        (("--run-domain", "d"), ["--run-domain only applies to `flyte run deployed-task`", "use --domain"]),
+        (("--tracked-strict",), ["--tracked-strict only makes sense with --tracked"]),
+        (("--env", "FOO"), ["'FOO' is not KEY=VALUE", "--env name=value"]),
+        (("--label", "=x"), ["'=x' is not KEY=VALUE", "--label name=value"]),
+        (("--mode", "cloud"), ["'cloud' is not one of 'local', 'remote'"]),
+        (("--wait-max-workers", "0"), ["--wait-max-workers", "0 is not in the range x>=1"]),
+        (("--config-path", "missing_conf"), ["config directory 'missing_conf' does not exist", "omit --config-path"]),
+        (("--max-action-concurrency", "-1"), ["--max-action-concurrency"]),
+        (("--copy-style", "some"), ["'some' is not one of"]),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
+)
+def test_conflicting_or_unsupported_options(project, args, fragments) -> None:
+    assert_usage_error(hydra_run(*args, "--config-name", "main", *SCORE), *fragments)
+
+
+def test_missing_script(project) -> None:
+    result = hydra_run(*LOCAL, "nope.py", "score")
+    assert_usage_error(result, "script 'nope.py' does not exist", str(project), "pass the path of the Python file")
+
+
+def test_script_that_is_a_directory(project) -> None:
+    assert_usage_error(hydra_run(*LOCAL, "conf", "score"), "script 'conf' is a directory, not a Python file")
+
+
+def test_missing_task(project) -> None:
+    result = hydra_run(*LOCAL, "fixture_tasks.py", "nope")
+    assert_usage_error(
+        result, "task 'nope' not found in fixture_tasks.py", "describe, explode, score, steps", "as TASK_NAME"
+    )
+
+
+def test_task_without_dictconfig_parameter(project) -> None:
+    result = hydra_run(*LOCAL, "fixture_tasks.py", "plain", "--x", "1")
+    assert_usage_error(result, "task 'plain' has no DictConfig parameter", "x: int", "plain(cfg: DictConfig")
+
+
+def test_missing_config_name(project) -> None:
+    result = hydra_run("--local", "--config-path", "conf", "--config-name", "mian", *SCORE)
+    assert_usage_error(result, "config 'mian'", "Cannot find primary config 'mian'")
+
+
+def test_override_of_missing_key(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "optimizer.nope=1")
+    assert_usage_error(result, "optimizer.nope", "+optimizer.nope=1")
+
+
+def test_malformed_override(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "optimizer.lr=[1,")
+    assert_usage_error(result, "optimizer.lr=[1,")
+
+
+def test_hydra_override_passed_as_app_override(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "hydra/sweeper=optuna")
+    assert_usage_error(result, "'hydra/sweeper=optuna' overrides Hydra's own config", "--hydra-override hydra/sweeper")
+
+
+def test_app_override_passed_as_hydra_override(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--hydra-override", "optimizer.lr=1")
+    assert_usage_error(result, "'optimizer.lr=1' is not in the hydra.* / hydra/* namespace", "--cfg optimizer.lr=1")
+
+
+def test_app_override_flag_follows_the_parameter_name(project) -> None:
+    result = hydra_run(*LOCAL, "fixture_tasks.py", "describe", "--label", "x", "--cfg", "optimizer=sgd")
+    assert_usage_error(result, "No such option '--cfg'", "Did you mean '--config'?")
+
+
+def test_missing_required_task_input(project) -> None:
+    assert_usage_error(hydra_run(*LOCAL, "fixture_tasks.py", "describe"), "Missing option '--label'")
+
+
+def test_task_input_of_the_wrong_type(project) -> None:
+    assert_usage_error(hydra_run(*LOCAL, *SCORE, "--offset", "abc"), "'abc' is not a valid float")
+
+
+def test_script_that_fails_to_import(project) -> None:
+    result = hydra_run(*LOCAL, "broken_script.py", "score")
+    assert_usage_error(
+        result,
+        "could not import script 'broken_script.py'",
+        "ModuleNotFoundError: No module named 'a_module_that_does_not_exist'",
+        "imports cleanly",
+        code=1,
+    )
+
+
+def test_verbose_shows_the_traceback(project) -> None:
+    result = flyte("-v", "hydra", "run", *LOCAL, "broken_script.py", "score")
+    assert result.exit_code == 1
+    assert "Traceback" in result.output
+    assert "could not import script 'broken_script.py'" in flat(result.output)
+
+
+def test_run_without_arguments_shows_help(project) -> None:
+    result = hydra_run()
+    assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in flat(result.output)
