@@ -3,6 +3,15 @@
 Inside a job, `flyte.run` is routed to the job's mode (local or remote) with the launcher's run
 options, so the guide's `return flyte.run(entry_task, cfg=cfg, ...)` honours
 `hydra.launcher.mode`. Outside a job nothing is changed.
+
+`run` is the explicit form of the same thing, for scripts that prefer not to rely on the
+routing (or that imported `run` from flyte before the job started)::
+
+    import hydra_flyte
+
+    @hydra.main(version_base=None, config_path="conf", config_name="training")
+    def main(cfg):
+        return hydra_flyte.run(pipeline, cfg=cfg, dataset=cfg.data.dataset)
 """
 
 from __future__ import annotations
@@ -39,6 +48,51 @@ class _RoutedRun:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
+
+
+def run(task: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run `task` as the current launcher job does (its mode, run options), or as `flyte.run` outside a job.
+
+    Inside a job of `hydra/launcher=flyte` (a sweep job or a single run) it returns what the
+    routed `flyte.run` returns: flyte's Run, which the launcher turns into a `RunResult` (or
+    keeps, with `wait=false`) after the job. Outside a job it is plain `flyte.run`.
+    """
+    job = _current_job.get()
+    if job is not None:
+        return submit(task, args, kwargs, job)
+    import flyte
+
+    return flyte.run(task, *args, **kwargs)  # outside any job, or a job whose settings are invalid
+
+
+class _FailingRun:
+    """Stands in for `flyte.run` when the job's launcher settings are invalid: raises their error."""
+
+    def __init__(self, error: BaseException, original: Any) -> None:
+        self._error = error
+        self._original = original
+
+    def __call__(self, task: Any, *args: Any, **kwargs: Any) -> Any:
+        raise self._error
+
+    async def aio(self, task: Any, *args: Any, **kwargs: Any) -> Any:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+@contextlib.contextmanager
+def failing_scope(error: BaseException) -> Iterator[None]:
+    """Run the body with `flyte.run` raising `error` (a launcher setting that cannot be honoured)."""
+    import flyte
+
+    original = flyte.run
+    flyte.run = _FailingRun(error, original)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        flyte.run = original  # type: ignore[assignment]
 
 
 @contextlib.contextmanager

@@ -55,7 +55,10 @@ class FlyteLauncher(Launcher):
         if isinstance(options, DictConfig):
             options = OmegaConf.to_container(options, resolve=True)  # type: ignore[assignment]
         self._base_settings = LaunchSettings(
-            mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(options)  # type: ignore[arg-type]
+            mode=mode,
+            wait=bool(wait),
+            wait_max_workers=wait_max_workers,
+            run_options=dict(options),  # type: ignore[arg-type]
         )
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -118,11 +121,41 @@ class FlyteLauncher(Launcher):
         overlay = _overlay.get()
         for ret, job in submitted:
             if ret.status is JobStatus.COMPLETED:
-                outcome = next(finished)
-                if isinstance(outcome, BaseException):
-                    ret.status = JobStatus.FAILED
-                ret.return_value = outcome
+                record_outcome(ret, job, next(finished))
             if overlay is not None and overlay.on_job_finished is not None:
                 overlay.on_job_finished(job.job_num or 0, ret)
             returns.append(ret)
         return returns
+
+
+def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
+    """Put a finished job's result (or the exception it ended with) into its JobReturn, and log it.
+
+    Hydra's JobStatus has no "submitted": with wait=false a remote job stays COMPLETED, its
+    return value is the submitted `flyte.remote.Run`, and the log says it was only submitted.
+    """
+    from ._submit import _is_flyte_run
+
+    where = f"#{job.job_num} " if job.job_num is not None else ""
+    if isinstance(outcome, BaseException):
+        ret.status = JobStatus.FAILED
+        ret.return_value = outcome
+        log.error(f"Job {where}({job.label}) failed: {outcome}")
+        return
+    ret.return_value = outcome
+    if _is_flyte_run(outcome) and job.settings.mode == "remote" and not job.settings.wait:
+        log.info(
+            f"Job {where}({job.label}) submitted, not completed (hydra.launcher.wait=false): run "
+            f"{outcome.name} at {outcome.url}; its return value is the submitted flyte.remote.Run"
+        )
+    elif outcome is not None:
+        log.info(f"Job {where}({job.label}) finished: {outcome!r}")
+
+
+def settle(ret: JobReturn, job: Any) -> None:
+    """Finish one job that ran outside a launch (a single run): wait for it, convert it, record it."""
+    from ._submit import finish_all
+
+    if ret.status is JobStatus.COMPLETED:
+        (outcome,) = finish_all([(ret._return_value, job)], max_workers=1)
+        record_outcome(ret, job, outcome)

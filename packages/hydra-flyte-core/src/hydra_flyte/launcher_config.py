@@ -10,6 +10,10 @@ from typing import Any, Dict, Optional  # noqa: UP035 - OmegaConf needs typing g
 
 LAUNCHER_GROUP = "hydra/launcher"
 LAUNCHER_NAME = "flyte"
+# Hydra calls no launcher for a run without --multirun; this callback gives such a run the
+# launcher's mode and waiting (see hydra_flyte._run_callback).
+RUN_CALLBACK_NAME = "hydra_flyte_run"
+RUN_CALLBACK_TARGET = "hydra_flyte._run_callback.FlyteRunCallback"
 
 
 @dataclass
@@ -27,8 +31,22 @@ class FlyteLauncherConf:
     run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 
 
+def launcher_node() -> Dict[str, Any]:  # noqa: UP006
+    """The `hydra/launcher=flyte` option, stored at package `hydra`: the launcher and its run callback.
+
+    Selecting the option sets `hydra.launcher` (a FlyteLauncherConf, so unknown fields fail with
+    Hydra's usual error) and adds `hydra.callbacks.hydra_flyte_run`, which single runs need.
+    """
+    return {
+        "launcher": FlyteLauncherConf,
+        "callbacks": {RUN_CALLBACK_NAME: {"_target_": RUN_CALLBACK_TARGET}},
+    }
+
+
 def register_launcher_config(*, provider: str = "hydra-flyte") -> None:
     """Store `hydra/launcher=flyte` in Hydra's ConfigStore."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(group=LAUNCHER_GROUP, name=LAUNCHER_NAME, node=FlyteLauncherConf, provider=provider)
+    ConfigStore.instance().store(
+        group=LAUNCHER_GROUP, name=LAUNCHER_NAME, node=launcher_node(), package="hydra", provider=provider
+    )

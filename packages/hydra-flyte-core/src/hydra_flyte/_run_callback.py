@@ -1,0 +1,82 @@
+"""Single runs of a `@hydra.main` app with `hydra/launcher=flyte` selected.
+
+Hydra 1.3 never calls the launcher for a run without `--multirun`: `Hydra.run` calls the task
+function itself. The `hydra/launcher=flyte` config node therefore also adds this callback under
+`hydra.callbacks`, and it gives a single run what the launcher gives each job of a sweep:
+
+- `on_job_start` opens a job scope, so the script's `flyte.run` (or `hydra_flyte.run`) follows
+  `hydra.launcher.mode`, `wait` and `run_options`;
+- `on_job_end` closes it and turns what the job returned into its result: a `RunResult` for a
+  local run or a waited remote run, the submitted `flyte.remote.Run` with `wait=false`. A run
+  that fails (or cannot wait) marks the job FAILED, so Hydra re-raises and the script exits 1.
+
+During a sweep the launcher has already opened the job's scope, and the callback does nothing.
+Hydra turns an exception raised by a callback into a warning, so neither hook raises: a bad
+launcher setting is reported through the job instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from hydra.core.utils import JobReturn
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def settings_from_config(launcher_cfg: Any) -> Any:
+    """LaunchSettings from a `hydra.launcher` node of the flyte launcher (ConfigurationError if bad)."""
+    from ._submit import LaunchSettings
+
+    options = launcher_cfg.get("run_options") or {}
+    if isinstance(options, DictConfig):
+        options = OmegaConf.to_container(options, resolve=True)
+    return LaunchSettings(
+        mode=launcher_cfg.get("mode", "remote"),
+        wait=bool(launcher_cfg.get("wait", True)),
+        wait_max_workers=launcher_cfg.get("wait_max_workers", 32),
+        run_options=dict(options),  # type: ignore[arg-type]
+    )
+
+
+class FlyteRunCallback(Callback):
+    """Routes a single run's `flyte.run` to `hydra.launcher.mode` and hands Hydra the run's result."""
+
+    def __init__(self) -> None:
+        self._scope: contextlib.ExitStack | None = None
+        self._job: Any = None
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from ._job_scope import current_job, failing_scope, job_scope
+        from ._submit import JobSpec
+
+        if config.hydra.mode != RunMode.RUN or current_job() is not None:
+            return  # a sweep: FlyteLauncher opened this job's scope
+        overrides = tuple(OmegaConf.to_container(config.hydra.overrides.task) or ())  # type: ignore[arg-type]
+        scope = contextlib.ExitStack()
+        try:
+            job = JobSpec(
+                settings=settings_from_config(config.hydra.launcher), job_num=None, overrides=overrides
+            )
+        except Exception as exc:  # a bad mode or option: fail the job when it tries to run
+            scope.enter_context(failing_scope(exc))
+            job = None
+        else:
+            scope.enter_context(job_scope(job))
+        self._scope, self._job = scope, job
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        from ._launcher import settle
+
+        scope, job = self._scope, self._job
+        if scope is None:
+            return
+        self._scope = self._job = None
+        scope.close()
+        if job is not None:
+            settle(job_return, job)
