@@ -1,6 +1,7 @@
 """A loopback Flyte 2 control plane for tests: real Connect services on 127.0.0.1 that run tasks for real."""
 
 from .control_plane import ControlPlane
+from .executor import Executor, ExecutorConfig
 from .faults import ActionTarget, Faults, input_equals, run_named
 from .recorder import CreatedRun, RecordedRequest, Recorder
 from .runs import Action, Run, RunStore
@@ -10,6 +11,8 @@ __all__ = [
     "ActionTarget",
     "ControlPlane",
     "CreatedRun",
+    "Executor",
+    "ExecutorConfig",
     "Faults",
     "RecordedRequest",
     "Recorder",

@@ -8,9 +8,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from .executor import Executor, ExecutorConfig
 from .faults import Faults
 from .recorder import Recorder
-from .runs import TERMINAL, Executor, ExecutorConfig, Run, RunStore, phase_name
+from .runs import SUCCEEDED, TERMINAL, Run, RunStore, phase_name
 from .server import LoopbackApp, ServerThread
 from .services import ServerContext
 
@@ -144,8 +145,6 @@ class ControlPlane:
         """Finish a record-only (QUEUED) run as SUCCEEDED without executing it."""
 
         async def _mark() -> None:
-            from .runs import SUCCEEDED
-
             self.runs.set_phase(self.runs[name].root, SUCCEEDED)
 
         self._server.call(_mark())

@@ -1,12 +1,8 @@
-"""Run and action state, and the executor that runs each action for real as an `a0` subprocess."""
+"""Run and action state: phases, runs, actions, and change notification for watchers."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +15,6 @@ from flyteidl2.core import execution_pb2
 from flyteidl2.task import common_pb2, run_pb2
 from google.protobuf.json_format import MessageToDict
 
-from .faults import ActionTarget, Faults
-
 QUEUED = phase_pb2.ACTION_PHASE_QUEUED
 INITIALIZING = phase_pb2.ACTION_PHASE_INITIALIZING
 RUNNING = phase_pb2.ACTION_PHASE_RUNNING
@@ -28,10 +22,6 @@ SUCCEEDED = phase_pb2.ACTION_PHASE_SUCCEEDED
 FAILED = phase_pb2.ACTION_PHASE_FAILED
 ABORTED = phase_pb2.ACTION_PHASE_ABORTED
 TERMINAL = frozenset({SUCCEEDED, FAILED, ABORTED, phase_pb2.ACTION_PHASE_TIMED_OUT})
-
-_PLACEHOLDER = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
-# Env a task pod never inherits from the machine that submitted it.
-_HOST_ONLY_ENV = ("FLYTECTL_CONFIG", "UCTL_CONFIG", "PYTEST_CURRENT_TEST", "_F_PATH_REWRITE")
 
 
 def phase_name(phase: int) -> str:
@@ -53,16 +43,6 @@ def primary_container(template: Any) -> dict[str, Any]:
         if c.get("name") == wanted:
             return c
     return containers[0] if containers else {}
-
-
-def container_args(template: Any) -> tuple[list[str], dict[str, str]]:
-    """Command+args and env of the container a task template runs."""
-    if template.HasField("k8s_pod"):
-        c = primary_container(template)
-        env = {e["name"]: e.get("value", "") for e in c.get("env") or []}
-        return [*(c.get("command") or []), *(c.get("args") or [])], env
-    env = {kv.key: kv.value for kv in template.container.env}
-    return [*template.container.command, *template.container.args], env
 
 
 def read_inputs(uri: str) -> common_pb2.Inputs:
@@ -314,203 +294,3 @@ class RunStore:
         if error is not None:
             action.error = error
         self.notify()
-
-
-@dataclass
-class ExecutorConfig:
-    """Concurrency and process settings for the executor."""
-
-    root_slots: int = 2
-    child_slots: int = 2
-    python_bin_dir: Path = field(default_factory=lambda: Path(sys.executable).parent)
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-
-class Executor:
-    """Runs actions as subprocesses of this venv's `a0`, with separate root and child slot pools."""
-
-    def __init__(self, store: RunStore, faults: Faults, config: ExecutorConfig) -> None:
-        self.store = store
-        self.faults = faults
-        self.config = config
-        self.endpoint = ""
-        self._root_slots = asyncio.Semaphore(config.root_slots)
-        self._child_slots = asyncio.Semaphore(config.child_slots)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def submit(self, action: Action) -> None:
-        """Schedule an action (call on the server loop)."""
-        task = asyncio.get_running_loop().create_task(
-            self._run(action), name=f"action-{action.run.name}-{action.name}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def abort(self, action: Action, reason: str) -> None:
-        """Abort an action and its descendants: kill the process, phase ABORTED."""
-        for child in action.run.children(action.name):
-            await self.abort(child, reason)
-        if action.done:
-            return
-        action.abort_reason = reason
-        self.store.set_phase(action, ABORTED)
-        _kill(action.process)
-
-    async def shutdown(self) -> None:
-        """Kill every running process and cancel pending actions."""
-        for task in list(self._tasks):
-            task.cancel()
-        for run in self.store.values():
-            for action in list(run.actions.values()):
-                _kill(action.process)
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _run(self, action: Action) -> None:
-        target = ActionTarget(
-            run_name=action.run.name,
-            action_name=action.name,
-            task_name=action.task_name,
-            inputs=primitive_values(action.inputs()),
-        )
-        decision, message = self.faults.decide(target, action.is_root)
-        if decision == "queued":
-            return
-        if decision == "succeeded":
-            self.store.set_phase(action, SUCCEEDED)
-            return
-        slots = self._root_slots if action.is_root else self._child_slots
-        async with slots:
-            if action.done:
-                return
-            self.store.set_phase(action, INITIALIZING)
-            if decision == "fail":
-                err = execution_pb2.ExecutionError(
-                    kind=execution_pb2.ExecutionError.USER, code="InjectedFailure", message=message
-                )
-                self.store.set_phase(action, FAILED, err)
-            elif decision == "hang":
-                self.store.set_phase(action, RUNNING)
-                while not action.done:
-                    await self.store.wait_for_change(1.0)
-            else:
-                await self._execute(action)
-
-    def _placeholders(self, action: Action) -> dict[str, str]:
-        run = action.run
-        raw = run.run_spec.raw_data_storage.raw_data_prefix or str(run.base_dir / "raw" / action.name)
-        return {
-            "input": action.inputs_uri,
-            "outputPrefix": action.output_prefix,
-            "rawOutputDataPrefix": raw,
-            "checkpointOutputPrefix": str(run.base_dir / "checkpoints" / action.name / "1"),
-            "prevCheckpointPrefix": "",
-            "runName": run.name,
-            "actionName": action.name,
-            "runStartTime": run.created_at.isoformat(),
-            "project": run.project,
-            "domain": run.domain,
-            "org": run.org,
-        }
-
-    def _argv(self, action: Action) -> tuple[list[str], dict[str, str]]:
-        args, container_env = container_args(action.task_spec.task_template)
-        values = self._placeholders(action)
-        argv = [_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), a) for a in args]
-        local = self.config.python_bin_dir / argv[0] if argv else None
-        if local is not None and "/" not in argv[0] and local.exists():
-            argv[0] = str(local)
-        return argv, container_env
-
-    def _env(self, action: Action, container_env: dict[str, str]) -> dict[str, str]:
-        run = action.run
-        env = {k: v for k, v in os.environ.items() if k not in _HOST_ONLY_ENV}
-        env["PATH"] = f"{self.config.python_bin_dir}{os.pathsep}{env.get('PATH', '')}"
-        env.update(container_env)
-        env.update(run.env_vars)
-        env.update(
-            {
-                "FLYTE_INTERNAL_EXECUTION_PROJECT": run.project,
-                "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain,
-                "_U_ORG_NAME": run.org,
-                "_U_RUN_BASE": str(run.base_dir),
-                "RUN_NAME": run.name,
-                "ACTION_NAME": action.name,
-                "_U_EP_OVERRIDE": self.endpoint,
-                "_U_INSECURE": "true",
-                "DO_NOT_TRACK": "1",
-                "PYTHONUNBUFFERED": "1",
-                # A bucket needs no directories; local paths do (child inputs.pb under _U_RUN_BASE).
-                "FSSPEC_FILE_AUTO_MKDIR": "true",
-            }
-        )
-        env.update(self.config.extra_env)
-        return env
-
-    async def _execute(self, action: Action) -> None:
-        workdir = action.run.base_dir / "work" / action.name
-        workdir.mkdir(parents=True, exist_ok=True)
-        local_path(action.output_prefix).mkdir(parents=True, exist_ok=True)
-        argv, container_env = self._argv(action)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=workdir,
-                env=self._env(action, container_env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                limit=2**22,
-            )
-        except OSError as e:
-            err = execution_pb2.ExecutionError(
-                kind=execution_pb2.ExecutionError.SYSTEM, code="SpawnFailed", message=str(e)
-            )
-            self.store.set_phase(action, FAILED, err)
-            return
-        action.process = proc
-        if action.done:  # aborted between scheduling and spawning
-            _kill(proc)
-        action.logs_available = True
-        self.store.set_phase(action, RUNNING)
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            action.log_lines.append(raw.decode(errors="replace").rstrip("\r\n"))
-            self.store.notify()
-        action.returncode = await proc.wait()
-        self._finish(action)
-
-    def _finish(self, action: Action) -> None:
-        if action.done:
-            return
-        if action.error_path.is_file():
-            doc = execution_pb2.ErrorDocument()
-            doc.ParseFromString(action.error_path.read_bytes())
-            err = execution_pb2.ExecutionError(
-                code=doc.error.code,
-                message=doc.error.message,
-                kind=doc.error.origin,
-                recoverability=doc.error.kind,
-            )
-            self.store.set_phase(action, FAILED, err)
-        elif action.returncode == 0:
-            self.store.set_phase(action, SUCCEEDED)
-        else:
-            tail = "\n".join(action.log_lines[-20:])
-            err = execution_pb2.ExecutionError(
-                kind=execution_pb2.ExecutionError.SYSTEM,
-                code="ContainerExited",
-                message=f"task process exited with code {action.returncode}:\n{tail}",
-            )
-            self.store.set_phase(action, FAILED, err)
-
-
-def _kill(proc: asyncio.subprocess.Process | None) -> None:
-    """SIGKILL a task process group, if it still runs."""
-    if proc is None or proc.returncode is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -31,7 +31,8 @@ from flyteidl2.workflow import (
 )
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from .runs import ABORTED, FAILED, Action, Executor, Run, RunStore
+from .executor import Executor
+from .runs import ABORTED, FAILED, Action, Run, RunStore
 
 _KIND_TO_ERROR_INFO = {1: run_definition_pb2.ErrorInfo.KIND_USER, 2: run_definition_pb2.ErrorInfo.KIND_SYSTEM}
 _POLL_SECONDS = 1.0
