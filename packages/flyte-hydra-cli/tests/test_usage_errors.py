@@ -38,6 +38,15 @@ def assert_usage_error(result, *fragments: str, code: int = 2) -> None:
         (("--config-path", "missing_conf"), ["config directory 'missing_conf' does not exist", "omit --config-path"]),
         (("--max-action-concurrency", "-1"), ["--max-action-concurrency"]),
         (("--copy-style", "some"), ["'some' is not one of"]),
+        (("--local", "--queue", "gpu"), ["--queue only affects runs on a Flyte cluster", "drop --queue"]),
+        (
+            ("--local", "--label", "a=b", "--max-action-concurrency", "2"),
+            ["--label, --max-action-concurrency only affect runs on a Flyte cluster"],
+        ),
+        (("--local", "--service-account", "sa"), ["--service-account only affects"]),
+        (("--local", "--version", "v1"), ["--version only affects"]),
+        (("--local", "--copy-style", "all"), ["--copy-style only affects"]),
+        (("--local", "--debug"), ["--debug only affects"]),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )

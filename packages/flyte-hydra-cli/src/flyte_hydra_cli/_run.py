@@ -13,10 +13,12 @@ hydra_flyte (and so Hydra) is imported only when a command runs or completes.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -96,6 +98,19 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str] | None:
     return parsed
 
 
+def _remote_only_options(params: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The `flyte run` options a purely local run cannot honour, and whether each was given."""
+    return [
+        ("--queue", bool(params["queue"])),
+        ("--label", bool(params["label"])),
+        ("--max-action-concurrency", params["max_action_concurrency"] is not None),
+        ("--service-account", bool(params["service_account"])),
+        ("--version", bool(params["version"])),
+        ("--copy-style", params["copy_style"] != "loaded_modules"),
+        ("--debug", bool(params["debug"])),
+    ]
+
+
 def _settings(params: dict[str, Any]) -> Settings:
     """Check the `run` options against each other and turn them into `Settings`."""
     usage = click.UsageError
@@ -142,6 +157,15 @@ def _settings(params: dict[str, Any]) -> Settings:
             "--no-wait applies to remote runs; a local run always finishes before the command returns: "
             "drop --no-wait (or run remotely)."
         )
+
+    if mode == "local" and not params["tracked"]:
+        remote_only = [flag for flag, given in _remote_only_options(params) if given]
+        if remote_only:
+            raise usage(
+                f"{', '.join(remote_only)} only {'affects' if len(remote_only) == 1 else 'affect'} runs on a "
+                f"Flyte cluster, and this run is local: drop {' and '.join(remote_only)}, or run remotely "
+                "(without --local)."
+            )
 
     config_path = params["config_path"]
     if config_path is not None:
@@ -556,8 +580,12 @@ def _execute(
         "task_env_key": settings.task_env_key,
     }
     launch = hydra_flyte.hydra_sweep if settings.multirun else hydra_flyte.hydra_run
+    # Flyte sets --env variables in a remote run's container but not in a local run; a local run
+    # (in this process) gets them in os.environ for its duration instead.
+    local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
     try:
-        results = launch(task, **common, **task_kwargs)
+        with _environment(local_env):
+            results = launch(task, **common, **task_kwargs)
         if settings.follow:
             results = _follow(results)
     except ConfigurationError as exc:
@@ -578,6 +606,24 @@ def _execute(
     except Exception as exc:
         _fail(ctx, f"{type(exc).__name__}: {exc} (rerun as `flyte -v hydra run ...` for the traceback)", exc)
     _print_results(results, multirun=settings.multirun)
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str] | None) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore the previous values."""
+    if not variables:
+        yield
+        return
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _follow(run: Any) -> Any:
