@@ -134,3 +134,8 @@ def test_verbose_shows_the_traceback(project) -> None:
 def test_run_without_arguments_shows_help(project) -> None:
     result = hydra_run()
     assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in flat(result.output)
+
+
+def test_sweep_values_without_multirun(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "training.epochs=1,2")
+    assert_usage_error(result, "'training.epochs=1,2'", "--multirun")

@@ -1,0 +1,200 @@
+"""What the CLI hands to hydra_flyte and to Flyte's initialisation, for every option.
+
+These tests replace hydra_flyte.hydra_run/hydra_sweep and the CLI's Flyte initialisation with
+recorders (named as such: `RecordingCore`), because what they check is the CLI's mapping of
+flags to calls, including remote submissions that need a control plane. The real local path is
+covered in test_run_local.py; the real remote path by the integration suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import hydra_flyte
+import pytest
+from hydra_flyte import RunResult
+
+import flyte_hydra_cli._flyte_private as fp
+from conftest import flat, hydra_run
+
+SCORE = ("fixture_tasks.py", "score")
+CONF = ("--config-path", "conf", "--config-name", "main")
+
+
+@dataclass
+class FakeRun:
+    """Stands in for flyte.remote.Run in --no-wait and --follow paths."""
+
+    url: str = "http://flyte.example/runs/r1"
+    phase: str = "SUCCEEDED"
+    calls: list[str] = field(default_factory=list)
+
+    def show_logs(self, **kwargs: Any) -> None:
+        self.calls.append("show_logs")
+        print("LOG: training...")
+
+    def wait(self, **kwargs: Any) -> None:
+        self.calls.append("wait")
+
+    def outputs(self) -> tuple[float]:
+        return (0.25,)
+
+
+@dataclass
+class RecordingCore:
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    inits: list[dict[str, Any]] = field(default_factory=list)
+    run: FakeRun = field(default_factory=FakeRun)
+
+    def hydra_run(self, task: Any, **kwargs: Any) -> Any:
+        self.calls.append(("hydra_run", {"task": task.short_name, **kwargs}))
+        if kwargs["mode"] == "remote" and not kwargs["wait"]:
+            return self.run
+        return RunResult([1.5], url="http://flyte.example/runs/r1")
+
+    def hydra_sweep(self, task: Any, **kwargs: Any) -> Any:
+        self.calls.append(("hydra_sweep", {"task": task.short_name, **kwargs}))
+        if kwargs["mode"] == "remote" and not kwargs["wait"]:
+            return [self.run, self.run]
+        return [RunResult([0.5]), RunResult([0.75])]
+
+    def initialize_config(self, ctx: Any, **kwargs: Any) -> None:
+        self.inits.append(kwargs)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.calls[-1][1]
+
+
+@pytest.fixture
+def core(monkeypatch: pytest.MonkeyPatch) -> RecordingCore:
+    recorder = RecordingCore()
+    monkeypatch.setattr(hydra_flyte, "hydra_run", recorder.hydra_run)
+    monkeypatch.setattr(hydra_flyte, "hydra_sweep", recorder.hydra_sweep)
+    monkeypatch.setattr(fp, "initialize_config", recorder.initialize_config)
+    return recorder
+
+
+def test_defaults_are_a_remote_waited_run(project, core) -> None:
+    result = hydra_run(*CONF, *SCORE)
+    assert result.exit_code == 0, result.output
+    name, call = core.calls[-1]
+    assert name == "hydra_run"
+    assert call == {
+        "task": "score",
+        "config_path": str(project / "conf"),
+        "config_name": "main",
+        "overrides": [],
+        "mode": "remote",
+        "wait": True,
+        "wait_max_workers": 32,
+        "run_options": {"copy_style": "loaded_modules"},
+        "task_env_key": "task_env",
+        "offset": 0.0,
+    }
+    assert result.stdout.splitlines()[-1] == "1.5"
+
+
+def test_every_run_option_is_forwarded(project, core) -> None:
+    result = hydra_run(
+        *CONF, "--name", "exp", "--service-account", "sa", "--raw-data-path", "s3://b/raw",
+        "--copy-style", "all", "--version", "v7", "--debug", "--env", "A=1", "-e", "B=x=y",
+        "--label", "team=ml", "--label", "tier=gold", "--queue", "gpu", "--max-action-concurrency", "4",
+        *SCORE,
+    )
+    assert result.exit_code == 0, result.output
+    assert core.last["run_options"] == {
+        "copy_style": "all",
+        "version": "v7",
+        "name": "exp",
+        "raw_data_path": "s3://b/raw",
+        "service_account": "sa",
+        "queue": "gpu",
+        "max_action_concurrency": 4,
+        "debug": True,
+        "env_vars": {"A": "1", "B": "x=y"},
+        "labels": {"team": "ml", "tier": "gold"},
+    }
+
+
+def test_multirun_forwards_options_to_every_job(project, core) -> None:
+    # hydra_sweep applies run_options to each job (and numbers --name per job: exp-0, exp-1, ...).
+    result = hydra_run(*CONF, "-m", "--name", "exp", "--label", "team=ml", "--env", "A=1", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 0, result.output
+    name, call = core.calls[-1]
+    assert name == "hydra_sweep"
+    assert call["run_options"]["name"] == "exp"
+    assert call["run_options"]["labels"] == {"team": "ml"}
+    assert call["run_options"]["env_vars"] == {"A": "1"}
+    assert call["overrides"] == ["training.epochs=1,2"]
+
+
+def test_init_options_reach_flyte_initialisation(project, core) -> None:
+    result = hydra_run(
+        *CONF, "-p", "proj", "-d", "dev", "--root-dir", ".", "--image", "ghcr.io/x/y:1",
+        "--image", "gpu=ghcr.io/x/gpu:1", "--no-sync-local-sys-paths", *SCORE,
+    )
+    assert result.exit_code == 0, result.output
+    assert core.inits[-1] == {
+        "project": "proj",
+        "domain": "dev",
+        "root_dir": ".",
+        "images": ("ghcr.io/x/y:1", "gpu=ghcr.io/x/gpu:1"),
+        "sync_local_sys_paths": False,
+    }
+
+
+def test_wait_options(project, core) -> None:
+    assert hydra_run(*CONF, "--wait-max-workers", "64", *SCORE).exit_code == 0
+    assert core.last["wait"] is True and core.last["wait_max_workers"] == 64
+    assert hydra_run(*CONF, "--mode", "remote", "--no-wait", *SCORE).exit_code == 0
+    assert core.last["wait"] is False and core.last["mode"] == "remote"
+
+
+def test_no_wait_prints_only_what_core_printed_at_submission(project, core) -> None:
+    result = hydra_run(*CONF, "--no-wait", "-m", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 0, result.output
+    assert "job " not in result.stdout
+
+
+def test_task_env_key_and_overrides_order(project, core) -> None:
+    result = hydra_run(
+        *CONF, "--task-env-key", "task_environment", "--hydra-override", "hydra.job.name=a",
+        *SCORE, "--cfg", "optimizer=sgd", "--hydra-override", "hydra.run.dir=out", "--cfg=training.epochs=3",
+        "--offset", "2",
+    )
+    assert result.exit_code == 0, result.output
+    assert core.last["task_env_key"] == "task_environment"
+    assert core.last["overrides"] == ["hydra.job.name=a", "hydra.run.dir=out", "optimizer=sgd", "training.epochs=3"]
+    assert core.last["offset"] == 2.0
+
+
+def test_tracked_is_local_with_reporting(project, core) -> None:
+    result = hydra_run(*CONF, "--tracked", "--tracked-strict", "--label", "a=b", *SCORE)
+    assert result.exit_code == 0, result.output
+    assert core.last["mode"] == "local"
+    assert core.last["run_options"]["tracked"] is True
+    assert core.last["run_options"]["tracked_strict"] is True
+    assert core.last["run_options"]["labels"] == {"a": "b"}
+
+
+def test_remote_sweep_prints_each_jobs_value(project, core) -> None:
+    result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 0, result.output
+    assert [line.split(": ")[-1] for line in result.stdout.splitlines() if line.startswith("job ")] == ["0.5", "0.75"]
+
+
+def test_follow_streams_logs_then_prints_the_value(project, core) -> None:
+    result = hydra_run(*CONF, "--follow", *SCORE)
+    assert result.exit_code == 0, result.output
+    assert core.last["wait"] is False  # submitted without waiting, then followed
+    assert core.run.calls == ["show_logs", "wait"]
+    assert result.stdout.splitlines()[-2:] == ["LOG: training...", "0.25"]
+
+
+def test_follow_of_a_failed_run_exits_1(project, core) -> None:
+    core.run.phase = "FAILED"
+    result = hydra_run(*CONF, "-f", *SCORE)
+    assert result.exit_code == 1
+    assert "ended in phase FAILED" in flat(result.output)
