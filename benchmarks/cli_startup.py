@@ -62,7 +62,9 @@ def sample(python: str, arm: str) -> tuple[float, str, bool]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15, help="samples per arm (default 15)")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the package installed")
     parser.add_argument("--without-python", default=None, help="interpreter of an environment without it")

@@ -28,7 +28,11 @@ def test_override_flag_is_offered_first_after_the_task(project) -> None:
 
 
 def test_config_keys(project) -> None:
-    assert complete((*SCORE, "--cfg"), "optimizer.") == ["optimizer.beta1=", "optimizer.lr=", "optimizer.name="]
+    assert complete((*SCORE, "--cfg"), "optimizer.") == [
+        "optimizer.beta1=",
+        "optimizer.lr=",
+        "optimizer.name=",
+    ]
 
 
 def test_top_level_of_the_app_config_leaves_hydra_out(project) -> None:
@@ -62,7 +66,10 @@ def test_hydra_override_choices_after_the_task(project) -> None:
 
 def test_hydra_override_choices_before_the_script(project) -> None:
     assert "optuna" in complete((*CONF, "--hydra-override", "hydra/sweeper", "="))
-    assert complete((*CONF, "--hydra-override"), "hydra.sweep.") == ["hydra.sweep.dir=", "hydra.sweep.subdir="]
+    assert complete((*CONF, "--hydra-override"), "hydra.sweep.") == [
+        "hydra.sweep.dir=",
+        "hydra.sweep.subdir=",
+    ]
 
 
 def test_hydra_override_offers_only_the_hydra_namespace(project) -> None:
@@ -85,7 +92,17 @@ def test_broken_script_gives_no_suggestions(project) -> None:
 
 def test_missing_script_or_config_gives_no_suggestions(project) -> None:
     assert complete((*CONF, "nope.py", "score", "--cfg"), "opt") == []
-    words = ("hydra", "run", "--config-path", "nope", "--config-name", "main", "fixture_tasks.py", "score", "--cfg")
+    words = (
+        "hydra",
+        "run",
+        "--config-path",
+        "nope",
+        "--config-name",
+        "main",
+        "fixture_tasks.py",
+        "score",
+        "--cfg",
+    )
     assert complete(words, "opt") == []
 
 
@@ -101,5 +118,9 @@ def test_real_flyte_executable(project) -> None:
     flyte_bin = os.path.join(os.path.dirname(sys.executable), "flyte")
     out = subprocess.run([flyte_bin], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["plain,optimizer.beta1=", "plain,optimizer.lr=", "plain,optimizer.name="]
+    assert out.stdout.splitlines() == [
+        "plain,optimizer.beta1=",
+        "plain,optimizer.lr=",
+        "plain,optimizer.name=",
+    ]
     assert "Traceback" not in out.stderr

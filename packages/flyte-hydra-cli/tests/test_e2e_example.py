@@ -29,7 +29,9 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package installed (editable, if it is not yet) and a scratch copy of examples/."""
     if not any(ep.name == "hydra" for ep in entry_points(group="flyte.plugins.cli.commands")):
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--no-deps", "-e", str(PACKAGE)], check=True, capture_output=True
+            [sys.executable, "-m", "pip", "install", "--no-deps", "-e", str(PACKAGE)],
+            check=True,
+            capture_output=True,
         )
     target = tmp_path_factory.mktemp("e2e") / "examples"
     shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns("__pycache__", "outputs", "multirun"))
@@ -54,8 +56,19 @@ def test_single_run_prints_its_value(example: Path) -> None:
 
 def test_grid_sweep_prints_one_line_per_job(example: Path) -> None:
     out = flyte(
-        example, *BASE, "--multirun", "train.py", "pipeline", "--dataset", "digits",
-        "--cfg", "optimizer.lr=0.001,0.01", "--cfg", "training.epochs=2", "--cfg", "model=resnet,vit",
+        example,
+        *BASE,
+        "--multirun",
+        "train.py",
+        "pipeline",
+        "--dataset",
+        "digits",
+        "--cfg",
+        "optimizer.lr=0.001,0.01",
+        "--cfg",
+        "training.epochs=2",
+        "--cfg",
+        "model=resnet,vit",
     )
     assert out.returncode == 0, out.stderr
     jobs = JOB_LINE.findall(out.stdout)
@@ -65,10 +78,23 @@ def test_grid_sweep_prints_one_line_per_job(example: Path) -> None:
 
 def test_optuna_sweep(example: Path) -> None:
     out = flyte(
-        example, *BASE, "--multirun", "train.py", "pipeline", "--dataset", "digits",
-        "--hydra-override", "hydra/sweeper=optuna", "--hydra-override", "hydra.sweeper.n_trials=3",
-        "--hydra-override", "hydra.sweeper.n_jobs=1",
-        "--cfg", "optimizer.lr=interval(1e-3,1e-1)", "--cfg", "training.epochs=2",
+        example,
+        *BASE,
+        "--multirun",
+        "train.py",
+        "pipeline",
+        "--dataset",
+        "digits",
+        "--hydra-override",
+        "hydra/sweeper=optuna",
+        "--hydra-override",
+        "hydra.sweeper.n_trials=3",
+        "--hydra-override",
+        "hydra.sweeper.n_jobs=1",
+        "--cfg",
+        "optimizer.lr=interval(1e-3,1e-1)",
+        "--cfg",
+        "training.epochs=2",
     )
     assert out.returncode == 0, out.stderr
     jobs = JOB_LINE.findall(out.stdout)
@@ -79,8 +105,18 @@ def test_optuna_sweep(example: Path) -> None:
 
 def test_task_whose_parameter_is_config(example: Path) -> None:
     out = flyte(
-        example, *BASE, "train.py", "pipeline_with_config", "--dataset", "digits",
-        "--config", "optimizer=sgd", "--config", "optimizer.lr=0.05", "--config", "training.epochs=2",
+        example,
+        *BASE,
+        "train.py",
+        "pipeline_with_config",
+        "--dataset",
+        "digits",
+        "--config",
+        "optimizer=sgd",
+        "--config",
+        "optimizer.lr=0.05",
+        "--config",
+        "training.epochs=2",
     )
     assert out.returncode == 0, out.stderr
     assert 0.0 < float(out.stdout.strip().splitlines()[-1]) < 5.0

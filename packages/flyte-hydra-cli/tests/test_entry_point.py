@@ -56,9 +56,25 @@ def test_help_of_run(project) -> None:
     text = flat(result.output)
     assert "SCRIPT TASK_NAME" in text
     for flag in (
-        "--config-path", "--config-name", "--multirun", "--mode", "--wait/--no-wait", "--wait-max-workers",
-        "--task-env-key", "--hydra-override", "--local", "--follow", "--name", "--env", "--label",
-        "--queue", "--max-action-concurrency", "--version", "--tracked", "--project", "--domain",
+        "--config-path",
+        "--config-name",
+        "--multirun",
+        "--mode",
+        "--wait/--no-wait",
+        "--wait-max-workers",
+        "--task-env-key",
+        "--hydra-override",
+        "--local",
+        "--follow",
+        "--name",
+        "--env",
+        "--label",
+        "--queue",
+        "--max-action-concurrency",
+        "--version",
+        "--tracked",
+        "--project",
+        "--domain",
     ):
         assert flag in text, flag
     # The scripts of the current directory are not listed as if they were subcommands.

@@ -22,14 +22,25 @@ def test_flyte_is_the_pinned_minor_release() -> None:
 
 def test_private_symbols_have_the_expected_shape() -> None:
     assert list(inspect.signature(fp.to_click_option).parameters) == [
-        "input_name", "literal_var", "python_type", "default_val",
+        "input_name",
+        "literal_var",
+        "python_type",
+        "default_val",
     ]
     assert list(inspect.signature(fp._resolve_default_val).parameters) == [
-        "interface", "name", "default_marker", "python_type",
+        "interface",
+        "name",
+        "default_marker",
+        "python_type",
     ]
     assert callable(fp.transform_native_to_typed_interface)
     assert list(inspect.signature(fp.initialize_config).parameters) == [
-        "ctx", "project", "domain", "root_dir", "images", "sync_local_sys_paths",
+        "ctx",
+        "project",
+        "domain",
+        "root_dir",
+        "images",
+        "sync_local_sys_paths",
     ]
     assert callable(fp.CLIConfig.replace) and callable(fp.RunArguments.from_dict)
     assert all(isinstance(option, click.Option) for option in fp.run_options())

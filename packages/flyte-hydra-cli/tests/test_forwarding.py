@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import hydra_flyte
 import pytest
-from hydra_flyte import RunResult
+from conftest import flat, hydra_run
 
 import flyte_hydra_cli._flyte_private as fp
-from conftest import flat, hydra_run
+import hydra_flyte
+from hydra_flyte import RunResult
 
 SCORE = ("fixture_tasks.py", "score")
 CONF = ("--config-path", "conf", "--config-name", "main")
@@ -98,9 +98,30 @@ def test_defaults_are_a_remote_waited_run(project, core) -> None:
 
 def test_every_run_option_is_forwarded(project, core) -> None:
     result = hydra_run(
-        *CONF, "--name", "exp", "--service-account", "sa", "--raw-data-path", "s3://b/raw",
-        "--copy-style", "all", "--version", "v7", "--debug", "--env", "A=1", "-e", "B=x=y",
-        "--label", "team=ml", "--label", "tier=gold", "--queue", "gpu", "--max-action-concurrency", "4",
+        *CONF,
+        "--name",
+        "exp",
+        "--service-account",
+        "sa",
+        "--raw-data-path",
+        "s3://b/raw",
+        "--copy-style",
+        "all",
+        "--version",
+        "v7",
+        "--debug",
+        "--env",
+        "A=1",
+        "-e",
+        "B=x=y",
+        "--label",
+        "team=ml",
+        "--label",
+        "tier=gold",
+        "--queue",
+        "gpu",
+        "--max-action-concurrency",
+        "4",
         *SCORE,
     )
     assert result.exit_code == 0, result.output
@@ -120,7 +141,19 @@ def test_every_run_option_is_forwarded(project, core) -> None:
 
 def test_multirun_forwards_options_to_every_job(project, core) -> None:
     # hydra_sweep applies run_options to each job (and numbers --name per job: exp-0, exp-1, ...).
-    result = hydra_run(*CONF, "-m", "--name", "exp", "--label", "team=ml", "--env", "A=1", *SCORE, "--cfg", "training.epochs=1,2")
+    result = hydra_run(
+        *CONF,
+        "-m",
+        "--name",
+        "exp",
+        "--label",
+        "team=ml",
+        "--env",
+        "A=1",
+        *SCORE,
+        "--cfg",
+        "training.epochs=1,2",
+    )
     assert result.exit_code == 0, result.output
     name, call = core.calls[-1]
     assert name == "hydra_sweep"
@@ -132,8 +165,19 @@ def test_multirun_forwards_options_to_every_job(project, core) -> None:
 
 def test_init_options_reach_flyte_initialisation(project, core) -> None:
     result = hydra_run(
-        *CONF, "-p", "proj", "-d", "dev", "--root-dir", ".", "--image", "ghcr.io/x/y:1",
-        "--image", "gpu=ghcr.io/x/gpu:1", "--no-sync-local-sys-paths", *SCORE,
+        *CONF,
+        "-p",
+        "proj",
+        "-d",
+        "dev",
+        "--root-dir",
+        ".",
+        "--image",
+        "ghcr.io/x/y:1",
+        "--image",
+        "gpu=ghcr.io/x/gpu:1",
+        "--no-sync-local-sys-paths",
+        *SCORE,
     )
     assert result.exit_code == 0, result.output
     assert core.inits[-1] == {
@@ -160,13 +204,28 @@ def test_no_wait_prints_only_what_core_printed_at_submission(project, core) -> N
 
 def test_task_env_key_and_overrides_order(project, core) -> None:
     result = hydra_run(
-        *CONF, "--task-env-key", "task_environment", "--hydra-override", "hydra.job.name=a",
-        *SCORE, "--cfg", "optimizer=sgd", "--hydra-override", "hydra.run.dir=out", "--cfg=training.epochs=3",
-        "--offset", "2",
+        *CONF,
+        "--task-env-key",
+        "task_environment",
+        "--hydra-override",
+        "hydra.job.name=a",
+        *SCORE,
+        "--cfg",
+        "optimizer=sgd",
+        "--hydra-override",
+        "hydra.run.dir=out",
+        "--cfg=training.epochs=3",
+        "--offset",
+        "2",
     )
     assert result.exit_code == 0, result.output
     assert core.last["task_env_key"] == "task_environment"
-    assert core.last["overrides"] == ["hydra.job.name=a", "hydra.run.dir=out", "optimizer=sgd", "training.epochs=3"]
+    assert core.last["overrides"] == [
+        "hydra.job.name=a",
+        "hydra.run.dir=out",
+        "optimizer=sgd",
+        "training.epochs=3",
+    ]
     assert core.last["offset"] == 2.0
 
 
@@ -182,7 +241,10 @@ def test_tracked_is_local_with_reporting(project, core) -> None:
 def test_remote_sweep_prints_each_jobs_value(project, core) -> None:
     result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
     assert result.exit_code == 0, result.output
-    assert [line.split(": ")[-1] for line in result.stdout.splitlines() if line.startswith("job ")] == ["0.5", "0.75"]
+    assert [line.split(": ")[-1] for line in result.stdout.splitlines() if line.startswith("job ")] == [
+        "0.5",
+        "0.75",
+    ]
 
 
 def test_follow_streams_logs_then_prints_the_value(project, core) -> None:

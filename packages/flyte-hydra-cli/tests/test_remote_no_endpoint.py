@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import flat, hydra_run
 
 CONF = ("--config-path", "conf", "--config-name", "main")

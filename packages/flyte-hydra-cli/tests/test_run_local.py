@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import LOCAL, flat, flyte, hydra_run
 
 JOB_LINE = re.compile(r"^job (\d+) \[(.*)\]: (.*)$")
@@ -22,7 +21,9 @@ def test_single_run_prints_its_value(project) -> None:
 
 
 def test_mode_local_is_the_same_as_local(project) -> None:
-    result = hydra_run("--mode", "local", "--config-path", "conf", "--config-name", "main", "fixture_tasks.py", "score")
+    result = hydra_run(
+        "--mode", "local", "--config-path", "conf", "--config-name", "main", "fixture_tasks.py", "score"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1.0"
 
@@ -43,15 +44,22 @@ def test_config_parameter_named_config_takes_config_flag(project, form) -> None:
 
 def test_structured_config_registered_by_the_script(project) -> None:
     # No --config-path: the config exists only in the ConfigStore, registered when the script is imported.
-    result = hydra_run("--local", "--config-name", "structured", "fixture_tasks.py", "steps", "--cfg", "steps.count=5")
+    result = hydra_run(
+        "--local", "--config-name", "structured", "fixture_tasks.py", "steps", "--cfg", "steps.count=5"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "10"
 
 
 def test_hydra_override_before_and_after_the_task(project) -> None:
     result = hydra_run(
-        *LOCAL, "--hydra-override", "hydra.job.name=early",
-        "fixture_tasks.py", "score", "--hydra-override", "hydra.run.dir=outputs/custom",
+        *LOCAL,
+        "--hydra-override",
+        "hydra.job.name=early",
+        "fixture_tasks.py",
+        "score",
+        "--hydra-override",
+        "hydra.run.dir=outputs/custom",
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1.0"
@@ -59,8 +67,14 @@ def test_hydra_override_before_and_after_the_task(project) -> None:
 
 def test_grid_sweep_prints_one_line_per_job(project) -> None:
     result = hydra_run(
-        *LOCAL, "--multirun", "fixture_tasks.py", "score",
-        "--cfg", "optimizer.lr=0.1,0.2", "--cfg", "training.epochs=1,2",
+        *LOCAL,
+        "--multirun",
+        "fixture_tasks.py",
+        "score",
+        "--cfg",
+        "optimizer.lr=0.1,0.2",
+        "--cfg",
+        "training.epochs=1,2",
     )
     assert result.exit_code == 0, result.output
     lines = job_lines(result.stdout)
@@ -78,9 +92,18 @@ def test_grid_sweep_lines_name_each_jobs_overrides(project) -> None:
 
 def test_optuna_sweep(project) -> None:
     result = hydra_run(
-        *LOCAL, "-m", "fixture_tasks.py", "score",
-        "--hydra-override", "hydra/sweeper=optuna", "--hydra-override", "hydra.sweeper.n_trials=3",
-        "--hydra-override", "hydra.sweeper.n_jobs=1", "--cfg", "optimizer.lr=interval(0.1,0.2)",
+        *LOCAL,
+        "-m",
+        "fixture_tasks.py",
+        "score",
+        "--hydra-override",
+        "hydra/sweeper=optuna",
+        "--hydra-override",
+        "hydra.sweeper.n_trials=3",
+        "--hydra-override",
+        "hydra.sweeper.n_jobs=1",
+        "--cfg",
+        "optimizer.lr=interval(0.1,0.2)",
     )
     assert result.exit_code == 0, result.output
     lines = job_lines(result.stdout)
@@ -99,7 +122,11 @@ def test_failed_sweep_job_exits_1_after_every_job_ran(project) -> None:
     result = hydra_run(*LOCAL, "-m", "fixture_tasks.py", "explode", "--cfg", "training.epochs=5,20,7")
     assert result.exit_code == 1
     lines = job_lines(result.stdout)
-    assert [(n, o) for n, o, _ in lines] == [(0, "training.epochs=5"), (1, "training.epochs=20"), (2, "training.epochs=7")]
+    assert [(n, o) for n, o, _ in lines] == [
+        (0, "training.epochs=5"),
+        (1, "training.epochs=20"),
+        (2, "training.epochs=7"),
+    ]
     assert lines[0][2] == "5.0" and lines[2][2] == "7.0"
     assert lines[1][2].startswith("FAILED:") and "too many epochs: 20" in lines[1][2]
     assert "1 of 3 jobs failed." in flat(result.output)
@@ -117,6 +144,17 @@ def test_env_vars_reach_the_task(project) -> None:
 
 
 def test_name_with_multirun_runs_every_job(project) -> None:
-    result = flyte("hydra", "run", *LOCAL, "-m", "--name", "sweep", "fixture_tasks.py", "score", "--cfg", "training.epochs=1,2")
+    result = flyte(
+        "hydra",
+        "run",
+        *LOCAL,
+        "-m",
+        "--name",
+        "sweep",
+        "fixture_tasks.py",
+        "score",
+        "--cfg",
+        "training.epochs=1,2",
+    )
     assert result.exit_code == 0, result.output
     assert len(job_lines(result.stdout)) == 2

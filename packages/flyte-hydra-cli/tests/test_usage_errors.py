@@ -4,7 +4,6 @@ value and the fix, and no traceback. Nothing here reaches Flyte: errors are foun
 from __future__ import annotations
 
 import pytest
-
 from conftest import LOCAL, flat, flyte, hydra_run
 
 SCORE = ("fixture_tasks.py", "score")
@@ -21,21 +20,33 @@ def assert_usage_error(result, *fragments: str, code: int = 2) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (("--local", "--mode", "remote"), ["--local runs the task on this machine but --mode remote", "pass one"]),
+        (
+            ("--local", "--mode", "remote"),
+            ["--local runs the task on this machine but --mode remote", "pass one"],
+        ),
         (("--tracked", "--mode", "remote"), ["--tracked runs the task on this machine but --mode remote"]),
-        (("--follow", "--no-wait"), ["--follow streams the run's logs", "--no-wait returns", "drop one of them"]),
+        (
+            ("--follow", "--no-wait"),
+            ["--follow streams the run's logs", "--no-wait returns", "drop one of them"],
+        ),
         (("--follow", "--local"), ["--follow streams the logs of a remote run", "drop --follow"]),
         (("--follow", "--multirun"), ["--follow streams the logs of a single run", "--multirun"]),
         (("--local", "--no-wait"), ["--no-wait applies to remote runs", "drop --no-wait"]),
         (("--tui",), ["--tui is not supported by `flyte hydra run`", "drop --tui"]),
-        (("--run-project", "p"), ["--run-project only applies to `flyte run deployed-task`", "use --project"]),
+        (
+            ("--run-project", "p"),
+            ["--run-project only applies to `flyte run deployed-task`", "use --project"],
+        ),
         (("--run-domain", "d"), ["--run-domain only applies to `flyte run deployed-task`", "use --domain"]),
         (("--tracked-strict",), ["--tracked-strict only makes sense with --tracked"]),
         (("--env", "FOO"), ["'FOO' is not KEY=VALUE", "--env name=value"]),
         (("--label", "=x"), ["'=x' is not KEY=VALUE", "--label name=value"]),
         (("--mode", "cloud"), ["'cloud' is not one of 'local', 'remote'"]),
         (("--wait-max-workers", "0"), ["--wait-max-workers", "0 is not in the range x>=1"]),
-        (("--config-path", "missing_conf"), ["config directory 'missing_conf' does not exist", "omit --config-path"]),
+        (
+            ("--config-path", "missing_conf"),
+            ["config directory 'missing_conf' does not exist", "omit --config-path"],
+        ),
         (("--max-action-concurrency", "-1"), ["--max-action-concurrency"]),
         (("--copy-style", "some"), ["'some' is not one of"]),
         (("--local", "--queue", "gpu"), ["--queue only affects runs on a Flyte cluster", "drop --queue"]),
@@ -56,7 +67,9 @@ def test_conflicting_or_unsupported_options(project, args, fragments) -> None:
 
 def test_missing_script(project) -> None:
     result = hydra_run(*LOCAL, "nope.py", "score")
-    assert_usage_error(result, "script 'nope.py' does not exist", str(project), "pass the path of the Python file")
+    assert_usage_error(
+        result, "script 'nope.py' does not exist", str(project), "pass the path of the Python file"
+    )
 
 
 def test_script_that_is_a_directory(project) -> None:
@@ -92,12 +105,16 @@ def test_malformed_override(project) -> None:
 
 def test_hydra_override_passed_as_app_override(project) -> None:
     result = hydra_run(*LOCAL, *SCORE, "--cfg", "hydra/sweeper=optuna")
-    assert_usage_error(result, "'hydra/sweeper=optuna' overrides Hydra's own config", "--hydra-override hydra/sweeper")
+    assert_usage_error(
+        result, "'hydra/sweeper=optuna' overrides Hydra's own config", "--hydra-override hydra/sweeper"
+    )
 
 
 def test_app_override_passed_as_hydra_override(project) -> None:
     result = hydra_run(*LOCAL, *SCORE, "--hydra-override", "optimizer.lr=1")
-    assert_usage_error(result, "'optimizer.lr=1' is not in the hydra.* / hydra/* namespace", "--cfg optimizer.lr=1")
+    assert_usage_error(
+        result, "'optimizer.lr=1' is not in the hydra.* / hydra/* namespace", "--cfg optimizer.lr=1"
+    )
 
 
 def test_app_override_flag_follows_the_parameter_name(project) -> None:

@@ -41,7 +41,9 @@ def hydra_suggestions(
     usable = [o for o in previous if o and not any(c.isspace() for c in o)]
     for attempt in (usable, []):
         try:
-            found = _query(config_dir=config_dir, config_name=config_name, words=attempt, word=word, multirun=multirun)
+            found = _query(
+                config_dir=config_dir, config_name=config_name, words=attempt, word=word, multirun=multirun
+            )
         except Exception:  # noqa: BLE001 - completion must stay silent
             found = []
         if found or not attempt:
@@ -49,7 +51,9 @@ def hydra_suggestions(
     return []
 
 
-def _query(*, config_dir: str | None, config_name: str | None, words: Sequence[str], word: str, multirun: bool) -> list[str]:
+def _query(
+    *, config_dir: str | None, config_name: str | None, words: Sequence[str], word: str, multirun: bool
+) -> list[str]:
     from hydra import initialize, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.plugins.completion_plugin import DefaultCompletionPlugin

@@ -127,7 +127,9 @@ def _settings(params: dict[str, Any]) -> Settings:
                 f"use --{name.split('_')[1]} instead."
             )
     if params["tracked_strict"] and not params["tracked"]:
-        raise usage("--tracked-strict only makes sense with --tracked: add --tracked or drop --tracked-strict.")
+        raise usage(
+            "--tracked-strict only makes sense with --tracked: add --tracked or drop --tracked-strict."
+        )
 
     local = params["local"] or params["tracked"]
     if params["mode"] == "remote" and local:
@@ -275,7 +277,9 @@ def _run_ctx(ctx: click.Context) -> click.Context | None:
     return current
 
 
-def _complete_overrides(ctx: click.Context, *, hydra_namespace: bool, incomplete: str, strip: str = "") -> list[CompletionItem]:
+def _complete_overrides(
+    ctx: click.Context, *, hydra_namespace: bool, incomplete: str, strip: str = ""
+) -> list[CompletionItem]:
     """Hydra's suggestions for an app override (`--cfg`) or a Hydra override (`--hydra-override`)."""
     run_ctx = _run_ctx(ctx)
     if run_ctx is None:
@@ -300,17 +304,23 @@ def _complete_overrides(ctx: click.Context, *, hydra_namespace: bool, incomplete
     return [CompletionItem(s[len(strip) :] if strip and s.startswith(strip) else s) for s in found]
 
 
-def _complete_app_override(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def _complete_app_override(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
     return _complete_overrides(ctx, hydra_namespace=False, incomplete=incomplete)
 
 
-def _complete_hydra_override(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def _complete_hydra_override(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
     if not incomplete:
         incomplete = "hydra"
     return _complete_overrides(ctx, hydra_namespace=True, incomplete=incomplete)
 
 
-def _complete_config_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def _complete_config_name(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
     config_path = ctx.params.get("config_path")
     if not config_path or not Path(config_path).is_dir():
         return []
@@ -318,7 +328,9 @@ def _complete_config_name(ctx: click.Context, param: click.Parameter, incomplete
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
-def _bash_split_override(ctx: click.Context, incomplete: str, app_flag: str | None) -> list[CompletionItem] | None:
+def _bash_split_override(
+    ctx: click.Context, incomplete: str, app_flag: str | None
+) -> list[CompletionItem] | None:
     """Complete `--cfg key=<TAB>` as bash delivers it (see `split_assignment`)."""
     flags = ["--hydra-override", *([app_flag] if app_flag else [])]
     split = split_assignment(flags, incomplete)
@@ -395,7 +407,9 @@ class TaskCommand(click.RichCommand):
     def _check_required(self, ctx: click.Context) -> None:
         """Required task inputs: flyte's options default to None, which click does not count as missing."""
         missing = [
-            p for p in self.params if isinstance(p, click.Option) and p.required and ctx.params.get(p.name) is None
+            p
+            for p in self.params
+            if isinstance(p, click.Option) and p.required and ctx.params.get(p.name) is None
         ]
         if missing:
             flags = ", ".join(f"'{p.opts[0]}'" for p in missing)
