@@ -38,19 +38,29 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
                 os.environ[key] = value
 
 
-@pytest.fixture
-def flyte_remote(control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """`flyte.init()` against the loopback control plane for this test; undone afterwards."""
+def init_flyte_for(control_plane: ControlPlane, *, root_dir: Path | str = _HERE) -> None:
+    """`flyte.init()` against the loopback control plane; `root_dir` is where task modules are bundled from."""
     import flyte
 
+    flyte.init(
+        endpoint=control_plane.endpoint,
+        insecure=True,
+        project=control_plane.project,
+        domain=control_plane.domain,
+        org=control_plane.org,
+        root_dir=Path(root_dir),
+    )
+
+
+@pytest.fixture
+def flyte_remote(control_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """`flyte.init()` against the loopback control plane for this test; undone afterwards.
+
+    Task modules are bundled relative to tests-integration/ (where they are importable from), so a
+    test may change its working directory without changing what is bundled.
+    """
     control_plane.reset()
     with restored_flyte_init():
-        flyte.init(
-            endpoint=control_plane.endpoint,
-            insecure=True,
-            project=control_plane.project,
-            domain=control_plane.domain,
-            org=control_plane.org,
-        )
+        init_flyte_for(control_plane)
         yield control_plane
     control_plane.reset()
