@@ -16,6 +16,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 HERE = Path(__file__).resolve().parent
 CONF_DIR = str(HERE / "conf")
+# Hydra writes a log and config snapshot per job; keep them next to this file, not in the cwd.
+RUN_DIR = f"hydra.run.dir={HERE}/outputs/run_local"
+SWEEP_DIR = f"hydra.sweep.dir={HERE}/multirun/run_local"
 sys.path.insert(0, str(HERE))  # so `import train` works from any cwd
 
 from train import pipeline  # noqa: E402
@@ -28,7 +31,7 @@ def main() -> None:
         pipeline,
         config_path=CONF_DIR,
         config_name="training",
-        overrides=["optimizer.lr=0.01"],
+        overrides=["optimizer.lr=0.01", RUN_DIR],
         dataset="digits",
         mode="local",
     )
@@ -39,7 +42,7 @@ def main() -> None:
         pipeline,
         config_path=CONF_DIR,
         config_name="training",
-        overrides=["optimizer.lr=" + ",".join(lrs)],
+        overrides=["optimizer.lr=" + ",".join(lrs), SWEEP_DIR],
         dataset="digits",
         mode="local",
     )
