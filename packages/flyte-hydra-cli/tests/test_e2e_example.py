@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1]
 EXAMPLES = PACKAGE.parents[1] / "examples"
 FLYTE = Path(sys.executable).with_name("flyte")
-JOB_LINE = re.compile(r"^job (\d+) \[(.*)\]: (.*)$", re.MULTILINE)
+JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$", re.MULTILINE)
 BASE = ("hydra", "run", "--local", "--config-path", "conf", "--config-name", "training")
 
 pytestmark = [

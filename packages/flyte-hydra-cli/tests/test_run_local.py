@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import LOCAL, flat, flyte, hydra_run
 
-JOB_LINE = re.compile(r"^job (\d+) \[(.*)\]: (.*)$")
+JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$")
 
 
 def job_lines(stdout: str) -> list[tuple[int, str, str]]:

@@ -244,8 +244,10 @@ def _format_value(value: Any) -> str:
 
 
 def _job_line(index: int, overrides: Sequence[str] | None, body: str) -> str:
-    shown = " ".join(overrides) if overrides else "(no overrides)"
-    return f"job {index} [{shown}]: {body}"
+    """`job 3 [optimizer.lr=0.1 model=vit]: 0.25`; without the brackets when the overrides are unknown."""
+    if overrides is None:
+        return f"job {index}: {body}"
+    return f"job {index} [{' '.join(overrides) or 'no overrides'}]: {body}"
 
 
 def _result_body(result: Any) -> str:
