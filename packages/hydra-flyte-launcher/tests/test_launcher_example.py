@@ -1,0 +1,161 @@
+"""The example's `@hydra.main` script (examples/train.py), run as a user runs it: a subprocess.
+
+Every run here is local except the last ones, which check that remote mode without an endpoint
+fails loudly instead of quietly running on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+FLOAT = r"[0-9]+\.[0-9]+(?:e-?[0-9]+)?"
+
+
+def run_train(project: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """`python train.py ARGS` in `project`, with HOME (and so the Flyte config it finds) isolated."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE", "UCTL", "_U_EP"))}
+    env.update({"HOME": str(home), "DO_NOT_TRACK": "1", "HYDRA_FULL_ERROR": "0"})
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    return proc.stdout + proc.stderr
+
+
+def write_flyte_config(home: Path, endpoint: str) -> None:
+    """A Flyte config with an endpoint, where `flyte.init_from_config()` looks for it."""
+    config = home / ".flyte" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f"admin:\n  endpoint: {endpoint}\n  insecure: true\ntask:\n  project: p\n  domain: development\n"
+    )
+
+
+def test_single_local_run(example_project: Path, no_flyte_endpoint: Path) -> None:
+    proc = run_train(
+        example_project, "hydra/launcher=flyte", "hydra.launcher.mode=local", home=no_flyte_endpoint
+    )
+    assert proc.returncode == 0, output(proc)
+    assert re.search(rf"finished: RunResult\(value={FLOAT}\)", output(proc)), output(proc)
+    (run_dir,) = (example_project / "outputs").glob("*/*")
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    hydra_cfg = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())
+    assert hydra_cfg["hydra"]["launcher"]["mode"] == "local"
+
+
+def test_single_local_run_ignores_configured_endpoint(example_project: Path, no_flyte_endpoint: Path) -> None:
+    """mode=local runs here even though the script's flyte.init_from_config() finds an endpoint."""
+    write_flyte_config(no_flyte_endpoint, "dns:///127.0.0.1:9")  # nothing listens there
+    proc = run_train(
+        example_project, "hydra/launcher=flyte", "hydra.launcher.mode=local", home=no_flyte_endpoint
+    )
+    assert proc.returncode == 0, output(proc)
+    assert "finished: RunResult(value=" in output(proc)
+
+
+def test_local_grid_multirun(example_project: Path, no_flyte_endpoint: Path) -> None:
+    proc = run_train(
+        example_project,
+        "--multirun",
+        "hydra/launcher=flyte",
+        "hydra.launcher.mode=local",
+        "hydra.sweep.dir=sweep",
+        "optimizer.lr=0.001,0.1",
+        "training.epochs=3,5",
+        home=no_flyte_endpoint,
+    )
+    assert proc.returncode == 0, output(proc)
+    text = output(proc)
+    assert "Launching 4 jobs on Flyte (local mode)" in text
+    losses = re.findall(rf"Job #(\d) \(([^)]*)\) finished: RunResult\(value=({FLOAT})\)", text)
+    assert [(num, overrides) for num, overrides, _ in losses] == [
+        ("0", "optimizer.lr=0.001 training.epochs=3"),
+        ("1", "optimizer.lr=0.001 training.epochs=5"),
+        ("2", "optimizer.lr=0.1 training.epochs=3"),
+        ("3", "optimizer.lr=0.1 training.epochs=5"),
+    ]
+    sweep = example_project / "sweep"
+    assert (sweep / "multirun.yaml").is_file()
+    for num in range(4):
+        overrides = yaml.safe_load((sweep / str(num) / ".hydra" / "overrides.yaml").read_text())
+        assert overrides == losses[num][1].split()
+
+
+def test_local_optuna_multirun(example_project: Path, no_flyte_endpoint: Path) -> None:
+    proc = run_train(
+        example_project,
+        "--multirun",
+        "hydra/launcher=flyte",
+        "hydra.launcher.mode=local",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.sampler.seed=1",
+        "hydra.sweep.dir=optuna",
+        "optimizer.lr=interval(1e-4,1e-1)",
+        "training.epochs=5",
+        home=no_flyte_endpoint,
+    )
+    assert proc.returncode == 0, output(proc)
+    text = output(proc)
+    values = [float(v) for v in re.findall(rf"finished: RunResult\(value=({FLOAT})\)", text)]
+    assert len(values) == 4
+    best = re.search(rf"Best value: ({FLOAT})", text)
+    assert best, text
+    assert float(best.group(1)) == pytest.approx(min(values))
+    results = yaml.safe_load((example_project / "optuna" / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(min(values))
+
+
+@pytest.mark.parametrize("multirun", [False, True], ids=["single", "multirun"])
+def test_remote_without_endpoint_fails(
+    example_project: Path, no_flyte_endpoint: Path, multirun: bool
+) -> None:
+    args = ["--multirun", "optimizer.lr=0.001,0.01"] if multirun else []
+    proc = run_train(example_project, *args, "hydra/launcher=flyte", home=no_flyte_endpoint)
+    assert proc.returncode != 0, output(proc)
+    assert "no Flyte endpoint configured:" in proc.stderr
+    assert "hydra.launcher.mode=local" in proc.stderr  # the message says how to run locally instead
+    assert "train_model:" not in output(proc)  # nothing ran on this machine
+
+
+def test_wait_false_without_endpoint_fails(example_project: Path, no_flyte_endpoint: Path) -> None:
+    """Fire-and-forget still needs somewhere to submit to."""
+    proc = run_train(
+        example_project, "hydra/launcher=flyte", "hydra.launcher.wait=false", home=no_flyte_endpoint
+    )
+    assert proc.returncode != 0
+    assert "no Flyte endpoint configured:" in proc.stderr
+
+
+def test_bad_mode_fails(example_project: Path, no_flyte_endpoint: Path) -> None:
+    proc = run_train(
+        example_project, "hydra/launcher=flyte", "hydra.launcher.mode=cloud", home=no_flyte_endpoint
+    )
+    assert proc.returncode != 0
+    assert "mode must be 'local' or 'remote', got 'cloud'" in proc.stderr
+    assert "train_model:" not in output(proc)
+
+
+def test_unknown_launcher_field_fails(example_project: Path, no_flyte_endpoint: Path) -> None:
+    proc = run_train(
+        example_project, "hydra/launcher=flyte", "hydra.launcher.wiat=false", home=no_flyte_endpoint
+    )
+    assert proc.returncode != 0
+    assert "Key 'wiat' not in 'FlyteLauncherConf'" in proc.stderr
