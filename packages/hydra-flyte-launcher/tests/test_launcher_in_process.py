@@ -15,12 +15,12 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.utils import JobStatus
 from hydra.errors import ConfigCompositionException
+from launcher_tasks import explode, score
 from omegaconf import DictConfig
 
 from hydra_flyte import NoEndpointError, RunFailedError, RunResult
 from hydra_flyte._job_scope import current_job
 from hydra_flyte._job_scope import run as hydra_flyte_run
-from launcher_tasks import explode, score
 
 
 @pytest.fixture
