@@ -580,6 +580,8 @@ def _execute(
 
     run_ctx = _run_ctx(ctx)
     assert run_ctx is not None
+    if settings.mode == "remote" or "tracked" in settings.run_options:
+        _check_project_and_domain(ctx, settings)
     try:
         fp.initialize_config(run_ctx, **settings.init_args)
     except Exception as exc:  # a malformed config file, an unreachable auth server, ...
@@ -622,6 +624,28 @@ def _execute(
     except Exception as exc:
         _fail(ctx, f"{type(exc).__name__}: {exc} (rerun as `flyte -v hydra run ...` for the traceback)", exc)
     _print_results(results, multirun=settings.multirun)
+
+
+def _check_project_and_domain(ctx: click.Context, settings: Settings) -> None:
+    """With an endpoint configured, a remote run needs a project and a domain (as `flyte run` checks)."""
+    obj = ctx.find_root().obj
+    config = getattr(obj, "config", None)
+    endpoint = getattr(obj, "endpoint", None) or getattr(getattr(config, "platform", None), "endpoint", None)
+    if not endpoint and not os.environ.get("FLYTE_API_KEY"):
+        return  # no endpoint at all: hydra_flyte reports that (exit 1)
+    task_cfg = getattr(config, "task", None)
+    missing = [
+        flag
+        for key, flag in (("project", "-p/--project"), ("domain", "-d/--domain"))
+        if not settings.init_args.get(key) and not getattr(task_cfg, key, None)
+    ]
+    if missing:
+        raise click.UsageError(
+            f"a run on {endpoint or 'the Flyte cluster'} needs a project and a domain: pass "
+            f"{' and '.join(missing)}, or set task.{'/'.join(m.split('--')[1] for m in missing)} in the Flyte "
+            "config file.",
+            ctx,
+        )
 
 
 @contextlib.contextmanager
