@@ -156,3 +156,8 @@ def test_run_without_arguments_shows_help(project) -> None:
 def test_sweep_values_without_multirun(project) -> None:
     result = hydra_run(*LOCAL, *SCORE, "--cfg", "training.epochs=1,2")
     assert_usage_error(result, "'training.epochs=1,2'", "--multirun")
+
+
+def test_help_of_a_script_that_fails_to_import(project) -> None:
+    result = hydra_run("broken_script.py", "--help")
+    assert_usage_error(result, "could not import script 'broken_script.py'", code=1)

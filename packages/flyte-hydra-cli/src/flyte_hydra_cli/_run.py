@@ -472,10 +472,10 @@ class ScriptGroup(click.RichGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         try:
             tasks = self.tasks()
-        except ScriptError:
+        except ScriptError as exc:
             if ctx.resilient_parsing:
                 return []
-            raise
+            _fail(ctx, str(exc), exc.__cause__ or exc)
         return sorted(name for name, task in tasks.items() if _config_param(task) is not None)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -486,7 +486,10 @@ class ScriptGroup(click.RichGroup):
         param = _config_param(task) if task is not None else None
         if param is None:
             return None
-        return TaskCommand(task=task, task_name=cmd_name, script=self.script, config_param=param)
+        try:
+            return TaskCommand(task=task, task_name=cmd_name, script=self.script, config_param=param)
+        except Exception:  # listed in help or completion only; running it reports the problem
+            return None
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -512,7 +515,18 @@ class ScriptGroup(click.RichGroup):
             config_param = dictconfig_parameter(task)
         except ConfigurationError as exc:
             raise click.UsageError(str(exc), ctx) from exc
-        command = TaskCommand(task=task, task_name=cmd_name, script=self.script, config_param=config_param)
+        try:
+            command = TaskCommand(
+                task=task, task_name=cmd_name, script=self.script, config_param=config_param
+            )
+        except click.ClickException:
+            raise
+        except Exception as exc:  # e.g. an input type flyte's CLI cannot convert
+            _fail(
+                ctx,
+                f"cannot offer the inputs of task '{cmd_name}' as options: {type(exc).__name__}: {exc}",
+                exc,
+            )
         return cmd_name, command, args[1:]
 
 
