@@ -1,0 +1,338 @@
+"""Benchmark hydra-flyte side by side with flyteplugins-hydra==2.12.1, in one run.
+
+    DO_NOT_TRACK=1 python benchmarks/run.py [--quick] [--only ours] [--out benchmarks/RESULTS.md]
+
+Builds (or reuses) the other package's venv under benchmarks/.venvs/, runs every workload as a
+driver subprocess in the right venv, alternating ours and theirs per repetition, and writes the
+medians, ratios ours/theirs and the goals to a Markdown file plus the raw samples to JSON.
+See benchmarks/README.md for what each workload measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import _bench_envs as envs
+import _bench_report as report
+
+BENCH_DIR = Path(__file__).resolve().parent
+DRIVER = BENCH_DIR / "drivers" / "driver.py"
+HYDRA_APP = BENCH_DIR / "drivers" / "hydra_app.py"
+LOGS = envs.WORK / "logs"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One row of the plan: a driver workload at one N, with repetitions per implementation."""
+
+    key: str  # e.g. "submit_200"
+    driver: str  # driver.py workload name
+    n: int
+    reps: dict[str, int]  # implementation -> repetitions
+    label: str  # e.g. "N=200"
+
+
+def plan(quick: bool, impls: list[str]) -> list[Workload]:
+    """Every workload, in the order they run; theirs is skipped where the issue asks for ours alone."""
+
+    def w(key: str, driver: str, n: int, full_n: int, ours: int, theirs: int) -> Workload:
+        reps = (
+            {"ours": ours, "theirs": theirs}
+            if not quick
+            else {"ours": min(ours, 1), "theirs": min(theirs, 1)}
+        )
+        reps = {impl: r for impl, r in reps.items() if impl in impls and r > 0}
+        label = f"N={full_n}" if not quick else f"N={n} (full run: {full_n})"
+        return Workload(key, driver, n if quick else full_n, reps, label)
+
+    return [
+        w("compose", "compose", 4, 50, ours=2, theirs=2),
+        w("local", "local", 3, 50, ours=3, theirs=3),
+        w("submit_50", "submit", 4, 50, ours=3, theirs=3),
+        w("submit_200", "submit", 6, 200, ours=2, theirs=2),
+        w("wait_20", "wait", 2, 20, ours=2, theirs=2),
+        w("submit_1000", "submit", 8, 1000, ours=1, theirs=0),
+    ]
+
+
+@dataclass
+class Samples:
+    """Figures of every repetition of one workload, per implementation, plus failures."""
+
+    workload: Workload
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def median(self, impl: str, key: str) -> float | None:
+        values = [r[key] for r in self.runs.get(impl, []) if isinstance(r.get(key), (int, float))]
+        return statistics.median(values) if values else None
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def bench_env(home: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FLYTECTL_CONFIG", "UCTL_CONFIG")}
+    env.update(DO_NOT_TRACK="1", FLYTE_DISABLE_TELEMETRY="1", PYTHONDONTWRITEBYTECODE="1")
+    if home is not None:
+        env["HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
+def run_driver(env_: envs.Env, workload: Workload, impl: str, rep: int) -> dict[str, Any]:
+    """One repetition in a fresh HOME and working directory; the driver's figures."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{workload.key}-{impl}-", dir=envs.WORK))
+    home, cwd, out = scratch / "home", scratch / "cwd", scratch / "figures.json"
+    home.mkdir()
+    cwd.mkdir()
+    log_path = LOGS / f"{workload.key}-{impl}-{rep}.log"
+    argv = [
+        str(env_.python),
+        str(DRIVER),
+        workload.driver,
+        "--impl",
+        impl,
+        "--n",
+        str(workload.n),
+        "--out",
+        str(out),
+    ]
+    start = time.perf_counter()
+    try:
+        with log_path.open("w") as log_file:
+            proc = subprocess.run(
+                argv, cwd=cwd, env=bench_env(home), stdout=log_file, stderr=subprocess.STDOUT, timeout=3600
+            )
+        if proc.returncode != 0 or not out.exists():
+            tail = log_path.read_text().strip().splitlines()[-3:]
+            raise RuntimeError(f"driver exited {proc.returncode}: {' | '.join(tail)} (log: {log_path})")
+        figures = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    figures["process_seconds"] = time.perf_counter() - start
+    return figures
+
+
+def run_workload(workload: Workload, env_by_impl: dict[str, envs.Env]) -> Samples:
+    """Alternate implementations per repetition: ours, theirs, ours, theirs, ..."""
+    samples = Samples(workload)
+    for rep in range(max(workload.reps.values(), default=0)):
+        for impl in ("ours", "theirs"):
+            if rep >= workload.reps.get(impl, 0):
+                continue
+            log(f"{workload.key} {workload.label} {impl} rep {rep + 1}/{workload.reps[impl]}")
+            try:
+                figures = run_driver(env_by_impl[impl], workload, impl, rep)
+            except Exception as exc:  # one failed repetition must not lose the others
+                samples.errors.append(f"{impl} rep {rep + 1}: {exc}")
+                log(f"  failed: {exc}")
+                continue
+            samples.runs.setdefault(impl, []).append(figures)
+            shown = {
+                k: round(v, 3) if isinstance(v, float) else v
+                for k, v in figures.items()
+                if k
+                in (
+                    "seconds",
+                    "per_job_ms",
+                    "overhead_per_job_ms",
+                    "value_ms",
+                    "group_ms",
+                    "peak_rss_mb",
+                    "ok",
+                )
+            }
+            log(f"  {shown}")
+    return samples
+
+
+# ---------------------------------------------------------------- start-up (#5)
+
+
+def time_command(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command and its children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+OUR_MODULE_PREFIXES = (
+    "hydra_flyte",
+    "hydra_plugins.hydra_flyte_launcher",
+    "hydra_plugins._hydra_flyte_core",
+    "flyte_hydra_cli",
+)
+
+
+def import_profile(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, int]:
+    """Module -> self import time (us) of one run under `python -X importtime`."""
+    proc = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    profile = {}
+    for line in proc.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s+(\S.*)$", line)
+        if match:
+            profile[match.group(2).strip()] = int(match.group(1))
+    return profile
+
+
+def added_import_ms(
+    with_: tuple[list[str], dict[str, str]],
+    without: tuple[list[str], dict[str, str]] | None,
+    cwd: Path,
+    reps: int = 5,
+) -> dict[str, Any]:
+    """Import time the plugin adds to the app's start: self time of every module imported only with it.
+
+    Without a 'without' side, the self time of our own modules only. Median over `reps` runs.
+    """
+    baseline = set(import_profile(*without, cwd)) if without is not None else None
+    totals, added_modules = [], set()
+    for _ in range(reps):
+        profile = import_profile(*with_, cwd)
+        if baseline is not None:
+            added = {m: us for m, us in profile.items() if m not in baseline}
+        else:
+            added = {m: us for m, us in profile.items() if m.startswith(OUR_MODULE_PREFIXES)}
+        added_modules |= set(added)
+        totals.append(sum(added.values()) / 1000.0)
+    return {"ms": statistics.median(totals), "modules": sorted(added_modules)}
+
+
+def measure_startup(reps: int, only_ours: bool) -> dict[str, Any]:
+    """`flyte --help` and a trivial @hydra.main app, with and without our packages, alternating."""
+    scratch = Path(tempfile.mkdtemp(prefix="startup-", dir=envs.WORK))
+    empty = scratch / "empty"
+    empty.mkdir()
+    result: dict[str, Any] = {"reps": reps, "samples": {}}
+    variants: dict[str, tuple[list[str], dict[str, str]]] = {}
+    try:
+        home = scratch / "home"
+        home.mkdir()
+        if only_ours:
+            ours = envs.ours()
+            env = bench_env(home)
+            variants["flyte_help_with"] = ([str(ours.bin_dir / "flyte"), "--help"], env)
+            variants["hydra_app_with"] = ([str(ours.python), str(HYDRA_APP)], env)
+            result["method"] = "this venv only (--only ours): no 'without' side"
+        else:
+            bare = envs.bare()
+            site = envs.our_site_dir()
+            without, with_ = bench_env(home, PYTHONPATH=str(empty)), bench_env(home, PYTHONPATH=str(site))
+            variants["flyte_help_without"] = ([str(bare.bin_dir / "flyte"), "--help"], without)
+            variants["flyte_help_with"] = ([str(bare.bin_dir / "flyte"), "--help"], with_)
+            variants["hydra_app_without"] = ([str(bare.python), str(HYDRA_APP)], without)
+            variants["hydra_app_with"] = ([str(bare.python), str(HYDRA_APP)], with_)
+            theirs = envs.theirs()
+            variants["flyte_help_theirs"] = ([str(theirs.bin_dir / "flyte"), "--help"], bench_env(home))
+            result["method"] = (
+                "venv flyte-bare (flyte, hydra-core, omegaconf, flyteplugins-omegaconf at our versions); "
+                "'with' adds PYTHONPATH=<pip --target install of our three packages from the current sources>, "
+                "'without' PYTHONPATH=<empty directory>"
+            )
+            help_with = subprocess.run(
+                variants["flyte_help_with"][0], env=with_, capture_output=True, text=True
+            )
+            help_without = subprocess.run(
+                variants["flyte_help_without"][0], env=without, capture_output=True, text=True
+            )
+            result["hydra_listed"] = {
+                "with": " hydra " in help_with.stdout,
+                "without": " hydra " in help_without.stdout,
+            }
+        result["plugin_imports"] = added_import_ms(
+            variants["hydra_app_with"], variants.get("hydra_app_without"), scratch, reps=2 if reps < 5 else 5
+        )
+        for argv, env in variants.values():  # warm the page cache and .pyc files once
+            subprocess.run(argv, env=env, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for rep in range(reps):  # reverse the order every other repetition: no variant always goes first
+            order = list(variants.items()) if rep % 2 == 0 else list(reversed(variants.items()))
+            for name, (argv, env) in order:
+                wall, cpu = time_command(argv, env, scratch)
+                result["samples"].setdefault(name, []).append(wall)
+                result.setdefault("cpu_samples", {}).setdefault(name, []).append(cpu)
+        log(f"start-up: { {k: round(statistics.median(v) * 1000) for k, v in result['samples'].items()} } ms")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result["median_ms"] = {k: 1000 * statistics.median(v) for k, v in result["samples"].items()}
+    result["median_cpu_ms"] = {
+        k: 1000 * statistics.median(v) for k, v in result.get("cpu_samples", {}).items()
+    }
+    return result
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke mode: tiny N, one repetition")
+    parser.add_argument(
+        "--only",
+        choices=("ours", "both"),
+        default="both",
+        help="'ours' skips the other package (no extra venvs are built)",
+    )
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="Markdown results file")
+    parser.add_argument("--json", type=Path, default=None, help="raw samples (default: --out with .json)")
+    args = parser.parse_args(argv)
+    os.environ["DO_NOT_TRACK"] = "1"
+    json_path = args.json or args.out.with_suffix(".json")
+    impls = ["ours"] if args.only == "ours" else ["ours", "theirs"]
+    started = time.perf_counter()
+    started_at = dt.datetime.now(dt.timezone.utc)
+    envs.WORK.mkdir(parents=True, exist_ok=True)
+
+    env_by_impl = {"ours": envs.ours()}
+    if "theirs" in impls:
+        env_by_impl["theirs"] = envs.theirs()
+    load_before = os.getloadavg()
+
+    startup = measure_startup(reps=2 if args.quick else 15, only_ours=args.only == "ours")
+    results = {}
+    for workload in plan(args.quick, impls):
+        results[workload.key] = run_workload(workload, env_by_impl)
+
+    data = report.collect(
+        results=results,
+        startup=startup,
+        env_by_impl=env_by_impl,
+        quick=args.quick,
+        only=args.only,
+        started_at=started_at,
+        duration_s=time.perf_counter() - started,
+        load=(load_before, os.getloadavg()),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(data, indent=2, default=str))
+    args.out.write_text(report.markdown(data, json_name=json_path.name))
+    log(f"wrote {args.out} and {json_path} in {data['duration_s']:.0f} s")
+    errors = [e for w in data["workloads"].values() for e in w["errors"]]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
