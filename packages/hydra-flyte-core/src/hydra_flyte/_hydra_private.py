@@ -59,3 +59,31 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
         if saved_hydra is not None:
             global_hydra.initialize(saved_hydra)
         HydraConfig.instance().cfg = saved_hydra_cfg  # type: ignore[assignment]
+
+
+def apply_value_overrides(overrides: list[Any], cfg: Any) -> None:
+    """Apply parsed value overrides (set, +, ++, ~) exactly as Hydra's config loader does."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+
+
+def overrides_dirname(overrides: list[Any], cfg: Any) -> str:
+    """`hydra.job.override_dirname` for these app overrides, with the config's separators and exclusions."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    settings = cfg.hydra.job.config.override_dirname
+    return get_overrides_dirname(
+        overrides=overrides,
+        kv_sep=settings.kv_sep,
+        item_sep=settings.item_sep,
+        exclude_keys=settings.exclude_keys,
+    )
+
+
+def config_group_exists(config_loader: Any, name: str) -> bool:
+    """True if `name` is a config group in the loader's search path (e.g. `optimizer`, `db/mysql`)."""
+    repository = getattr(config_loader, "repository", None)
+    if repository is None:
+        return True  # unknown loader: treat everything as structural, so callers fall back to Hydra
+    return bool(repository.group_exists(name))
