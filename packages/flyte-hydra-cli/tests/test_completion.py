@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import complete
+from cli_helpers import complete
 
 CONF = ("hydra", "run", "--config-path", "conf", "--config-name", "main")
 SCORE = (*CONF, "fixture_tasks.py", "score")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
-from conftest import flat, flyte, hydra_run
+from cli_helpers import flat, flyte, hydra_run
 
 
 def test_registered_on_flyte_cli_entry_point() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import flat, hydra_run
+from cli_helpers import flat, hydra_run
 
 import flyte_hydra_cli._flyte_private as fp
 import hydra_flyte

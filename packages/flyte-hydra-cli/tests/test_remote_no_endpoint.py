@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import flat, flyte, hydra_run
+from cli_helpers import flat, flyte, hydra_run
 
 CONF = ("--config-path", "conf", "--config-name", "main")
 

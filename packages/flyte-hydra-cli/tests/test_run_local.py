@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import LOCAL, flat, flyte, hydra_run
+from cli_helpers import LOCAL, flat, flyte, hydra_run
 
 JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$")
 

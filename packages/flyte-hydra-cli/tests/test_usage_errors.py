@@ -4,7 +4,7 @@ value and the fix, and no traceback. Nothing here reaches Flyte: errors are foun
 from __future__ import annotations
 
 import pytest
-from conftest import LOCAL, flat, flyte, hydra_run
+from cli_helpers import LOCAL, flat, flyte, hydra_run
 
 SCORE = ("fixture_tasks.py", "score")
 
