@@ -46,6 +46,11 @@ def machine(env_by_impl: dict[str, envs.Env], load: tuple[Any, Any]) -> dict[str
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=envs.REPO, capture_output=True, text=True
     ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "packages"], cwd=envs.REPO, capture_output=True, text=True
+    ).stdout.strip()
+    if commit and dirty:
+        commit += " + uncommitted changes under packages/"
     info: dict[str, Any] = {
         "cpu": _first("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),

@@ -32,7 +32,7 @@ import _bench_report as report
 BENCH_DIR = Path(__file__).resolve().parent
 DRIVER = BENCH_DIR / "drivers" / "driver.py"
 HYDRA_APP = BENCH_DIR / "drivers" / "hydra_app.py"
-LOGS = envs.WORK / "logs"
+LOGS = envs.WORK / "logs" / time.strftime("%Y%m%d-%H%M%S")  # one directory per invocation
 
 
 @dataclass(frozen=True)
