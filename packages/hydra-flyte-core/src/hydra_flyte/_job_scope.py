@@ -24,11 +24,23 @@ from typing import Any
 from ._submit import JobSpec, submit
 
 _current_job: contextvars.ContextVar[JobSpec | None] = contextvars.ContextVar("hydra_flyte_job", default=None)
+_started: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "hydra_flyte_started", default=None
+)
 
 
 def current_job() -> JobSpec | None:
     """The job being launched in this context, if any."""
     return _current_job.get()
+
+
+def _submit_in_job(task: Any, args: Any, kwargs: Any, job: JobSpec) -> Any:
+    """Submit for `job` and remember the run among those the job's scope started."""
+    value = submit(task, args, kwargs, job)
+    started = _started.get()
+    if started is not None:
+        started.append(value)
+    return value
 
 
 class _RoutedRun:
@@ -39,12 +51,12 @@ class _RoutedRun:
         self._original = original
 
     def __call__(self, task: Any, *args: Any, **kwargs: Any) -> Any:
-        return submit(task, args, kwargs, self._job)
+        return _submit_in_job(task, args, kwargs, self._job)
 
     def aio(self, task: Any, *args: Any, **kwargs: Any) -> Any:
         import asyncio
 
-        return asyncio.to_thread(submit, task, args, kwargs, self._job)
+        return asyncio.to_thread(_submit_in_job, task, args, kwargs, self._job)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
@@ -59,7 +71,7 @@ def run(task: Any, *args: Any, **kwargs: Any) -> Any:
     """
     job = _current_job.get()
     if job is not None:
-        return submit(task, args, kwargs, job)
+        return _submit_in_job(task, args, kwargs, job)
     import flyte
 
     return flyte.run(task, *args, **kwargs)  # outside any job, or a job whose settings are invalid
@@ -96,15 +108,21 @@ def failing_scope(error: BaseException) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def job_scope(job: JobSpec) -> Iterator[None]:
-    """Run the body as `job`: `current_job()` returns it and `flyte.run` follows its mode."""
+def job_scope(job: JobSpec) -> Iterator[list[Any]]:
+    """Run the body as `job`: `current_job()` returns it and `flyte.run` follows its mode.
+
+    Yields the list of runs started through the routed `flyte.run` (or `run`) in the body.
+    """
     import flyte
 
+    started: list[Any] = []
     token = _current_job.set(job)
+    started_token = _started.set(started)
     original = flyte.run
     flyte.run = _RoutedRun(job, original)  # type: ignore[assignment]
     try:
-        yield
+        yield started
     finally:
         flyte.run = original  # type: ignore[assignment]
+        _started.reset(started_token)
         _current_job.reset(token)

@@ -6,9 +6,10 @@ function itself. The `hydra/launcher=flyte` config node therefore also adds this
 
 - `on_job_start` opens a job scope, so the script's `flyte.run` (or `hydra_flyte.run`) follows
   `hydra.launcher.mode`, `wait` and `run_options`;
-- `on_job_end` closes it and turns what the job returned into its result: a `RunResult` for a
-  local run or a waited remote run, the submitted `flyte.remote.Run` with `wait=false`. A run
-  that fails (or cannot wait) marks the job FAILED, so Hydra re-raises and the script exits 1.
+- `on_job_end` closes it and, when the job returned a run started through that routing, turns
+  it into the job's result: a `RunResult` for a local run or a waited remote run, the submitted
+  `flyte.remote.Run` with `wait=false`. A run that fails (or cannot be waited for) marks the job
+  FAILED, so Hydra re-raises its error and the script exits 1.
 
 During a sweep the launcher has already opened the job's scope, and the callback does nothing.
 Hydra turns an exception raised by a callback into a warning, so neither hook raises: a bad
@@ -50,6 +51,7 @@ class FlyteRunCallback(Callback):
     def __init__(self) -> None:
         self._scope: contextlib.ExitStack | None = None
         self._job: Any = None
+        self._started: list[Any] = []
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         from ._job_scope import current_job, failing_scope, job_scope
@@ -59,6 +61,7 @@ class FlyteRunCallback(Callback):
             return  # a sweep: FlyteLauncher opened this job's scope
         overrides = tuple(OmegaConf.to_container(config.hydra.overrides.task) or ())  # type: ignore[arg-type]
         scope = contextlib.ExitStack()
+        started: list[Any] = []
         try:
             job = JobSpec(
                 settings=settings_from_config(config.hydra.launcher), job_num=None, overrides=overrides
@@ -67,16 +70,19 @@ class FlyteRunCallback(Callback):
             scope.enter_context(failing_scope(exc))
             job = None
         else:
-            scope.enter_context(job_scope(job))
-        self._scope, self._job = scope, job
+            started = scope.enter_context(job_scope(job))
+        self._scope, self._job, self._started = scope, job, started
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         from ._launcher import settle
 
-        scope, job = self._scope, self._job
+        scope, job, started = self._scope, self._job, self._started
         if scope is None:
             return
         self._scope = self._job = None
+        self._started = []
         scope.close()
-        if job is not None:
+        # Finish only a run this scope started: a value from elsewhere (say hydra_run's own
+        # task function, which waits or not as its caller asked) is the caller's business.
+        if job is not None and any(run is job_return._return_value for run in started):
             settle(job_return, job)
