@@ -101,6 +101,17 @@ def test_single_run_without_flyte_keeps_the_value(hydra_app: Any) -> None:
     assert ret.return_value == 1.5
 
 
+def test_single_run_leaves_runs_it_did_not_start_alone(hydra_app: Any) -> None:
+    """A run started around the routing (as hydra_run's own task function does) is its starter's to finish."""
+
+    def task_function(cfg: DictConfig) -> Any:
+        return flyte.with_runcontext(mode="local").run(score, cfg=cfg)
+
+    ret = hydra_app.run(config_name="app", task_function=task_function, overrides=LOCAL)
+    assert not isinstance(ret.return_value, RunResult)
+    assert ret.return_value.outputs()[0] == 3.0
+
+
 def test_single_remote_run_without_endpoint_fails(hydra_app: Any, no_flyte_endpoint: Path) -> None:
     with pytest.raises(NoEndpointError, match="no Flyte endpoint configured: "):
         hydra_app.run(config_name="app", task_function=via_flyte_run, overrides=["hydra/launcher=flyte"])
