@@ -81,10 +81,6 @@ def test_grid_sweep_prints_one_line_per_job(project) -> None:
     assert [(n, v) for n, _, v in lines] == [(0, "0.1"), (1, "0.2"), (2, "0.2"), (3, "0.4")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hydra_flyte's hydra_sweep returns RunResults without the job's overrides (see README, 'Needs from core')",
-)
 def test_grid_sweep_lines_name_each_jobs_overrides(project) -> None:
     result = hydra_run(*LOCAL, "-m", "fixture_tasks.py", "score", "--cfg", "optimizer.lr=0.1,0.2")
     assert [o for _, o, _ in job_lines(result.stdout)] == ["optimizer.lr=0.1", "optimizer.lr=0.2"]

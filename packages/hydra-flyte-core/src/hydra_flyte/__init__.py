@@ -26,6 +26,7 @@ _EXPORTS = {
     "FlyteLauncherConf": ".launcher_config",
     "register_launcher_config": ".launcher_config",
     "RunResult": "._results",
+    "wait_for": "._submit",
     "JobOutcome": "._results",
     "HydraFlyteError": "._errors",
     "ConfigurationError": "._errors",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ._launcher import FlyteLauncher
     from ._results import JobOutcome, RunResult
     from ._sdk import hydra_run, hydra_sweep
+    from ._submit import wait_for
     from ._task_env import apply_task_env
     from ._tasks import dictconfig_parameter
     from .launcher_config import FlyteLauncherConf, register_launcher_config

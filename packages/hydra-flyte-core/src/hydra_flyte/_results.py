@@ -14,15 +14,22 @@ class RunResult:
     gives a scalar objective to Hydra sweepers such as Optuna; iterating yields each output.
     """
 
-    __slots__ = ("outputs", "run", "url", "name")
+    __slots__ = ("outputs", "run", "url", "name", "overrides")
 
     def __init__(
-        self, outputs: Sequence[Any], *, run: Any = None, url: str | None = None, name: str | None = None
+        self,
+        outputs: Sequence[Any],
+        *,
+        run: Any = None,
+        url: str | None = None,
+        name: str | None = None,
+        overrides: Sequence[str] = (),
     ):
         self.outputs = tuple(outputs)
         self.run = run
         self.url = url
         self.name = name
+        self.overrides = tuple(overrides)  # the job's overrides, as Hydra gave them
 
     @property
     def value(self) -> Any:

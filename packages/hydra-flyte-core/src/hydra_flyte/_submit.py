@@ -10,6 +10,7 @@ from typing import Any
 
 from ._errors import ConfigurationError, NoEndpointError, RunFailedError
 from ._results import RunResult
+from ._submission_pool import DEFAULT_SUBMIT_WORKERS, PendingRun, SubmissionPool, call_with_retries
 
 MODES = ("local", "remote")
 
@@ -41,10 +42,12 @@ class LaunchSettings:
     wait: bool = True
     wait_max_workers: int | None = 32
     run_options: Mapping[str, Any] = field(default_factory=dict)
+    submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
         validate_max_workers(self.wait_max_workers)
+        validate_max_workers(self.submit_max_workers, name="submit_max_workers")
         if not isinstance(self.run_options, Mapping):
             raise ConfigurationError(
                 f"run_options must be a mapping of flyte.with_runcontext keywords, got {self.run_options!r}."
@@ -62,6 +65,8 @@ class JobSpec:
     settings: LaunchSettings
     job_num: int | None = None
     overrides: Sequence[str] = ()
+    # When set, remote submissions go through this pool and `submit` returns a PendingRun.
+    pool: SubmissionPool | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -117,20 +122,29 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
         except Exception as exc:
             raise RunFailedError(url=None, phase="FAILED", message=f"{type(exc).__name__}: {exc}") from exc
     ensure_endpoint()
-    run = _runner(job).run(task, *args, **kwargs)
+    runner = _runner(job)
+
+    def start() -> Any:
+        return runner.run(task, *args, **kwargs)
+
+    if job.pool is not None:
+        return job.pool.submit(start, label=job.label, on_submitted=lambda run: announce(run, job))
+    run = call_with_retries(start)
     announce(run, job)
     return run
 
 
 def finish(value: Any, job: JobSpec) -> Any:
     """Turn what a job returned into its result: local runs and waited remote runs become RunResults."""
+    if isinstance(value, PendingRun):
+        value = value.result()  # the submission's own error, if it failed
     if not _is_flyte_run(value):
         return value
     if job.settings.mode == "local":
-        return RunResult(tuple(value.outputs()), run=value, url=None, name=None)
+        return RunResult(tuple(value.outputs()), run=value, overrides=job.overrides)
     if not job.settings.wait:
         return value
-    return wait_for(value)
+    return wait_for(value, overrides=job.overrides)
 
 
 def announce(run: Any, job: JobSpec) -> None:
@@ -156,15 +170,21 @@ def _failure_message(run: Any) -> str:
     return "no error details"
 
 
-def wait_for(run: Any) -> RunResult:
-    """Wait for one remote run; its RunResult, or RunFailedError naming the URL and phase."""
+def wait_for(run: Any, *, overrides: Sequence[str] = ()) -> RunResult:
+    """Wait for a submitted remote run and return its RunResult; RunFailedError (URL, phase, message) if it failed.
+
+    Example::
+
+        runs = hydra_sweep(pipeline, ..., wait=False)
+        results = [wait_for(run) for run in runs]
+    """
     from flyte.models import ActionPhase
 
     run.wait(quiet=True)
     phase = run.phase
     if phase not in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
         raise RunFailedError(url=run.url, phase=_phase_name(phase), message=_failure_message(run), run=run)
-    return RunResult(tuple(run.outputs()), run=run, url=run.url, name=run.name)
+    return RunResult(tuple(run.outputs()), run=run, url=run.url, name=run.name, overrides=overrides)
 
 
 def _phase_name(phase: Any) -> str:
@@ -185,15 +205,28 @@ def finish_all(items: Sequence[tuple[Any, JobSpec]], *, max_workers: int | None)
             return exc
 
     outcomes: list[Any] = [None] * len(items)
+    settled: list[tuple[Any, JobSpec] | None] = []
+    for index, (value, job) in enumerate(items):  # every submission lands before any waiting starts
+        if isinstance(value, PendingRun):
+            try:
+                value = value.result()
+            except Exception as exc:
+                outcomes[index] = exc
+                settled.append(None)
+                continue
+        settled.append((value, job))
     waiting = []
-    for index, (value, job) in enumerate(items):
+    for index, item in enumerate(settled):
+        if item is None:
+            continue
+        value, job = item
         if _is_flyte_run(value) and job.settings.mode == "remote" and job.settings.wait:
             waiting.append(index)
         else:
-            outcomes[index] = one((value, job))
+            outcomes[index] = one(item)
     if waiting:
         workers = len(waiting) if max_workers is None else min(max_workers, len(waiting))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-wait") as pool:
-            for index, outcome in zip(waiting, pool.map(one, [items[i] for i in waiting]), strict=True):
+            for index, outcome in zip(waiting, pool.map(one, [settled[i] for i in waiting]), strict=True):
                 outcomes[index] = outcome
     return outcomes

@@ -1,0 +1,69 @@
+"""Every use of the Flyte SDK's private symbols in hydra_flyte, in one place.
+
+Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves them.
+
+- `flyte._code_bundle.build_code_bundle`: a remote `flyte.run` rebuilds (or re-fingerprints) the
+  code bundle on every call, listing every loaded module (about 250 ms). Within one sweep the
+  bundle does not change, so `code_bundle_built_once` memoises the builder for the sweep's
+  submissions: every run gets the same bundle the first one built, through the SDK's own path.
+  Modules imported after the first submission are not in later jobs' bundles, exactly as if the
+  sweep had been submitted in one go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+BUNDLE_MODULE = "flyte._code_bundle"
+BUNDLE_BUILDER = "build_code_bundle"
+
+_lock = threading.Lock()
+_depth = 0
+
+
+@contextlib.contextmanager
+def code_bundle_built_once() -> Iterator[None]:
+    """While active, each distinct code bundle request is built once and then reused."""
+    import importlib
+
+    global _depth
+    module = importlib.import_module(BUNDLE_MODULE)
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            original = getattr(module, BUNDLE_BUILDER)
+            setattr(module, BUNDLE_BUILDER, _memoised(original))
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                memo = getattr(module, BUNDLE_BUILDER)
+                setattr(module, BUNDLE_BUILDER, memo.__wrapped__)
+
+
+def _memoised(build: Any) -> Any:
+    """An async wrapper of `build` that builds each (arguments) combination once."""
+    cache: dict[Any, asyncio.Future[Any]] = {}
+
+    async def build_once(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("dryrun") or kwargs.get("copy_bundle_to") is not None:
+            return await build(*args, **kwargs)
+        key = (args, tuple(sorted(kwargs.items())))
+        future = cache.get(key)
+        if future is None:
+            future = asyncio.ensure_future(build(*args, **kwargs))
+            cache[key] = future
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            cache.pop(key, None)  # a failed build is not reused
+            raise
+
+    build_once.__wrapped__ = build  # type: ignore[attr-defined]
+    return build_once
