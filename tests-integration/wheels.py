@@ -1,11 +1,11 @@
-"""Build the workspace's wheels and install them into clean virtual environments."""
+"""Build the workspace's wheels and install them into clean virtual environments (with uv)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,43 +16,51 @@ PACKAGES = {
 }
 
 
-def build_wheel(package: str, dest: Path) -> Path:
-    """Build one package's wheel with pip (hatchling in an isolated build env)."""
-    before = set(dest.glob("*.whl"))
+def _uv() -> list[str]:
+    """How to call uv: the executable next to this interpreter, on PATH, or as a module."""
+    beside = Path(sys.executable).with_name("uv")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("uv")
+    return [found] if found else [sys.executable, "-m", "uv"]
+
+
+def build_wheels(dest: Path) -> dict[str, Path]:
+    """Each package's wheel, built by its own backend (hatchling) without build isolation."""
+    wheels = {}
+    for name, source in PACKAGES.items():
+        before = set(dest.glob("*.whl"))
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dest),
+             str(source)],
+            check=True,
+        )  # fmt: skip
+        (wheels[name],) = set(dest.glob("*.whl")) - before
+    return wheels
+
+
+def clean_venv(path: Path, *requirements: str | Path) -> Path:
+    """A new virtual environment holding only `requirements` and what they depend on; returns its python."""
+    subprocess.run([*_uv(), "venv", "--quiet", "--python", sys.executable, str(path)], check=True)
+    python = path / "bin" / "python"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(dest),
-            str(PACKAGES[package]),
-        ],
-        check=True,
+        [*_uv(), "pip", "install", "--quiet", "--python", str(python), *map(str, requirements)], check=True
     )
-    (wheel,) = set(dest.glob("*.whl")) - before
-    return wheel
+    return python
 
 
-def clean_venv(path: Path) -> Path:
-    """A new virtual environment with pip; returns its python."""
-    venv.EnvBuilder(with_pip=True, clear=True).create(path)
-    return path / "bin" / "python"
+def installed(python: Path) -> set[str]:
+    """Distribution names installed in a venv (lower case)."""
+    out = subprocess.run([*_uv(), "pip", "list", "--python", str(python), "--format", "freeze"],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return {line.split("==")[0].lower() for line in out.splitlines() if "==" in line}
 
 
-def pip_install(python: Path, *requirements: str) -> None:
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], check=True)
-
-
-def run(
-    python: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the venv's python (no PYTHONPATH leaking in from this process)."""
+def run(executable: Path, *args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run a venv's program (its python, or a script beside it) with that venv first on PATH, no PYTHONPATH."""
     environ = {k: v for k, v in (env or os.environ).items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     environ["DO_NOT_TRACK"] = "1"
-    return subprocess.run(
-        [str(python), *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=600
-    )
+    environ["PATH"] = f"{executable.parent}{os.pathsep}{environ.get('PATH', '')}"
+    command = [str(executable), *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
