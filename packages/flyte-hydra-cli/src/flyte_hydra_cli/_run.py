@@ -686,7 +686,7 @@ def _follow(run: Any) -> Any:
 
     run.show_logs(max_lines=30, show_ts=True, raw=False)
     run.wait(quiet=True)
-    if run.phase != "SUCCEEDED":
+    if getattr(run.phase, "name", str(run.phase)).upper() not in ("SUCCEEDED", "RECOVERED"):  # an ActionPhase
         raise RunFailedError(url=run.url, phase=str(run.phase), message="see the logs above", run=run)
     return _FollowedResult(run)
 
