@@ -26,6 +26,7 @@ _EXPORTS = {
     "FlyteLauncherConf": ".launcher_config",
     "register_launcher_config": ".launcher_config",
     "RunResult": "._results",
+    "run": "._job_scope",
     "wait_for": "._submit",
     "JobOutcome": "._results",
     "HydraFlyteError": "._errors",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         RunFailedError,
         SweepFailedError,
     )
+    from ._job_scope import run
     from ._launcher import FlyteLauncher
     from ._results import JobOutcome, RunResult
     from ._sdk import hydra_run, hydra_sweep

@@ -6,7 +6,9 @@ imported only when jobs are launched.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -47,73 +49,98 @@ class FlyteLauncher(Launcher):
         mode: str = "remote",
         wait: bool = True,
         wait_max_workers: int | None = 32,
+        submit_max_workers: int | None = 16,
         run_options: Mapping[str, Any] | None = None,
     ) -> None:
-        from ._submit import LaunchSettings
+        from ._submit import settings_from_config
 
-        options = run_options or {}
-        if isinstance(options, DictConfig):
-            options = OmegaConf.to_container(options, resolve=True)  # type: ignore[assignment]
-        self._base_settings = LaunchSettings(
-            mode=mode,
-            wait=bool(wait),
-            wait_max_workers=wait_max_workers,
-            run_options=dict(options),  # type: ignore[arg-type]
+        self._base_settings = settings_from_config(
+            {
+                "mode": mode,
+                "wait": wait,
+                "wait_max_workers": wait_max_workers,
+                "submit_max_workers": submit_max_workers,
+                "run_options": run_options,
+            }
         )
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from ._compose import ReusingConfigLoader
+
+        # The sweeper holds this same context: its batch validation composes through the reusing
+        # loader too, so each job's config costs one copy of a shared base, not two compositions.
+        if not isinstance(hydra_context.config_loader, ReusingConfigLoader):
+            hydra_context.config_loader = ReusingConfigLoader(hydra_context.config_loader)
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
 
     def settings(self) -> Any:
         """This launch's settings: the launcher config, plus the SDK's run options when it drives us."""
-        from ._submit import LaunchSettings
-
         overlay = _overlay.get()
         if overlay is None or not overlay.run_options:
             return self._base_settings
         base = self._base_settings
-        return LaunchSettings(
-            mode=base.mode,
-            wait=base.wait,
-            wait_max_workers=base.wait_max_workers,
-            run_options={**base.run_options, **overlay.run_options},
-        )
+        return dataclasses.replace(base, run_options={**base.run_options, **overlay.run_options})
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from ._job_scope import job_scope
-        from ._submit import JobSpec, finish_all
-
         setup_globals()
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         settings = self.settings()
         log.info(f"Launching {len(job_overrides)} jobs on Flyte ({settings.mode} mode)")
+        with contextlib.ExitStack() as stack:
+            pool = self._remote_submission(settings, stack)
+            submitted = [
+                self._start_job(overrides, initial_job_idx + offset, settings, pool)
+                for offset, overrides in enumerate(job_overrides)
+            ]
+            return self._finish(submitted, settings)
 
-        submitted: list[tuple[JobReturn, JobSpec]] = []
-        for offset, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + offset
-            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            with open_dict(sweep_config):
-                sweep_config.hydra.job.id = idx
-                sweep_config.hydra.job.num = idx
-            job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
-            with job_scope(job):
-                ret = run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=sweep_config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
-            submitted.append((ret, job))
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+    @staticmethod
+    def _remote_submission(settings: Any, stack: contextlib.ExitStack) -> Any:
+        """For remote mode: a pool submitting concurrently, with the code bundle built once for the launch."""
+        if settings.mode != "remote":
+            return None
+        from ._flyte_private import code_bundle_built_once
+        from ._submission_pool import SubmissionPool
+
+        stack.enter_context(code_bundle_built_once())
+        return stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers))
+
+    def _start_job(
+        self, overrides: Sequence[str], idx: int, settings: Any, pool: Any
+    ) -> tuple[JobReturn, Any]:
+        """Compose one job and run its task function in a job scope (which starts or submits its run)."""
+        from ._job_scope import job_scope
+        from ._submit import JobSpec
+
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = idx
+            sweep_config.hydra.job.num = idx
+        job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides), pool=pool)
+        with job_scope(job):
+            ret = run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=sweep_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return ret, job
+
+    @staticmethod
+    def _finish(submitted: list[tuple[JobReturn, Any]], settings: Any) -> list[JobReturn]:
+        """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
+        from ._submit import finish_all
 
         pending = [(ret._return_value, job) for ret, job in submitted if ret.status is JobStatus.COMPLETED]
         finished = iter(finish_all(pending, max_workers=settings.wait_max_workers))

@@ -30,21 +30,6 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 
-def settings_from_config(launcher_cfg: Any) -> Any:
-    """LaunchSettings from a `hydra.launcher` node of the flyte launcher (ConfigurationError if bad)."""
-    from ._submit import LaunchSettings
-
-    options = launcher_cfg.get("run_options") or {}
-    if isinstance(options, DictConfig):
-        options = OmegaConf.to_container(options, resolve=True)
-    return LaunchSettings(
-        mode=launcher_cfg.get("mode", "remote"),
-        wait=bool(launcher_cfg.get("wait", True)),
-        wait_max_workers=launcher_cfg.get("wait_max_workers", 32),
-        run_options=dict(options),  # type: ignore[arg-type]
-    )
-
-
 class FlyteRunCallback(Callback):
     """Routes a single run's `flyte.run` to `hydra.launcher.mode` and hands Hydra the run's result."""
 
@@ -55,7 +40,7 @@ class FlyteRunCallback(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         from ._job_scope import current_job, failing_scope, job_scope
-        from ._submit import JobSpec
+        from ._submit import JobSpec, settings_from_config
 
         if config.hydra.mode != RunMode.RUN or current_job() is not None:
             return  # a sweep: FlyteLauncher opened this job's scope

@@ -10,6 +10,7 @@ from typing import Any
 from ._errors import ConfigurationError, HydraFlyteError, SweepFailedError
 from ._overrides import normalise, parse, sweep_overrides
 from ._results import JobOutcome
+from ._submission_pool import DEFAULT_SUBMIT_WORKERS
 from ._submit import (
     JobSpec,
     LaunchSettings,
@@ -163,13 +164,15 @@ def hydra_sweep(
     mode: str = "remote",
     wait: bool = True,
     wait_max_workers: int | None = 32,
+    submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS,
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
 
-    Results come back in the order Hydra's BasicSweeper produces the jobs (for a custom
+    Remote jobs are submitted `submit_max_workers` at a time (each URL printed as it lands), then
+    waited on `wait_max_workers` at a time. Results come back in the order Hydra's BasicSweeper produces the jobs (for a custom
     sweeper such as Optuna: the order its trials were launched). If any job fails, every job
     still finishes and then SweepFailedError is raised with every job's outcome.
 
@@ -194,6 +197,7 @@ def hydra_sweep(
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
     )
+    validate_max_workers(submit_max_workers, name="submit_max_workers")
     user_overrides = _without_flyte_launcher_selection(override_list)
     if settings.mode == "remote":
         ensure_endpoint()
@@ -223,6 +227,7 @@ def hydra_sweep(
         f"hydra.launcher.mode={settings.mode}",
         f"hydra.launcher.wait={str(settings.wait).lower()}",
         f"hydra.launcher.wait_max_workers={'null' if wait_max_workers is None else wait_max_workers}",
+        f"hydra.launcher.submit_max_workers={'null' if submit_max_workers is None else submit_max_workers}",
     ]
     overlay = LaunchOverlay(run_options=settings.run_options, on_job_finished=record)
     token = launch_overlay().set(overlay)

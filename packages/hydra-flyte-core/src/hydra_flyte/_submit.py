@@ -58,6 +58,22 @@ class LaunchSettings:
             )
 
 
+def settings_from_config(node: Any) -> LaunchSettings:
+    """LaunchSettings from a `hydra.launcher` node of the flyte launcher (or any mapping of its fields)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    options = node.get("run_options") or {}
+    if isinstance(options, DictConfig):
+        options = OmegaConf.to_container(options, resolve=True)
+    return LaunchSettings(
+        mode=node.get("mode", "remote"),
+        wait=bool(node.get("wait", True)),
+        wait_max_workers=node.get("wait_max_workers", 32),
+        run_options=dict(options),
+        submit_max_workers=node.get("submit_max_workers", DEFAULT_SUBMIT_WORKERS),
+    )
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """One job: its settings, its number within a sweep (None for a single run) and its overrides."""

@@ -27,6 +27,8 @@ class FlyteLauncherConf:
     wait: bool = True
     # At most this many runs are waited on at once; null waits on all of them together.
     wait_max_workers: Optional[int] = 32  # noqa: UP045
+    # At most this many remote submissions are in flight at once; null submits all together.
+    submit_max_workers: Optional[int] = 16  # noqa: UP045
     # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
     run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 

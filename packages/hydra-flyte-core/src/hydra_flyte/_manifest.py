@@ -1,0 +1,235 @@
+"""The sweep manifest: one record per job (overrides, run name, URL, phase, value or error), always on disk.
+
+The file is rewritten atomically (a temporary file in the same directory, then `os.replace`) and is
+readable by its owner alone. Jobs are recorded with their planned run names before anything is
+submitted, so a process killed at any point leaves a manifest naming every run the control plane
+may have received. Environment variables given to the runs are recorded by name only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "flyte-sweep.json"
+SWEEP_LABEL = "hydra-flyte-sweep"
+JOB_LABEL = "hydra-flyte-job"
+FORMAT_VERSION = 1
+
+# Phases a record moves through. PLANNED: named, not yet known to be submitted.
+PLANNED, SUBMITTED, SUCCEEDED, FAILED, ABORTED = "PLANNED", "SUBMITTED", "SUCCEEDED", "FAILED", "ABORTED"
+TERMINAL = {SUCCEEDED, FAILED, ABORTED, "TIMED_OUT"}
+
+
+def new_sweep_id() -> str:
+    """A short id, valid in run names and labels, that does not start with a reserved prefix (r, u)."""
+    return f"hf-{secrets.token_hex(4)}"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-friendly form of a task's value: numbers and strings as they are, the rest as repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+@dataclass
+class JobRecord:
+    """One job of the sweep as the manifest keeps it."""
+
+    job: int
+    overrides: list[str]
+    run_name: str | None = None
+    url: str | None = None
+    phase: str = PLANNED
+    value: Any = None
+    error: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier runs of this job (reruns)
+    updated_at: str = field(default_factory=_now)
+
+
+@dataclass
+class Manifest:
+    """A sweep's manifest: its identity, where its runs went, and one record per job."""
+
+    path: Path
+    sweep_id: str
+    task: str = ""
+    mode: str = "remote"
+    endpoint: str | None = None
+    project: str | None = None
+    domain: str | None = None
+    env_var_names: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(default_factory=_now)
+    jobs: dict[int, JobRecord] = field(default_factory=dict)
+    interrupted: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    # -- building ----------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        sweep_dir: str | os.PathLike[str],
+        *,
+        sweep_id: str | None = None,
+        task: str = "",
+        run_options: Mapping[str, Any] | None = None,
+    ) -> Manifest:
+        """A new manifest for a sweep in `sweep_dir` (created if needed), with secrets kept out."""
+        options = dict(run_options or {})
+        manifest = cls(
+            path=Path(sweep_dir) / MANIFEST_NAME,
+            sweep_id=sweep_id or new_sweep_id(),
+            task=task,
+            project=options.get("project"),
+            domain=options.get("domain"),
+            env_var_names=sorted((options.get("env_vars") or {}).keys()),
+            labels=dict(options.get("labels") or {}),
+        )
+        manifest._endpoint_from_flyte()
+        return manifest
+
+    def _endpoint_from_flyte(self) -> None:
+        try:
+            import flyte
+
+            self.project = self.project or flyte.current_project()
+            self.domain = self.domain or flyte.current_domain()
+        except Exception:  # not initialised: leave them unknown
+            pass
+
+    def plan(self, jobs: Iterable[tuple[int, Sequence[str], str | None]]) -> None:
+        """Record jobs (number, overrides, planned run name) before any of them is submitted."""
+        with self._lock:
+            for num, overrides, name in jobs:
+                self.jobs[num] = JobRecord(job=num, overrides=list(overrides), run_name=name)
+            self._write()
+
+    def submitted(self, num: int, *, run_name: str, url: str) -> None:
+        self._update(num, run_name=run_name, url=url, phase=SUBMITTED)
+
+    def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
+        self._update(num, phase=phase, value=_jsonable(value), error=error)
+
+    def _update(self, num: int, **changes: Any) -> None:
+        with self._lock:
+            record = self.jobs[num]
+            for key, value in changes.items():
+                setattr(record, key, value)
+            record.updated_at = _now()
+            self._write()
+
+    def resubmitted(self, num: int, *, run_name: str, url: str) -> None:
+        """A rerun: the job's previous run moves to `attempts`, the new one becomes current."""
+        with self._lock:
+            record = self.jobs[num]
+            record.attempts.append(
+                {k: getattr(record, k) for k in ("run_name", "url", "phase", "value", "error", "updated_at")}
+            )
+            record.run_name, record.url, record.phase = run_name, url, SUBMITTED
+            record.value, record.error, record.updated_at = None, None, _now()
+            self._write()
+
+    def mark_interrupted(self) -> None:
+        with self._lock:
+            self.interrupted = True
+            self._write()
+
+    # -- reading and writing -----------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_") and k not in ("path", "jobs")}
+        data["version"] = FORMAT_VERSION
+        data["jobs"] = [asdict(self.jobs[n]) for n in sorted(self.jobs)]
+        return data
+
+    def _write(self) -> None:
+        """Atomically replace the file; owner-only permissions."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(self.to_json(), indent=1, sort_keys=False).encode()
+        fd, tmp = tempfile.mkstemp(prefix=".flyte-sweep-", suffix=".tmp", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _remember(self)
+
+    def save(self) -> None:
+        with self._lock:
+            self._write()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Manifest:
+        path = Path(path)
+        if path.is_dir():
+            path = path / MANIFEST_NAME
+        data = json.loads(path.read_text())
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported manifest version {data.get('version')!r}")
+        jobs = {int(j["job"]): JobRecord(**j) for j in data.pop("jobs")}
+        data.pop("version")
+        return cls(path=path, jobs=jobs, **data)
+
+    # -- views -------------------------------------------------------------------------------
+    def records(self) -> list[JobRecord]:
+        return [self.jobs[n] for n in sorted(self.jobs)]
+
+    def failed(self) -> list[JobRecord]:
+        return [r for r in self.records() if r.phase in (FAILED, ABORTED, "TIMED_OUT")]
+
+
+def index_dir() -> Path:
+    """Where sweep ids are mapped to manifest paths, so `status <sweep id>` can find them."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hydra-flyte" / "sweeps"
+
+
+def _remember(manifest: Manifest) -> None:
+    entry = index_dir() / manifest.sweep_id
+    if entry.exists():
+        return
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text(str(manifest.path.resolve()))
+    except OSError:
+        pass  # the index is a convenience; the manifest itself is what matters
+
+
+def find_manifest(sweep: str | os.PathLike[str]) -> Path:
+    """A manifest path from a path (file or sweep directory) or a sweep id."""
+    candidate = Path(sweep)
+    if candidate.is_dir():
+        candidate = candidate / MANIFEST_NAME
+    if candidate.is_file():
+        return candidate
+    entry = index_dir() / str(sweep)
+    if entry.is_file():
+        recorded = Path(entry.read_text().strip())
+        if recorded.is_file():
+            return recorded
+    raise FileNotFoundError(
+        f"no sweep manifest at {str(sweep)!r}: pass the manifest's path, its sweep directory, or a sweep id "
+        f"recorded on this machine (under {index_dir()})."
+    )
