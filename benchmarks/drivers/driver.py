@@ -135,36 +135,58 @@ def peak_rss_mb() -> float:
 
 
 class LoadSweepConfigTimer:
-    """Times every call of Hydra's ConfigLoaderImpl.load_sweep_config (the per-job composition).
+    """Times per-job composition: every outermost call of a ConfigLoader's load_sweep_config.
 
-    Hydra's own runtime calls it twice per job in a multirun: once when BasicSweeper validates the
-    batch, once when the launcher composes the job. Both count: they are what a job costs.
+    Patches Hydra's ConfigLoaderImpl and every other ConfigLoader subclass already imported (an
+    SDK may wrap Hydra's loader in its own; run one untimed sweep first so it is imported). Nested
+    calls (a wrapper falling back to Hydra's loader) are counted once. Hydra's own runtime calls
+    it twice per job in a multirun: once when BasicSweeper validates the batch, once when the
+    launcher composes the job. Both count: they are what a job costs.
     """
 
     def __init__(self) -> None:
         self.calls = 0
         self.seconds = 0.0
+        self._depth = 0
+        self._patched: list[tuple[type, Any]] = []
 
     def __enter__(self) -> LoadSweepConfigTimer:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra.core.config_loader import ConfigLoader
 
-        self._cls = ConfigLoaderImpl
-        self._orig = original = ConfigLoaderImpl.load_sweep_config
+        classes, todo = {ConfigLoaderImpl}, list(ConfigLoader.__subclasses__())
+        while todo:
+            cls = todo.pop()
+            classes.add(cls)
+            todo.extend(cls.__subclasses__())
+        for cls in classes:
+            if "load_sweep_config" in vars(cls) and not getattr(
+                vars(cls)["load_sweep_config"], "__isabstractmethod__", False
+            ):
+                self._patch(cls)
+        return self
+
+    def _patch(self, cls: type) -> None:
+        original = vars(cls)["load_sweep_config"]
         timer = self
 
         def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            timer._depth += 1
             start = time.perf_counter()
             try:
                 return original(self, *args, **kwargs)
             finally:
-                timer.seconds += time.perf_counter() - start
-                timer.calls += 1
+                timer._depth -= 1
+                if timer._depth == 0:
+                    timer.seconds += time.perf_counter() - start
+                    timer.calls += 1
 
-        ConfigLoaderImpl.load_sweep_config = timed  # type: ignore[method-assign]
-        return self
+        self._patched.append((cls, original))
+        cls.load_sweep_config = timed  # type: ignore[attr-defined]
 
     def __exit__(self, *exc: object) -> None:
-        self._cls.load_sweep_config = self._orig  # type: ignore[method-assign]
+        for cls, original in self._patched:
+            cls.load_sweep_config = original  # type: ignore[attr-defined]
 
 
 def hydra_composition(job_overrides: Sequence[Sequence[str]]) -> float:
