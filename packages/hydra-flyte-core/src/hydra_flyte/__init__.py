@@ -27,6 +27,12 @@ _EXPORTS = {
     "register_launcher_config": ".launcher_config",
     "RunResult": "._results",
     "run": "._job_scope",
+    "sweep_status": "._sweeps",
+    "rerun_failed": "._sweeps",
+    "load_manifest": "._sweeps",
+    "Manifest": "._manifest",
+    "DryRunPlan": "._submit",
+    "SweepInterrupted": "._errors",
     "wait_for": "._submit",
     "JobOutcome": "._results",
     "HydraFlyteError": "._errors",
@@ -45,12 +51,15 @@ if TYPE_CHECKING:
         NoEndpointError,
         RunFailedError,
         SweepFailedError,
+        SweepInterrupted,
     )
     from ._job_scope import run
     from ._launcher import FlyteLauncher
+    from ._manifest import Manifest
     from ._results import JobOutcome, RunResult
     from ._sdk import hydra_run, hydra_sweep
-    from ._submit import wait_for
+    from ._submit import DryRunPlan, wait_for
+    from ._sweeps import load_manifest, rerun_failed, sweep_status
     from ._task_env import apply_task_env
     from ._tasks import dictconfig_parameter
     from .launcher_config import FlyteLauncherConf, register_launcher_config

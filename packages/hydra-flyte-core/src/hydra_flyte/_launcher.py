@@ -50,6 +50,9 @@ class FlyteLauncher(Launcher):
         wait: bool = True,
         wait_max_workers: int | None = 32,
         submit_max_workers: int | None = 16,
+        dry_run: bool = False,
+        fail_fast: bool = False,
+        abort_on_interrupt: bool = False,
         run_options: Mapping[str, Any] | None = None,
     ) -> None:
         from ._submit import settings_from_config
@@ -60,9 +63,13 @@ class FlyteLauncher(Launcher):
                 "wait": wait,
                 "wait_max_workers": wait_max_workers,
                 "submit_max_workers": submit_max_workers,
+                "dry_run": dry_run,
+                "fail_fast": fail_fast,
+                "abort_on_interrupt": abort_on_interrupt,
                 "run_options": run_options,
             }
         )
+        self.manifest: Any = None  # the sweep manifest of a remote sweep, once launched
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -87,24 +94,54 @@ class FlyteLauncher(Launcher):
         return dataclasses.replace(base, run_options={**base.run_options, **overlay.run_options})
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from ._submit import JobSpec, run_name
+
         setup_globals()
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings()
-        log.info(f"Launching {len(job_overrides)} jobs on Flyte ({settings.mode} mode)")
+        verb = "Planning" if settings.dry_run else "Launching"
+        log.info(f"{verb} {len(job_overrides)} jobs on Flyte ({settings.mode} mode)")
+        numbered = [
+            (initial_job_idx + offset, tuple(overrides)) for offset, overrides in enumerate(job_overrides)
+        ]
+        manifest = self._manifest_for(settings, sweep_dir)
+        if manifest is not None:  # name every run on disk before the first one is submitted
+            jobs = [
+                JobSpec(settings=settings, job_num=n, overrides=o, sweep_id=manifest.sweep_id)
+                for n, o in numbered
+            ]
+            manifest.plan((job.job_num, job.overrides, run_name(job)) for job in jobs)
+        progress = None
+        if manifest is not None and settings.wait:
+            from ._waiting import Progress
+
+            progress = Progress(len(numbered))
         with contextlib.ExitStack() as stack:
             pool = self._remote_submission(settings, stack)
             submitted = [
-                self._start_job(overrides, initial_job_idx + offset, settings, pool)
-                for offset, overrides in enumerate(job_overrides)
+                self._start_job(overrides, idx, settings, pool, manifest, progress)
+                for idx, overrides in numbered
             ]
-            return self._finish(submitted, settings)
+            return self._finish(submitted, settings, manifest, progress)
+
+    def _manifest_for(self, settings: Any, sweep_dir: Path) -> Any:
+        """The sweep's manifest (one per launcher, across a custom sweeper's batches); remote sweeps only."""
+        if settings.mode != "remote" or settings.dry_run:
+            return None
+        if self.manifest is None:
+            from ._manifest import Manifest
+
+            self.manifest = Manifest.create(sweep_dir, run_options=settings.run_options)
+            log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
+        return self.manifest
 
     @staticmethod
     def _remote_submission(settings: Any, stack: contextlib.ExitStack) -> Any:
         """For remote mode: a pool submitting concurrently, with the code bundle built once for the launch."""
-        if settings.mode != "remote":
+        if settings.mode != "remote" or settings.dry_run:
             return None
         from ._flyte_private import code_bundle_built_once
         from ._submission_pool import SubmissionPool
@@ -113,19 +150,40 @@ class FlyteLauncher(Launcher):
         return stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers))
 
     def _start_job(
-        self, overrides: Sequence[str], idx: int, settings: Any, pool: Any
+        self, overrides: Sequence[str], idx: int, settings: Any, pool: Any, manifest: Any, progress: Any
     ) -> tuple[JobReturn, Any]:
         """Compose one job and run its task function in a job scope (which starts or submits its run)."""
+        from ._errors import ConfigurationError
         from ._job_scope import job_scope
         from ._submit import JobSpec
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        try:
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        except Exception as exc:
+            if not settings.dry_run:
+                raise
+            raise ConfigurationError(
+                f"dry run: job {idx} ({' '.join(overrides)}) does not compose: {exc}"
+            ) from exc
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = idx
             sweep_config.hydra.job.num = idx
-        job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides), pool=pool)
+
+        def recorded(run: Any) -> None:
+            manifest.submitted(idx, run_name=run.name, url=run.url)
+            if progress is not None:
+                progress.submitted()
+
+        job = JobSpec(
+            settings=settings,
+            job_num=idx,
+            overrides=tuple(overrides),
+            pool=pool,
+            sweep_id=manifest.sweep_id if manifest is not None else None,
+            on_submitted=recorded if manifest is not None else None,
+        )
         with job_scope(job):
             ret = run_job(
                 hydra_context=self.hydra_context,
@@ -138,21 +196,63 @@ class FlyteLauncher(Launcher):
         return ret, job
 
     @staticmethod
-    def _finish(submitted: list[tuple[JobReturn, Any]], settings: Any) -> list[JobReturn]:
+    def _finish(
+        submitted: list[tuple[JobReturn, Any]], settings: Any, manifest: Any, progress: Any
+    ) -> list[JobReturn]:
         """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
-        from ._submit import finish_all
+        from ._interrupt import interrupted_sweep
+        from ._waiting import finish_all
 
         pending = [(ret._return_value, job) for ret, job in submitted if ret.status is JobStatus.COMPLETED]
-        finished = iter(finish_all(pending, max_workers=settings.wait_max_workers))
+
+        def finished(index: int, outcome: Any) -> None:
+            if manifest is not None:
+                _record_in_manifest(manifest, pending[index][1], outcome)
+
+        try:
+            outcomes = finish_all(
+                pending, max_workers=settings.wait_max_workers, fail_fast=settings.fail_fast,
+                on_finished=finished, progress=progress,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            raise interrupted_sweep(manifest, [value for value, _ in pending], settings) from None
+        finished_iter = iter(outcomes)
         returns = []
         overlay = _overlay.get()
         for ret, job in submitted:
             if ret.status is JobStatus.COMPLETED:
-                record_outcome(ret, job, next(finished))
+                record_outcome(ret, job, next(finished_iter))
             if overlay is not None and overlay.on_job_finished is not None:
                 overlay.on_job_finished(job.job_num or 0, ret)
             returns.append(ret)
+        if manifest is not None:
+            manifest.save()
+            if settings.wait:
+                from ._manifest import format_summary
+
+                print(format_summary(manifest.records()), flush=True)
+        if settings.dry_run:
+            for ret, _ in submitted:
+                if ret.status is JobStatus.COMPLETED and ret._return_value is not None:
+                    describe = getattr(ret._return_value, "describe", None)
+                    print(describe() if describe else ret._return_value, flush=True)
         return returns
+
+
+def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
+    """A finished job's phase and value (or error) in the sweep manifest."""
+    from ._errors import RunFailedError
+    from ._results import RunResult
+    from ._submit import is_flyte_run
+
+    if isinstance(outcome, RunFailedError):
+        manifest.finished(job.job_num, phase=outcome.phase, error=outcome.message)
+    elif isinstance(outcome, BaseException):
+        manifest.finished(job.job_num, phase="FAILED", error=f"{type(outcome).__name__}: {outcome}")
+    elif isinstance(outcome, RunResult):
+        manifest.finished(job.job_num, phase="SUCCEEDED", value=outcome.value)
+    elif is_flyte_run(outcome):
+        pass  # fire and forget: stays SUBMITTED until `status` looks
 
 
 def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
@@ -161,7 +261,7 @@ def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
     Hydra's JobStatus has no "submitted": with wait=false a remote job stays COMPLETED, its
     return value is the submitted `flyte.remote.Run`, and the log says it was only submitted.
     """
-    from ._submit import _is_flyte_run
+    from ._submit import is_flyte_run
 
     where = f"#{job.job_num} " if job.job_num is not None else ""
     if isinstance(outcome, BaseException):
@@ -170,7 +270,7 @@ def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
         log.error(f"Job {where}({job.label}) failed: {outcome}")
         return
     ret.return_value = outcome
-    if _is_flyte_run(outcome) and job.settings.mode == "remote" and not job.settings.wait:
+    if is_flyte_run(outcome) and job.settings.mode == "remote" and not job.settings.wait:
         log.info(
             f"Job {where}({job.label}) submitted, not completed (hydra.launcher.wait=false): run "
             f"{outcome.name} at {outcome.url}; its return value is the submitted flyte.remote.Run"
@@ -181,7 +281,7 @@ def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
 
 def settle(ret: JobReturn, job: Any) -> None:
     """Finish one job that ran outside a launch (a single run): wait for it, convert it, record it."""
-    from ._submit import finish_all
+    from ._waiting import finish_all
 
     if ret.status is JobStatus.COMPLETED:
         (outcome,) = finish_all([(ret._return_value, job)], max_workers=1)

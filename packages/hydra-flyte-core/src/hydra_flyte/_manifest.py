@@ -80,6 +80,12 @@ class Manifest:
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     interrupted: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _dirty: bool = field(default=False, repr=False, compare=False)
+    _timer: threading.Timer | None = field(default=None, repr=False, compare=False)
+
+    # Updates after the plan are coalesced: written at most this often (the plan, an interrupt and
+    # `save` write at once). A killed process still leaves every planned run name on disk.
+    FLUSH_SECONDS = 0.2
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
@@ -122,6 +128,9 @@ class Manifest:
             self._write()
 
     def submitted(self, num: int, *, run_name: str, url: str) -> None:
+        if self.endpoint is None and "://" in url:
+            scheme, rest = url.split("://", 1)
+            self.endpoint = f"{scheme}://{rest.split('/', 1)[0]}"
         self._update(num, run_name=run_name, url=url, phase=SUBMITTED)
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
@@ -133,7 +142,21 @@ class Manifest:
             for key, value in changes.items():
                 setattr(record, key, value)
             record.updated_at = _now()
-            self._write()
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Mark the file stale and make sure a write follows shortly (called with the lock held)."""
+        self._dirty = True
+        if self._timer is None:
+            self._timer = threading.Timer(self.FLUSH_SECONDS, self._flush_if_dirty)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _flush_if_dirty(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._dirty:
+                self._write()
 
     def resubmitted(self, num: int, *, run_name: str, url: str) -> None:
         """A rerun: the job's previous run moves to `attempts`, the new one becomes current."""
@@ -144,7 +167,7 @@ class Manifest:
             )
             record.run_name, record.url, record.phase = run_name, url, SUBMITTED
             record.value, record.error, record.updated_at = None, None, _now()
-            self._write()
+            self._schedule_flush()
 
     def mark_interrupted(self) -> None:
         with self._lock:
@@ -152,14 +175,18 @@ class Manifest:
             self._write()
 
     # -- reading and writing -----------------------------------------------------------------
+    _HEADER = ("sweep_id", "task", "mode", "endpoint", "project", "domain", "env_var_names", "labels",
+               "created_at", "interrupted")  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if not k.startswith("_") and k not in ("path", "jobs")}
-        data["version"] = FORMAT_VERSION
+        data: dict[str, Any] = {"version": FORMAT_VERSION}
+        data.update({key: getattr(self, key) for key in self._HEADER})
         data["jobs"] = [asdict(self.jobs[n]) for n in sorted(self.jobs)]
         return data
 
     def _write(self) -> None:
-        """Atomically replace the file; owner-only permissions."""
+        """Atomically replace the file; owner-only permissions (called with the lock held)."""
+        self._dirty = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(self.to_json(), indent=1, sort_keys=False).encode()
         fd, tmp = tempfile.mkstemp(prefix=".flyte-sweep-", suffix=".tmp", dir=self.path.parent)
@@ -167,9 +194,7 @@ class Manifest:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, self.path)  # atomic: readers see the old file or the new one
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -190,7 +215,7 @@ class Manifest:
             raise ValueError(f"{path}: unsupported manifest version {data.get('version')!r}")
         jobs = {int(j["job"]): JobRecord(**j) for j in data.pop("jobs")}
         data.pop("version")
-        return cls(path=path, jobs=jobs, **data)
+        return cls(path=path, jobs=jobs, **{k: v for k, v in data.items() if k in cls._HEADER})
 
     # -- views -------------------------------------------------------------------------------
     def records(self) -> list[JobRecord]:
@@ -233,3 +258,25 @@ def find_manifest(sweep: str | os.PathLike[str]) -> Path:
         f"no sweep manifest at {str(sweep)!r}: pass the manifest's path, its sweep directory, or a sweep id "
         f"recorded on this machine (under {index_dir()})."
     )
+
+
+def format_summary(records: Sequence[JobRecord]) -> str:
+    """A plain-text table of the jobs: job, overrides, phase, value or error, URL."""
+    rows = [("job", "overrides", "phase", "value / error", "url")]
+    for r in records:
+        outcome = r.error if r.error else ("" if r.value is None else str(r.value))
+        rows.append((str(r.job), " ".join(r.overrides) or "-", r.phase, _clip(outcome, 60), r.url or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4] for row in rows
+    ]
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.phase] = counts.get(r.phase, 0) + 1
+    lines.append(", ".join(f"{n} {phase.lower()}" for phase, n in sorted(counts.items())))
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -17,7 +17,6 @@ from ._submit import (
     ensure_endpoint,
     finish,
     submit,
-    validate_max_workers,
     validate_mode,
 )
 from ._task_env import DEFAULT_TASK_ENV_KEY, apply_task_env
@@ -62,10 +61,10 @@ def _prepare(
     run_options: Mapping[str, Any] | None,
     task_env_key: str,
     task_kwargs: Mapping[str, Any],
+    **launch: Any,
 ) -> tuple[_TaskCall, str | None, list[str], LaunchSettings]:
     """Validate everything that can be checked before Hydra starts."""
     validate_mode(mode)
-    validate_max_workers(wait_max_workers)
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)
@@ -73,7 +72,11 @@ def _prepare(
     override_list = normalise(overrides)
     parse(override_list)
     settings = LaunchSettings(
-        mode=mode, wait=bool(wait), wait_max_workers=wait_max_workers, run_options=dict(run_options or {})
+        mode=mode,
+        wait=bool(wait),
+        wait_max_workers=wait_max_workers,
+        run_options=dict(run_options or {}),
+        **launch,
     )
     call = _TaskCall(
         task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key
@@ -106,6 +109,7 @@ def hydra_run(
     wait_max_workers: int | None = 32,
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    dry_run: bool = False,
     **task_kwargs: Any,
 ) -> Any:
     """Compose one config and run `task` once with it.
@@ -131,6 +135,7 @@ def hydra_run(
         run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
+        dry_run=dry_run,
     )
     sweeping = sweep_overrides(override_list)
     if sweeping:
@@ -138,7 +143,7 @@ def hydra_run(
             f"hydra_run runs one job, but {', '.join(repr(s) for s in sweeping)} sweep(s) over several values: "
             "use hydra_sweep (or --multirun on the command line), or give a single value."
         )
-    if settings.mode == "remote":
+    if settings.mode == "remote" and not settings.dry_run:
         ensure_endpoint()
     job = JobSpec(settings=settings, job_num=None, overrides=tuple(override_list))
 
@@ -167,6 +172,9 @@ def hydra_sweep(
     submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS,
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    dry_run: bool = False,
+    fail_fast: bool = False,
+    abort_on_interrupt: bool = False,
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -196,10 +204,13 @@ def hydra_sweep(
         run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
+        submit_max_workers=submit_max_workers,
+        dry_run=dry_run,
+        fail_fast=fail_fast,
+        abort_on_interrupt=abort_on_interrupt,
     )
-    validate_max_workers(submit_max_workers, name="submit_max_workers")
     user_overrides = _without_flyte_launcher_selection(override_list)
-    if settings.mode == "remote":
+    if settings.mode == "remote" and not settings.dry_run:
         ensure_endpoint()
 
     def task_function(cfg: Any) -> Any:
@@ -222,13 +233,12 @@ def hydra_sweep(
             )
         )
 
-    launcher_overrides = [
-        "hydra/launcher=flyte",
-        f"hydra.launcher.mode={settings.mode}",
-        f"hydra.launcher.wait={str(settings.wait).lower()}",
-        f"hydra.launcher.wait_max_workers={'null' if wait_max_workers is None else wait_max_workers}",
-        f"hydra.launcher.submit_max_workers={'null' if submit_max_workers is None else submit_max_workers}",
-    ]
+    launcher_overrides = ["hydra/launcher=flyte"] + [
+        f"hydra.launcher.{key}={_override_value(getattr(settings, key))}"
+        for key in (
+            "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt"
+        )
+    ]  # fmt: skip
     overlay = LaunchOverlay(run_options=settings.run_options, on_job_finished=record)
     token = launch_overlay().set(overlay)
     try:
@@ -254,6 +264,15 @@ def hydra_sweep(
     if any(not o.ok for o in outcomes):
         raise SweepFailedError(outcomes)
     return [o.result for o in outcomes]
+
+
+def _override_value(value: Any) -> str:
+    """A Python value as Hydra override text (None -> null, True -> true)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _without_flyte_launcher_selection(overrides: list[str]) -> list[str]:

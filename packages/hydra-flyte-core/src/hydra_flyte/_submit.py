@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +42,12 @@ class LaunchSettings:
     wait_max_workers: int | None = 32
     run_options: Mapping[str, Any] = field(default_factory=dict)
     submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS
+    # Compose every job and say what would run; submit nothing.
+    dry_run: bool = False
+    # On the first failed run of a sweep, abort the runs still going.
+    fail_fast: bool = False
+    # On Ctrl-C while waiting, abort every unfinished run (default: leave them going).
+    abort_on_interrupt: bool = False
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
@@ -71,6 +76,9 @@ def settings_from_config(node: Any) -> LaunchSettings:
         wait_max_workers=node.get("wait_max_workers", 32),
         run_options=dict(options),
         submit_max_workers=node.get("submit_max_workers", DEFAULT_SUBMIT_WORKERS),
+        dry_run=bool(node.get("dry_run", False)),
+        fail_fast=bool(node.get("fail_fast", False)),
+        abort_on_interrupt=bool(node.get("abort_on_interrupt", False)),
     )
 
 
@@ -83,6 +91,10 @@ class JobSpec:
     overrides: Sequence[str] = ()
     # When set, remote submissions go through this pool and `submit` returns a PendingRun.
     pool: SubmissionPool | None = field(default=None, compare=False, repr=False)
+    # The sweep this job belongs to (remote sweeps): names its run and labels it.
+    sweep_id: str | None = None
+    # Called with the submitted run (after its URL is printed), e.g. to record it in the manifest.
+    on_submitted: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -90,11 +102,21 @@ class JobSpec:
 
 
 def run_name(job: JobSpec) -> str | None:
-    """The run name for a job: `name` as given for a single run, `<name>-<job number>` in a sweep."""
-    name = job.settings.run_options.get("name")
+    """The run name for a job: `name` as given for a single run, `<name or sweep id>-<job number>` in a sweep."""
+    name = job.settings.run_options.get("name") or job.sweep_id
     if not name:
         return None
     return str(name) if job.job_num is None else f"{name}-{job.job_num}"
+
+
+def run_labels(job: JobSpec) -> dict[str, str]:
+    """The labels of a job's run: the run options' labels, plus the sweep id and job number in a sweep."""
+    from ._manifest import JOB_LABEL, SWEEP_LABEL
+
+    labels = {str(k): str(v) for k, v in (job.settings.run_options.get("labels") or {}).items()}
+    if job.sweep_id is not None and job.job_num is not None:
+        labels.update({SWEEP_LABEL: job.sweep_id, JOB_LABEL: str(job.job_num)})
+    return labels
 
 
 def ensure_endpoint() -> None:
@@ -119,6 +141,9 @@ def _runner(job: JobSpec) -> Any:
     name = run_name(job)
     if name is not None:
         options["name"] = name
+    labels = run_labels(job)
+    if labels:
+        options["labels"] = labels
     try:
         return flyte.with_runcontext(mode=job.settings.mode, **options)  # type: ignore[arg-type]
     except TypeError as exc:
@@ -130,7 +155,12 @@ def _runner(job: JobSpec) -> Any:
 
 
 def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSpec) -> Any:
-    """Start `task` for one job and return flyte's Run: finished for local runs, submitted for remote ones."""
+    """Start `task` for one job and return flyte's Run: finished for local runs, submitted for remote ones.
+
+    In a dry run nothing starts: the result is the DryRunPlan of what would have run.
+    """
+    if job.settings.dry_run:
+        return DryRunPlan.of(task, job)
     if job.settings.mode == "local":
         runner = _runner(job)
         try:
@@ -143,18 +173,54 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
     def start() -> Any:
         return runner.run(task, *args, **kwargs)
 
+    def landed(run: Any) -> None:
+        announce(run, job)
+        if job.on_submitted is not None:
+            job.on_submitted(run)
+
     if job.pool is not None:
-        return job.pool.submit(start, label=job.label, on_submitted=lambda run: announce(run, job))
+        return job.pool.submit(start, label=job.label, on_submitted=landed)
     run = call_with_retries(start)
-    announce(run, job)
+    landed(run)
     return run
+
+
+@dataclass(frozen=True)
+class DryRunPlan:
+    """What a job would run in a dry run: its overrides, run name and the task settings task_env applied."""
+
+    job_num: int | None
+    overrides: tuple[str, ...]
+    task: str
+    run_name: str | None
+    mode: str
+    task_env: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, task: Any, job: JobSpec) -> DryRunPlan:
+        from ._task_env import effective_task_settings
+
+        return cls(
+            job_num=job.job_num,
+            overrides=tuple(job.overrides),
+            task=str(getattr(task, "name", task)),
+            run_name=run_name(job),
+            mode=job.settings.mode,
+            task_env=effective_task_settings(task),
+        )
+
+    def describe(self) -> str:
+        where = f"job {self.job_num}" if self.job_num is not None else "run"
+        env = ", ".join(f"{k}={v}" for k, v in self.task_env.items()) or "none"
+        name = self.run_name or "(chosen by Flyte)"
+        return f"{where} [{' '.join(self.overrides) or 'no overrides'}]: {self.task} as {name} ({self.mode}); task_env: {env}"
 
 
 def finish(value: Any, job: JobSpec) -> Any:
     """Turn what a job returned into its result: local runs and waited remote runs become RunResults."""
     if isinstance(value, PendingRun):
         value = value.result()  # the submission's own error, if it failed
-    if not _is_flyte_run(value):
+    if not is_flyte_run(value):
         return value
     if job.settings.mode == "local":
         return RunResult(tuple(value.outputs()), run=value, overrides=job.overrides)
@@ -168,7 +234,7 @@ def announce(run: Any, job: JobSpec) -> None:
     print(f"Submitted {run.name} ({job.label}): {run.url}", file=sys.stdout, flush=True)
 
 
-def _is_flyte_run(value: Any) -> bool:
+def is_flyte_run(value: Any) -> bool:
     """True for a `flyte.remote.Run`, which flyte.run returns in every mode."""
     if "flyte.remote" not in sys.modules:
         return False
@@ -206,43 +272,3 @@ def wait_for(run: Any, *, overrides: Sequence[str] = ()) -> RunResult:
 def _phase_name(phase: Any) -> str:
     name = getattr(phase, "name", None)
     return str(name if name else phase).upper()
-
-
-def finish_all(items: Sequence[tuple[Any, JobSpec]], *, max_workers: int | None) -> list[Any]:
-    """Finish every job's value; remote runs are waited on concurrently, at most `max_workers` at a time.
-
-    Returns one entry per item, in order: the result, or the exception that job ended with.
-    """
-
-    def one(item: tuple[Any, JobSpec]) -> Any:
-        try:
-            return finish(*item)
-        except Exception as exc:
-            return exc
-
-    outcomes: list[Any] = [None] * len(items)
-    settled: list[tuple[Any, JobSpec] | None] = []
-    for index, (value, job) in enumerate(items):  # every submission lands before any waiting starts
-        if isinstance(value, PendingRun):
-            try:
-                value = value.result()
-            except Exception as exc:
-                outcomes[index] = exc
-                settled.append(None)
-                continue
-        settled.append((value, job))
-    waiting = []
-    for index, item in enumerate(settled):
-        if item is None:
-            continue
-        value, job = item
-        if _is_flyte_run(value) and job.settings.mode == "remote" and job.settings.wait:
-            waiting.append(index)
-        else:
-            outcomes[index] = one(item)
-    if waiting:
-        workers = len(waiting) if max_workers is None else min(max_workers, len(waiting))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-wait") as pool:
-            for index, outcome in zip(waiting, pool.map(one, [settled[i] for i in waiting]), strict=True):
-                outcomes[index] = outcome
-    return outcomes

@@ -165,3 +165,23 @@ def apply_task_env(task: Any, cfg: Any, *, task_env_key: str = DEFAULT_TASK_ENV_
         raise ConfigurationError(
             f"task.override rejected '{task_env_key}.{task_short_name(task)}' ({entry!r}): {exc}"
         ) from exc
+
+
+def effective_task_settings(task: Any) -> dict[str, Any]:
+    """The settings task_env can change, as they stand on `task` (for dry runs): resources, image, ..."""
+    settings: dict[str, Any] = {}
+    resources = getattr(task, "resources", None)
+    if resources is not None:
+        settings["resources"] = {k: v for k, v in vars(resources).items() if v is not None}
+    template = getattr(task, "pod_template", None)
+    if isinstance(template, str):
+        settings["pod_template"] = template
+    elif template is not None and getattr(template, "pod_spec", None) is not None:
+        for container in template.pod_spec.containers or []:
+            if container.name == template.primary_container_name and container.image:
+                settings["image"] = container.image
+    for key in ("env_vars", "retries", "timeout", "queue", "interruptible", "service_account"):
+        value = getattr(task, key, None)
+        if value not in (None, {}, 0, ()):
+            settings[key] = value
+    return settings

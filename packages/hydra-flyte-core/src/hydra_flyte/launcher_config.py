@@ -29,6 +29,12 @@ class FlyteLauncherConf:
     wait_max_workers: Optional[int] = 32  # noqa: UP045
     # At most this many remote submissions are in flight at once; null submits all together.
     submit_max_workers: Optional[int] = 16  # noqa: UP045
+    # Compose every job and print what would run (overrides, task_env, run name); submit nothing.
+    dry_run: bool = False
+    # On the first failed run of a sweep, abort the runs still going and fail the sweep.
+    fail_fast: bool = False
+    # On Ctrl-C while waiting, abort every unfinished run (default: leave them going, print how to reattach).
+    abort_on_interrupt: bool = False
     # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
     run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 

@@ -1,0 +1,154 @@
+"""Reattaching to a remote sweep from its manifest: `sweep_status` (phases, results) and `rerun_failed`.
+
+Both work from the manifest alone, hours after the sweep was submitted and from another process:
+the runs are looked up by the names the manifest recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ._manifest import ABORTED, FAILED, PLANNED, TERMINAL, JobRecord, Manifest, find_manifest
+
+NOT_SUBMITTED = "NOT_SUBMITTED"
+
+
+def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
+    """The manifest of `sweep`: a manifest path, a sweep directory or a sweep id."""
+    from ._errors import ConfigurationError
+
+    try:
+        return Manifest.load(find_manifest(sweep))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _phase_name(phase: Any) -> str:
+    name = getattr(phase, "name", None)
+    return str(name if name else phase).upper()
+
+
+def _lookup(record: JobRecord) -> Any:
+    """The record's run on the control plane, or None if it was never created."""
+    from flyte.remote import Run
+
+    if not record.run_name:
+        return None
+    try:
+        return Run.get(name=record.run_name)
+    except Exception as exc:
+        if "not found" in str(exc).lower() or "notfound" in type(exc).__name__.lower():
+            return None
+        raise
+
+
+def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> None:
+    """Bring one record up to date from its run (waiting for it first if asked)."""
+    from ._errors import RunFailedError
+    from ._submit import wait_for
+
+    if run is None:
+        if record.phase == PLANNED:
+            manifest.finished(
+                record.job, phase=NOT_SUBMITTED, error="never submitted (the sweep stopped first)"
+            )
+        return
+    if record.phase == PLANNED:
+        manifest.submitted(record.job, run_name=run.name, url=run.url)
+    if wait:
+        try:
+            result = wait_for(run, overrides=record.overrides)
+        except RunFailedError as exc:
+            manifest.finished(record.job, phase=exc.phase, error=exc.message)
+        else:
+            manifest.finished(record.job, phase="SUCCEEDED", value=result.value)
+        return
+    phase = _phase_name(run.phase)
+    if phase in ("SUCCEEDED", "RECOVERED"):
+        manifest.finished(
+            record.job, phase="SUCCEEDED", value=wait_for(run, overrides=record.overrides).value
+        )
+    elif phase in TERMINAL:
+        try:
+            wait_for(run)
+        except RunFailedError as exc:
+            manifest.finished(record.job, phase=exc.phase, error=exc.message)
+    else:
+        manifest._update(record.job, phase=phase)
+
+
+def sweep_status(
+    sweep: str | os.PathLike[str], *, wait: bool = False, wait_max_workers: int | None = 32
+) -> Manifest:
+    """Every job's current phase (and, once finished, its value or error), written back to the manifest.
+
+    With `wait=True`, waits for every unfinished run first. Needs the Flyte endpoint the sweep was
+    submitted to (flyte.init / the default Flyte config).
+    """
+    from ._submit import ensure_endpoint
+
+    manifest = load_manifest(sweep)
+    ensure_endpoint()
+    return _refresh(manifest, wait=wait, wait_max_workers=wait_max_workers)
+
+
+def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) -> Manifest:
+    """Update every unfinished record from the control plane, concurrently; save the manifest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    open_records = [r for r in manifest.records() if r.phase not in TERMINAL and r.phase != NOT_SUBMITTED]
+
+    def update(record: JobRecord) -> None:
+        _collect(manifest, record, _lookup(record), wait=wait)
+
+    workers = max(1, min(len(open_records), wait_max_workers or len(open_records) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-status") as pool:
+        list(pool.map(update, open_records))
+    manifest.save()
+    return manifest
+
+
+def _rerun_name(record: JobRecord) -> str:
+    """`<first run's name>-r<attempt>`: stable across reruns, unique per attempt."""
+    first = record.attempts[0]["run_name"] if record.attempts else record.run_name
+    return f"{first or f'job-{record.job}'}-r{len(record.attempts) + 1}"
+
+
+def rerun_failed(
+    sweep: str | os.PathLike[str],
+    *,
+    wait: bool = True,
+    wait_max_workers: int | None = 32,
+    jobs: Sequence[int] | None = None,
+) -> Manifest:
+    """Submit again the jobs that failed or were aborted, with the very inputs their runs had.
+
+    Each failed run is re-run by Flyte from its own recorded task and inputs (so the composed
+    config and task arguments are exactly the same), as a new run recorded in the same manifest;
+    the old run moves to the job's `attempts`. With `wait=True` the new runs are waited on and
+    their results collected.
+    """
+    import flyte
+
+    from ._manifest import JOB_LABEL, SWEEP_LABEL
+    from ._submit import ensure_endpoint
+
+    manifest = load_manifest(sweep)
+    ensure_endpoint()
+    wanted = [r for r in manifest.records() if r.phase in (FAILED, ABORTED, "TIMED_OUT", NOT_SUBMITTED)]
+    if jobs is not None:
+        wanted = [r for r in wanted if r.job in set(jobs)]
+    for record in wanted:
+        if not record.run_name or record.phase == NOT_SUBMITTED:
+            continue  # nothing to re-run from: it never reached the control plane
+        labels = {**manifest.labels, SWEEP_LABEL: manifest.sweep_id, JOB_LABEL: str(record.job)}
+        new_name = _rerun_name(record)
+        run = flyte.with_runcontext(mode="remote", name=new_name, labels=labels).rerun(record.run_name)
+        print(f"Resubmitted job {record.job} ({' '.join(record.overrides)}): {run.url}", flush=True)
+        manifest.resubmitted(record.job, run_name=run.name, url=run.url)
+    if wait:
+        return _refresh(manifest, wait=True, wait_max_workers=wait_max_workers)
+    manifest.save()
+    return manifest
