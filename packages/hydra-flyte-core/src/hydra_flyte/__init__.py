@@ -32,7 +32,6 @@ _EXPORTS = {
     "load_manifest": "._sweeps",
     "Manifest": "._manifest",
     "DryRunPlan": "._submit",
-    "SweepInterrupted": "._errors",
     "wait_for": "._submit",
     "JobOutcome": "._results",
     "HydraFlyteError": "._errors",
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
         NoEndpointError,
         RunFailedError,
         SweepFailedError,
-        SweepInterrupted,
     )
     from ._job_scope import run
     from ._launcher import FlyteLauncher

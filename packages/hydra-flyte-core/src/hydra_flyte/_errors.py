@@ -58,12 +58,3 @@ class SweepFailedError(HydraFlyteError):
     def results(self) -> list[Any]:
         """The results of the jobs that succeeded, None in the place of each failed one."""
         return [o.result for o in self.outcomes]
-
-
-class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C while a sweep was waiting: the manifest is written; the runs go on unless they were aborted."""
-
-    def __init__(self, message: str, *, manifest_path: Any = None, aborted: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.manifest_path = manifest_path
-        self.aborted = list(aborted)

@@ -14,15 +14,17 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import SweepInterrupted
-
 
 def _exit_now(signum: int, frame: Any) -> None:
     os._exit(130)
 
 
-def interrupted_sweep(manifest: Any, runs: Sequence[Any], settings: Any) -> SweepInterrupted:
-    """Handle the first Ctrl-C of a waiting sweep; returns the exception to raise."""
+def handle_interrupt(interrupt: KeyboardInterrupt, manifest: Any, runs: Sequence[Any], settings: Any) -> None:
+    """Handle the first Ctrl-C of a waiting sweep; the caller re-raises `interrupt`.
+
+    The KeyboardInterrupt itself is re-raised (not a subclass), so a script that does not catch it
+    exits the way Python exits on Ctrl-C (status 130). It gains `manifest_path` and `aborted`.
+    """
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, _exit_now)
@@ -47,7 +49,8 @@ def interrupted_sweep(manifest: Any, runs: Sequence[Any], settings: Any) -> Swee
         if manifest is not None:
             message += f" Manifest:{where}. Reattach with: flyte hydra status{where} --wait"
         print(message, file=sys.stderr, flush=True)
-        return SweepInterrupted(message, manifest_path=getattr(manifest, "path", None), aborted=aborted)
+        interrupt.manifest_path = getattr(manifest, "path", None)  # type: ignore[attr-defined]
+        interrupt.aborted = aborted  # type: ignore[attr-defined]
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

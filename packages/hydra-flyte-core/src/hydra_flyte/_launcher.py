@@ -200,7 +200,7 @@ class FlyteLauncher(Launcher):
         submitted: list[tuple[JobReturn, Any]], settings: Any, manifest: Any, progress: Any
     ) -> list[JobReturn]:
         """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
-        from ._interrupt import interrupted_sweep
+        from ._interrupt import handle_interrupt
         from ._waiting import finish_all
 
         pending = [(ret._return_value, job) for ret, job in submitted if ret.status is JobStatus.COMPLETED]
@@ -214,8 +214,9 @@ class FlyteLauncher(Launcher):
                 pending, max_workers=settings.wait_max_workers, fail_fast=settings.fail_fast,
                 on_finished=finished, progress=progress,
             )  # fmt: skip
-        except KeyboardInterrupt:
-            raise interrupted_sweep(manifest, [value for value, _ in pending], settings) from None
+        except KeyboardInterrupt as interrupt:
+            handle_interrupt(interrupt, manifest, [value for value, _ in pending], settings)
+            raise
         finished_iter = iter(outcomes)
         returns = []
         overlay = _overlay.get()

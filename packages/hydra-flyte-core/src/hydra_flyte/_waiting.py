@@ -162,13 +162,24 @@ def finish_all(
 
 def abort_runs(runs: Sequence[Any], *, reason: str) -> list[Any]:
     """Abort every run that has not finished, concurrently; returns the runs an abort was sent to."""
-    targets = [run for run in runs if is_flyte_run(run) and not _done(run)]
+    submitted = [_submitted_run(run) for run in runs]
+    targets = [run for run in submitted if is_flyte_run(run) and not _done(run)]
     threads = [threading.Thread(target=_abort_quietly, args=(run, reason), daemon=True) for run in targets]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
     return targets
+
+
+def _submitted_run(value: Any) -> Any:
+    """The flyte Run behind a (landed) PendingRun; anything else as it is."""
+    if isinstance(value, PendingRun):
+        try:
+            return value.result() if value.done() else None
+        except Exception:
+            return None
+    return value
 
 
 def _done(run: Any) -> bool:
