@@ -1,0 +1,299 @@
+"""`run_job`: Hydra's per-job bookkeeping (`hydra.core.utils.run_job`), with the same results for less work.
+
+Every observable result is Hydra's: the output dir, the bytes of `.hydra/config.yaml`, `hydra.yaml`
+and `overrides.yaml`, the JobReturn, the HydraConfig singleton during and after the task, the
+working directory, `hydra.job.env_set`, callbacks and logging. What is cheaper (tested against
+Hydra's own `run_job` in tests/test_core_job_runner.py):
+
+- HydraConfig is set once, not twice. Hydra sets it (a masked copy of the `hydra` node) to evaluate
+  the output dir, writes `hydra.runtime.output_dir` into the config and sets it again; here the
+  value is written into both the config and the copy already set, which is all that differs.
+- The task config deep-copies only the non-hydra keys. Hydra deep-copies the whole config and then
+  deletes `hydra`; here the deep copy is handed the `hydra` node itself through its memo (so that
+  subtree is not copied), and the same deletion follows, so root flags and metadata are identical.
+- `JobReturn.hydra_cfg` is a pickle round trip of the HydraConfig copy instead of `copy.deepcopy`
+  (same result, about twice as fast; deep copy when something in it cannot be pickled). It cannot
+  simply *be* that copy: in HydraConfig the `hydra` node's parent is the job's config (so the
+  user config's interpolations resolve through it), in Hydra's `hydra_cfg` it is its own root (so
+  they do not), and callbacks see both at once in `on_job_end`.
+- The three YAML files are dumped with libyaml's emitter (`yaml.CDumper` carrying OmegaConf's
+  representers), byte-identical to OmegaConf's pure-Python dumper; strings where the two emitters
+  are known to differ fall back to OmegaConf's dumper (see `_needs_python_emitter`).
+
+This module is the only place that uses Hydra's and OmegaConf's private symbols for it
+(`_check_hydra_context`, `_flush_loggers`, `deprecation_warning`, `OmegaConfDumper`, and the
+`_content` / `_parent` internals of DictConfig's deep copy); tests/test_core_job_runner.py fails
+loudly when they move.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import re
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+
+import yaml
+from hydra import version
+from hydra._internal.deprecation_warning import deprecation_warning
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import (
+    JobReturn,
+    JobRuntime,
+    JobStatus,
+    _check_hydra_context,
+    _flush_loggers,
+    configure_log,
+    env_override,
+)
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+from omegaconf._utils import get_omega_conf_dumper
+
+
+def run_job(
+    hydra_context: HydraContext,
+    task_function: TaskFunction,
+    config: DictConfig,
+    job_dir_key: str,
+    job_subdir_key: str | None,
+    configure_logging: bool = True,
+) -> JobReturn:
+    """Drop-in for `hydra.core.utils.run_job` (keyword arguments; same results, see the module doc)."""
+    _check_hydra_context(hydra_context)
+    callbacks = hydra_context.callbacks
+
+    old_cwd = os.getcwd()
+    hydra_config = HydraConfig.instance()
+    orig_hydra_cfg = hydra_config.cfg
+
+    # init Hydra config for config evaluation
+    hydra_config.set_config(config)
+
+    output_dir = str(OmegaConf.select(config, job_dir_key))
+    if job_subdir_key is not None:
+        subdir = str(OmegaConf.select(config, job_subdir_key))
+        output_dir = os.path.join(output_dir, subdir)
+
+    abs_output_dir = os.path.abspath(output_dir)
+    with read_write(config.hydra.runtime):
+        with open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = abs_output_dir
+    # Hydra sets HydraConfig again here; the only difference is this value.
+    set_runtime = hydra_config.cfg.hydra.runtime  # type: ignore[union-attr]
+    with read_write(set_runtime):
+        with open_dict(set_runtime):
+            set_runtime.output_dir = abs_output_dir
+
+    _chdir = None
+    try:
+        ret = JobReturn()
+        task_cfg = _copy_without_hydra(config)
+        with read_write(task_cfg):
+            with open_dict(task_cfg):
+                del task_cfg["hydra"]
+
+        ret.cfg = task_cfg
+        hydra_cfg = _copy_hydra_cfg(hydra_config.cfg)  # type: ignore[arg-type]
+        assert isinstance(hydra_cfg, DictConfig)
+        ret.hydra_cfg = hydra_cfg
+        overrides = OmegaConf.to_container(config.hydra.overrides.task)
+        assert isinstance(overrides, list)
+        ret.overrides = overrides
+        # handle output directories here
+        Path(str(output_dir)).mkdir(parents=True, exist_ok=True)
+
+        _chdir = hydra_cfg.hydra.job.chdir
+
+        if _chdir is None:
+            if version.base_at_least("1.2"):
+                _chdir = False
+
+        if _chdir is None:
+            url = "https://hydra.cc/docs/1.2/upgrades/1.1_to_1.2/changes_to_job_working_dir/"
+            deprecation_warning(
+                message=dedent(
+                    f"""\
+                    Future Hydra versions will no longer change working directory at job runtime by default.
+                    See {url} for more information."""
+                ),
+                stacklevel=2,
+            )
+            _chdir = True
+
+        if _chdir:
+            os.chdir(output_dir)
+            ret.working_dir = output_dir
+        else:
+            ret.working_dir = os.getcwd()
+
+        if configure_logging:
+            configure_log(config.hydra.job_logging, config.hydra.verbose)
+
+        if config.hydra.output_subdir is not None:
+            hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
+            hydra_output.mkdir(parents=True, exist_ok=True)
+            _save_config(task_cfg, "config.yaml", hydra_output)
+            _save_config(hydra_cfg, "hydra.yaml", hydra_output)
+            _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+
+        with env_override(hydra_cfg.hydra.job.env_set):
+            callbacks.on_job_start(config=config, task_function=task_function)
+            try:
+                ret.return_value = task_function(task_cfg)
+                ret.status = JobStatus.COMPLETED
+            except Exception as e:
+                ret.return_value = e
+                ret.status = JobStatus.FAILED
+
+        ret.task_name = JobRuntime.instance().get("name")
+
+        _flush_loggers()
+
+        callbacks.on_job_end(config=config, job_return=ret)
+
+        return ret
+    finally:
+        hydra_config.cfg = orig_hydra_cfg
+        if _chdir:
+            os.chdir(old_cwd)
+
+
+# -- copies ------------------------------------------------------------------------------------
+
+
+def _copy_without_hydra(config: DictConfig) -> DictConfig:
+    """`copy.deepcopy(config)` except that the result's `hydra` key holds the original node, uncopied.
+
+    `DictConfig.__deepcopy__` copies each child with `copy.deepcopy(child, memo)` (detaching it from
+    its parent meanwhile and restoring that after); a memo entry for the `hydra` node makes that
+    child come back as itself. The caller deletes `hydra` from the copy right away, as Hydra does.
+    """
+    hydra_node = config.__dict__["_content"]["hydra"]
+    parent = hydra_node.__dict__["_parent"]
+    try:
+        return copy.deepcopy(config, {id(hydra_node): hydra_node})
+    finally:
+        hydra_node.__dict__["_parent"] = parent  # already restored by __deepcopy__; make it certain
+
+
+def _copy_hydra_cfg(set_cfg: DictConfig) -> DictConfig:
+    """What `copy.deepcopy(HydraConfig.instance().cfg)` returns, by a pickle round trip.
+
+    The deep copy re-parents the copied `hydra` node to the copied root; the set copy's `hydra`
+    node has the job's config as parent (so pickling it as is would pickle the whole config), so
+    it points at its own root while pickling.
+    """
+    hydra_node = set_cfg.__dict__["_content"]["hydra"]
+    parent = hydra_node.__dict__["_parent"]
+    hydra_node.__dict__["_parent"] = set_cfg
+    try:
+        blob = pickle.dumps(set_cfg, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # e.g. a structured config class defined in a function
+        blob = None
+    finally:
+        hydra_node.__dict__["_parent"] = parent
+    if blob is None:
+        return copy.deepcopy(set_cfg)
+    return pickle.loads(blob)  # noqa: S301 - our own bytes, made just now
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+
+def _save_config(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None:
+    """Hydra's `_save_config` (the caller has made `output_dir`)."""
+    with open(str(output_dir / filename), "w", encoding="utf-8") as file:
+        file.write(to_yaml(cfg))
+
+
+def to_yaml(cfg: DictConfig | ListConfig) -> str:
+    """`OmegaConf.to_yaml(cfg)`, emitted by libyaml when available and known to give the same text."""
+    container = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    dumper = _fast_dumper()
+    if dumper is None or _needs_python_emitter(container):
+        dumper = get_omega_conf_dumper()
+    return yaml.dump(  # type: ignore[no-any-return]
+        container,
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+        Dumper=dumper,
+    )
+
+
+# Where libyaml's emitter and PyYAML's differ (found by tests/test_core_job_runner.py's comparison):
+# - characters PyYAML prints but libyaml escapes (U+0085, anything above U+FFFF), and every string
+#   that needs double quotes (control characters, U+FEFF, U+FFFE/U+FFFF...): the two fold long
+#   double-quoted strings at different columns;
+# - keys: '' and long keys (PyYAML writes them as `? key` complex keys from 128 characters on,
+#   libyaml from 129 UTF-8 bytes on), and keys with line breaks (libyaml also counts '\r' as one).
+# - strings PyYAML double-quotes although all their characters are printable: a space next to a
+#   line break (' \n', '\n '), so again the folding of long double-quoted strings.
+# Other strings made only of the characters below emit the same text; anything else uses PyYAML.
+_UNSAFE_CHAR = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+_MAX_SIMPLE_KEY = 128  # below this many characters and UTF-8 bytes, both emitters take a key as simple
+
+
+def _key_length(key: str) -> int:
+    return len(key) if key.isascii() else len(key.encode("utf-8"))
+
+
+def _double_quoted(s: str) -> bool:
+    return "\n" in s and (" \n" in s or "\n " in s)
+
+
+def _needs_python_emitter(container: Any) -> bool:
+    """True if some string in `container` could be emitted differently by libyaml and PyYAML."""
+    unsafe = _UNSAFE_CHAR.search
+    stack = [container]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and (
+                    not key or _key_length(key) >= _MAX_SIMPLE_KEY or "\n" in key or unsafe(key)
+                ):
+                    return True
+                if isinstance(value, str):
+                    if unsafe(value) or _double_quoted(value):
+                        return True
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            for value in node:
+                if isinstance(value, str):
+                    if unsafe(value) or _double_quoted(value):
+                        return True
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+    return False
+
+
+_fast_dumper_cache: list[Any] = []  # [(source representer dicts snapshot, dumper class)]
+
+
+def _fast_dumper() -> Any:
+    """A `yaml.CDumper` subclass with OmegaConf's representers and resolvers, or None without libyaml."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        return None
+    source = get_omega_conf_dumper()
+    tables = (
+        dict(source.yaml_representers),
+        dict(source.yaml_multi_representers),
+        {k: list(v) for k, v in source.yaml_implicit_resolvers.items()},
+    )
+    if _fast_dumper_cache and _fast_dumper_cache[0][0] == tables:
+        return _fast_dumper_cache[0][1]
+
+    class OmegaConfCDumper(yaml.CDumper):  # type: ignore[misc,name-defined]
+        pass
+
+    OmegaConfCDumper.yaml_representers = dict(tables[0])
+    OmegaConfCDumper.yaml_multi_representers = dict(tables[1])
+    OmegaConfCDumper.yaml_implicit_resolvers = {k: list(v) for k, v in tables[2].items()}
+    _fast_dumper_cache[:] = [(tables, OmegaConfCDumper)]
+    return OmegaConfCDumper
