@@ -75,6 +75,10 @@ def test_help_of_run(project) -> None:
         "--tracked",
         "--project",
         "--domain",
+        "--dry-run",
+        "--submit-max-workers",
+        "--fail-fast",
+        "--abort-on-interrupt",
     ):
         assert flag in text, flag
     # The scripts of the current directory are not listed as if they were subcommands.

@@ -8,6 +8,7 @@ covered in test_run_local.py; the real remote path by the integration suite.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,7 @@ def test_defaults_are_a_remote_waited_run(project, core) -> None:
         "wait_max_workers": 32,
         "run_options": {"copy_style": "loaded_modules"},
         "task_env_key": "task_env",
+        "dry_run": False,
         "offset": 0.0,
     }
     assert result.stdout.splitlines()[-1] == "1.5"
@@ -260,3 +262,85 @@ def test_follow_of_a_failed_run_exits_1(project, core) -> None:
     result = hydra_run(*CONF, "-f", *SCORE)
     assert result.exit_code == 1
     assert "ended in phase FAILED" in flat(result.output)
+
+
+def test_sweep_defaults_leave_submission_concurrency_to_core(project, core) -> None:
+    result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 0, result.output
+    call = core.last
+    assert (call["dry_run"], call["fail_fast"], call["abort_on_interrupt"]) == (False, False, False)
+    assert "submit_max_workers" not in call  # hydra_sweep's own default applies
+
+
+def test_sweep_flags_are_forwarded_to_hydra_sweep(project, core) -> None:
+    result = hydra_run(
+        *CONF,
+        "-m",
+        "--submit-max-workers",
+        "3",
+        "--fail-fast",
+        "--abort-on-interrupt",
+        *SCORE,
+        "--cfg",
+        "training.epochs=1,2",
+    )
+    assert result.exit_code == 0, result.output
+    name, call = core.calls[-1]
+    assert name == "hydra_sweep"
+    assert call["submit_max_workers"] == 3
+    assert call["fail_fast"] is True
+    assert call["abort_on_interrupt"] is True
+    assert call["dry_run"] is False
+
+
+def test_dry_run_of_a_single_run_prints_the_plan(project, core, monkeypatch) -> None:
+    plan = hydra_flyte.DryRunPlan(
+        job_num=None, overrides=("optimizer.lr=0.5",), task="fixture.score", run_name=None, mode="remote",
+        task_env={"cpu": "2"},
+    )  # fmt: skip
+    seen: list[dict[str, Any]] = []
+
+    def planning_run(task: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return plan
+
+    monkeypatch.setattr(hydra_flyte, "hydra_run", planning_run)
+    result = hydra_run(*CONF, "--dry-run", "--follow", *SCORE, "--cfg", "optimizer.lr=0.5")
+    assert result.exit_code == 0, result.output
+    assert seen[-1]["dry_run"] is True
+    assert result.stdout.splitlines() == [plan.describe()]
+    assert "optimizer.lr=0.5" in plan.describe() and "cpu=2" in plan.describe()
+    assert core.run.calls == []  # --follow followed nothing: nothing was submitted
+
+
+def test_dry_run_of_a_sweep_prints_only_what_core_printed(project, core, monkeypatch) -> None:
+    def planning_sweep(task: Any, **kwargs: Any) -> Any:
+        assert kwargs["dry_run"] is True
+        print("job 0 [training.epochs=1]: planned")
+        return [hydra_flyte.DryRunPlan(0, ("training.epochs=1",), "fixture.score", "x-0", "remote", {})]
+
+    monkeypatch.setattr(hydra_flyte, "hydra_sweep", planning_sweep)
+    result = hydra_run(*CONF, "-m", "--dry-run", *SCORE, "--cfg", "training.epochs=1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["job 0 [training.epochs=1]: planned"]
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["plain", "reported-by-core"])
+def test_ctrl_c_exits_130_without_a_traceback(project, core, monkeypatch, marked) -> None:
+    def interrupted(task: Any, **kwargs: Any) -> Any:
+        interrupt = KeyboardInterrupt()
+        if marked:  # what hydra_flyte does after printing its own message (manifest, how to reattach)
+            print("Interrupted: stopped waiting; the submitted runs go on.", file=sys.stderr)
+            interrupt.manifest_path = "multirun/x/flyte-sweep.json"  # type: ignore[attr-defined]
+            interrupt.aborted = []  # type: ignore[attr-defined]
+        raise interrupt
+
+    monkeypatch.setattr(hydra_flyte, "hydra_sweep", interrupted)
+    result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    if marked:
+        assert lines == ["Interrupted: stopped waiting; the submitted runs go on."]
+    else:
+        assert lines == ["Interrupted."]

@@ -154,3 +154,59 @@ def test_name_with_multirun_runs_every_job(project) -> None:
     )
     assert result.exit_code == 0, result.output
     assert len(job_lines(result.stdout)) == 2
+
+
+def test_dry_run_of_a_local_sweep_prints_one_line_per_job_and_runs_nothing(project) -> None:
+    # `explode` raises for epochs above 10: had any job run, the sweep would have failed.
+    result = hydra_run(
+        *LOCAL, "--multirun", "--dry-run", "fixture_tasks.py", "explode",
+        "--cfg", "training.epochs=11,12", "--cfg", "optimizer=adam,sgd", "--cfg", "+task_env.explode.retries=2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = job_lines(result.stdout)
+    assert [(num, overrides) for num, overrides, _ in lines] == [
+        (0, "training.epochs=11 optimizer=adam +task_env.explode.retries=2"),
+        (1, "training.epochs=11 optimizer=sgd +task_env.explode.retries=2"),
+        (2, "training.epochs=12 optimizer=adam +task_env.explode.retries=2"),
+        (3, "training.epochs=12 optimizer=sgd +task_env.explode.retries=2"),
+    ]
+    for _, _, body in lines:
+        assert body.startswith("fixture.explode as ")  # the task and the run name
+        assert "(local)" in body
+        assert "task_env: retries=" in body and "count=2" in body  # the task_env that would apply
+    # Nothing else on stdout but Hydra's log lines (no values: no job ran).
+    others = [line for line in result.stdout.splitlines() if not JOB_LINE.match(line)]
+    assert all("[HYDRA]" in line for line in others), others
+    assert "too many epochs" not in result.output
+
+
+def test_dry_run_of_a_remote_sweep_needs_no_endpoint_and_names_every_run(project) -> None:
+    # No Flyte endpoint is configured here: a real remote sweep would exit 1 before submitting.
+    result = hydra_run(
+        "--config-path", "conf", "--config-name", "main", "--multirun", "--dry-run", "--name", "exp",
+        "fixture_tasks.py", "score", "--cfg", "optimizer.lr=0.1,0.2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    bodies = [body for _, _, body in job_lines(result.stdout)]
+    assert len(bodies) == 2
+    assert bodies[0].startswith("fixture.score as exp-0 (remote)")
+    assert bodies[1].startswith("fixture.score as exp-1 (remote)")
+    assert "Submitted" not in result.stdout
+
+
+def test_dry_run_of_a_single_run_prints_its_plan(project) -> None:
+    result = hydra_run(*LOCAL, "--dry-run", "fixture_tasks.py", "explode", "--cfg", "training.epochs=11")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.strip().splitlines()
+    assert line.startswith("run [training.epochs=11]: fixture.explode as ")
+
+
+def test_dry_run_fails_with_exit_2_when_a_job_does_not_compose(project) -> None:
+    result = hydra_run(
+        *LOCAL, "--multirun", "--dry-run", "fixture_tasks.py", "score", "--cfg", "optimizer=adam,nope"
+    )
+    assert result.exit_code == 2, result.output
+    text = flat(result.output)
+    assert "optimizer/nope" in text and "Available options in 'optimizer'" in text
+    assert "Traceback" not in result.output
+    assert not job_lines(result.stdout)

@@ -58,6 +58,27 @@ def assert_usage_error(result, *fragments: str, code: int = 2) -> None:
         (("--local", "--version", "v1"), ["--version only affects"]),
         (("--local", "--copy-style", "all"), ["--copy-style only affects"]),
         (("--local", "--debug"), ["--debug only affects"]),
+        (("--fail-fast",), ["--fail-fast only applies to a sweep", "add --multirun, or drop --fail-fast"]),
+        (
+            ("--submit-max-workers", "4", "--abort-on-interrupt"),
+            ["--submit-max-workers, --abort-on-interrupt only apply to a sweep"],
+        ),
+        (
+            ("--multirun", "--local", "--fail-fast"),
+            ["--fail-fast only acts on remote runs", "this sweep runs locally", "drop --fail-fast"],
+        ),
+        (
+            ("--multirun", "--local", "--submit-max-workers", "2"),
+            ["--submit-max-workers only acts on remote"],
+        ),
+        (
+            ("--multirun", "--no-wait", "--fail-fast", "--abort-on-interrupt"),
+            [
+                "--fail-fast, --abort-on-interrupt act while the sweep waits",
+                "drop --fail-fast and --abort-on-interrupt",
+            ],
+        ),
+        (("--multirun", "--submit-max-workers", "0"), ["--submit-max-workers", "0 is not in the range x>=1"]),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )

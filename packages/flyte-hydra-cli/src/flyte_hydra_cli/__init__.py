@@ -6,6 +6,9 @@ composes a Hydra config for it (no `@hydra.main` needed) and runs it, locally or
     flyte hydra run --local --config-path conf --config-name training \\
         train.py pipeline --dataset digits --cfg optimizer.lr=0.01
 
+`flyte hydra status SWEEP` and `flyte hydra rerun SWEEP --failed` reattach to a remote sweep
+through the manifest it left in its sweep directory.
+
 This module is what the `flyte.plugins.cli.commands` entry point loads, and every `flyte`
 command (even `flyte --help`) loads it. It therefore imports nothing but click: the real
 command, Hydra, hydra_flyte and the user's script are imported only when `flyte hydra ...` runs.
@@ -15,13 +18,29 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from typing import Any
 
 import rich_click as click
 
 __all__ = ["hydra"]
 
 #: Where each subcommand of `flyte hydra` lives, as "module:attribute", imported on first use.
-_SUBCOMMANDS: Mapping[str, str] = {"run": "flyte_hydra_cli._run:run"}
+_SUBCOMMANDS: Mapping[str, str] = {
+    "run": "flyte_hydra_cli._run:run",
+    "status": "flyte_hydra_cli._sweeps:status",
+    "rerun": "flyte_hydra_cli._sweeps:rerun",
+}
+
+#: Exit status after Ctrl-C, as a shell reports a process killed by SIGINT.
+EXIT_INTERRUPTED = 130
+
+
+def _explained_by_core(interrupt: BaseException) -> bool:
+    """True for a Ctrl-C that hydra_flyte has already reported (what happened, the manifest, how to reattach).
+
+    Core marks such an interrupt with `manifest_path` and `aborted` before re-raising it.
+    """
+    return hasattr(interrupt, "manifest_path")
 
 
 class _LazyGroup(click.RichGroup):
@@ -41,6 +60,15 @@ class _LazyGroup(click.RichGroup):
             self.add_command(command, name=cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Ctrl-C in any subcommand: exit 130 with one line (or none, when core already explained)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            if not _explained_by_core(exc):
+                click.echo("Interrupted.", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
 
 @click.group(
     cls=_LazyGroup,
@@ -52,6 +80,7 @@ def hydra() -> None:
     Compose a Hydra config and run a Flyte task with it: one run, or one run per job of a sweep.
 
     The task needs an `omegaconf.DictConfig` parameter; the script needs no `@hydra.main`.
+    `status` and `rerun` reattach to a remote sweep through its manifest.
 
     ```bash
     flyte hydra run --local --config-path conf --config-name training \\

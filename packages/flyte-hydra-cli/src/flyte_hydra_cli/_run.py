@@ -76,6 +76,10 @@ class Settings:
     task_env_key: str
     hydra_overrides: tuple[str, ...]
     follow: bool
+    dry_run: bool = False
+    submit_max_workers: int | None = None
+    fail_fast: bool = False
+    abort_on_interrupt: bool = False
     run_options: dict[str, Any] = field(default_factory=dict)
     init_args: dict[str, Any] = field(default_factory=dict)
 
@@ -160,6 +164,8 @@ def _settings(params: dict[str, Any]) -> Settings:
             "drop --no-wait (or run remotely)."
         )
 
+    _check_sweep_options(params, mode)
+
     if mode == "local" and not params["tracked"]:
         remote_only = [flag for flag, given in _remote_only_options(params) if given]
         if remote_only:
@@ -212,6 +218,10 @@ def _settings(params: dict[str, Any]) -> Settings:
         task_env_key=params["task_env_key"],
         hydra_overrides=tuple(params[_HYDRA_OVERRIDES]),
         follow=params["follow"],
+        dry_run=params["dry_run"],
+        submit_max_workers=params["submit_max_workers"],
+        fail_fast=params["fail_fast"],
+        abort_on_interrupt=params["abort_on_interrupt"],
         run_options=run_options,
         init_args={
             "project": params["project"],
@@ -221,6 +231,40 @@ def _settings(params: dict[str, Any]) -> Settings:
             "sync_local_sys_paths": not params["no_sync_local_sys_paths"],
         },
     )
+
+
+def _check_sweep_options(params: dict[str, Any], mode: str) -> None:
+    """The options that only steer a remote sweep: rejected where core would ignore them."""
+    usage = click.UsageError
+    given = [
+        flag
+        for flag, on in (
+            ("--submit-max-workers", params["submit_max_workers"] is not None),
+            ("--fail-fast", params["fail_fast"]),
+            ("--abort-on-interrupt", params["abort_on_interrupt"]),
+        )
+        if on
+    ]
+    if not given:
+        return
+    drop = " and ".join(given)
+    if not params["multirun"]:
+        raise usage(
+            f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} to a sweep, and this is a "
+            f"single run: add --multirun, or drop {drop}."
+        )
+    if mode == "local":
+        raise usage(
+            f"{', '.join(given)} only {'acts' if len(given) == 1 else 'act'} on remote runs, and this sweep "
+            f"runs locally (one job after the other, in this process): drop {drop}, or run remotely."
+        )
+    waiting_only = [flag for flag in given if flag != "--submit-max-workers"]
+    if waiting_only and not params["wait"]:
+        raise usage(
+            f"{', '.join(waiting_only)} {'acts' if len(waiting_only) == 1 else 'act'} while the sweep waits "
+            f"for its runs, and --no-wait returns once they are submitted: drop {' and '.join(waiting_only)} "
+            "or --no-wait."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -590,7 +634,7 @@ def _execute(
 ) -> None:
     """Initialise Flyte like `flyte run`, run or sweep through hydra_flyte, print the outcome."""
     import hydra_flyte
-    from hydra_flyte import ConfigurationError, NoEndpointError, RunFailedError, SweepFailedError
+    from hydra_flyte import ConfigurationError, DryRunPlan, NoEndpointError, RunFailedError, SweepFailedError
 
     run_ctx = _run_ctx(ctx)
     assert run_ctx is not None
@@ -610,15 +654,23 @@ def _execute(
         "wait_max_workers": settings.wait_max_workers,
         "run_options": settings.run_options,
         "task_env_key": settings.task_env_key,
+        "dry_run": settings.dry_run,
     }
-    launch = hydra_flyte.hydra_sweep if settings.multirun else hydra_flyte.hydra_run
+    if settings.multirun:
+        launch = hydra_flyte.hydra_sweep
+        common["fail_fast"] = settings.fail_fast
+        common["abort_on_interrupt"] = settings.abort_on_interrupt
+        if settings.submit_max_workers is not None:
+            common["submit_max_workers"] = settings.submit_max_workers
+    else:
+        launch = hydra_flyte.hydra_run
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
     try:
         with _environment(local_env):
             results = launch(task, **common, **task_kwargs)
-        if settings.follow:
+        if settings.follow and not settings.dry_run:
             results = _follow(results)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc), ctx) from exc
@@ -632,11 +684,13 @@ def _execute(
         _fail(ctx, f"{failed} of {len(exc.outcomes)} jobs failed.", exc)
     except RunFailedError as exc:
         _fail(ctx, str(exc), exc)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        ctx.exit(130)
     except Exception as exc:
         _fail(ctx, f"{type(exc).__name__}: {exc} (rerun as `flyte -v hydra run ...` for the traceback)", exc)
+    if settings.dry_run:
+        # A sweep's plan was printed by core's launcher, one line per job; a single run's comes back.
+        if isinstance(results, DryRunPlan):
+            click.echo(results.describe())
+        return
     _print_results(results, multirun=settings.multirun)
 
 
@@ -751,6 +805,32 @@ run = RunGroup(
             show_default=True,
             help="Config key holding per-task overrides (resources, image), `task_env.<task name>`.",
         ),
+        click.Option(
+            ["--dry-run"],
+            is_flag=True,
+            default=False,
+            help="Compose every job and print, one line per job, its overrides, the task_env that would "
+            "apply and the run name; run and submit nothing. A job that does not compose fails the dry run.",
+        ),
+        click.Option(
+            ["--submit-max-workers"],
+            type=click.IntRange(min=1),
+            default=None,
+            help="With --multirun, remote: how many runs to submit concurrently (default: hydra-flyte's, 16).",
+        ),
+        click.Option(
+            ["--fail-fast"],
+            is_flag=True,
+            default=False,
+            help="With --multirun, remote: on the first failed run, abort the runs still going and fail the sweep.",
+        ),
+        click.Option(
+            ["--abort-on-interrupt"],
+            is_flag=True,
+            default=False,
+            help="With --multirun, remote: Ctrl-C aborts every unfinished run (by default they go on, and "
+            "`flyte hydra status` reattaches).",
+        ),
         _hydra_override_option(),
         *fp.run_options(),
     ],
@@ -768,6 +848,10 @@ App overrides go through the flag named after the task's `DictConfig` parameter 
 
 Runs are remote unless `--local`. Remote runs print their URL as soon as they are submitted,
 then (unless `--no-wait`) their values. Local runs print their values: one line per job for
-`--multirun`. Exit status: 0 when every job succeeded, 1 when one failed, 2 for usage errors.
+`--multirun`. A remote sweep keeps a manifest (`flyte-sweep.json` in its sweep directory) for
+`flyte hydra status` and `flyte hydra rerun`. `--dry-run` prints what would run and runs nothing.
+
+Exit status: 0 when every job succeeded, 1 when one failed, 2 for usage errors (and for a job
+that does not compose), 130 on Ctrl-C.
 """,
 )

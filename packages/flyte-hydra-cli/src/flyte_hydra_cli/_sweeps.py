@@ -1,0 +1,288 @@
+"""`flyte hydra status SWEEP` and `flyte hydra rerun SWEEP --failed`: reattach to a remote sweep.
+
+A remote sweep leaves a manifest (`<sweep dir>/flyte-sweep.json`) naming every run it planned.
+Both commands start from it (a manifest path, its sweep directory, or the sweep id), talk to the
+control plane the sweep went to, print one table of the jobs (hydra_flyte's `format_summary`,
+the same table a waiting sweep prints at its end) and exit 0 or 1 on what the table shows.
+
+hydra_flyte is imported only when one of the commands runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import rich_click as click
+
+from . import _flyte_private as fp
+from ._run import _fail
+
+#: Phases in which a job is settled and did not succeed. NOT_SUBMITTED: the sweep stopped before
+#: the run reached the control plane.
+FAILED_PHASES = frozenset({"FAILED", "ABORTED", "TIMED_OUT", "NOT_SUBMITTED"})
+SUCCEEDED = "SUCCEEDED"
+
+#: How long an interrupted command lets the manifest's pending write land before it exits
+#: (hydra_flyte coalesces manifest writes, at most 0.2 s apart).
+_FLUSH_GRACE_SECONDS = 0.5
+
+#: How the process ends after a Ctrl-C (replaced in tests).
+_hard_exit: Callable[[int], Any] = os._exit
+
+
+def _load(ctx: click.Context, sweep: str) -> Any:
+    """The sweep's manifest; a usage error (exit 2) when there is none or it cannot be read."""
+    from hydra_flyte import ConfigurationError, load_manifest
+
+    try:
+        manifest = load_manifest(sweep)
+        # Absolute, so that the path printed (and the reattach hint) works from any directory.
+        manifest.path = manifest.path.resolve()
+        return manifest
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param_hint="'SWEEP'") from exc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise click.BadParameter(
+            f"{sweep!r} is not a readable sweep manifest ({type(exc).__name__}: {exc}): pass the "
+            "flyte-sweep.json a remote `flyte hydra run --multirun` wrote, its sweep directory, or its sweep id.",
+            ctx,
+            param_hint="'SWEEP'",
+        ) from exc
+
+
+def _initialise_flyte(ctx: click.Context, manifest: Any) -> None:
+    """Initialise Flyte as `flyte hydra run` does (-c/--endpoint/...), in the sweep's project and domain."""
+    try:
+        fp.initialize_config(ctx, manifest.project, manifest.domain)
+    except Exception as exc:  # a malformed config file, an unreachable auth server, ...
+        _fail(ctx, f"could not initialise Flyte from its configuration: {type(exc).__name__}: {exc}", exc)
+
+
+def _call(ctx: click.Context, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a hydra_flyte function, mapping its errors to exit statuses (2 usage, 1 anything else)."""
+    from hydra_flyte import ConfigurationError, NoEndpointError
+
+    try:
+        return function(*args, **kwargs)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
+    except NoEndpointError as exc:
+        _fail(ctx, str(exc), exc)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # the control plane refused or is unreachable, ...
+        command = ctx.command_path
+        _fail(
+            ctx,
+            f"{type(exc).__name__}: {exc} (rerun as `flyte -v {command.split(' ', 1)[-1]} ...` for the traceback)",
+            exc,
+        )
+
+
+def _interruptible(manifest_path: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call `function` in a daemon thread, so that Ctrl-C stops the command at once.
+
+    hydra_flyte waits for runs in a thread pool that is joined before the call returns (and again
+    at interpreter exit), so a Ctrl-C in the calling thread would only take effect once every run
+    had ended. Here the main thread just watches; on Ctrl-C it says how to reattach and ends the
+    process, leaving the runs going.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="flyte-hydra-reattach", daemon=True)
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted: stopped waiting; the runs go on. Manifest: {manifest_path}. "
+            f"Reattach with: flyte hydra status {manifest_path} --wait",
+            err=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only cuts the grace short
+            time.sleep(_FLUSH_GRACE_SECONDS)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _hard_exit(130)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _report(manifest: Any) -> None:
+    """The table of jobs, then where the manifest is."""
+    from hydra_flyte._manifest import format_summary
+
+    records = manifest.records()
+    where = "/".join(p for p in (manifest.project, manifest.domain) if p)
+    click.echo(
+        f"Sweep {manifest.sweep_id}: {len(records)} job{'s' if len(records) != 1 else ''}"
+        + (f" of {manifest.task}" if manifest.task else "")
+        + (f" in {where}" if where else "")
+        + (" (interrupted)" if manifest.interrupted else "")
+    )
+    click.echo(format_summary(records))
+    click.echo(f"Manifest: {manifest.path}")
+
+
+def _exit_code(records: Iterable[Any], *, all_finished: bool) -> int:
+    """0 or 1. With all_finished, only a sweep whose every job SUCCEEDED is 0; otherwise
+    any job in a failed phase makes it 1 and jobs still going do not."""
+    phases = [r.phase for r in records]
+    if all_finished:
+        return 0 if all(p == SUCCEEDED for p in phases) else 1
+    return 1 if any(p in FAILED_PHASES for p in phases) else 0
+
+
+def _wait_max_workers_option() -> Any:
+    return click.option(
+        "--wait-max-workers",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="How many runs to look up or wait for concurrently.",
+    )
+
+
+@click.command(
+    "status",
+    short_help="Show the phase and result of every job of a remote sweep.",
+)
+@click.argument("sweep", metavar="SWEEP")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    show_default=True,
+    help="Wait for every unfinished run to end before printing.",
+)
+@_wait_max_workers_option()
+@click.pass_context
+def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) -> None:
+    """
+    Show the phase and result of every job of a remote sweep, from its manifest.
+
+    SWEEP is the manifest (`flyte-sweep.json`), the sweep directory holding it, or the sweep id
+    printed when the sweep started. The runs are looked up on the control plane configured for
+    `flyte` (`-c/--config`, `--endpoint`, ...), in the sweep's project and domain, and the
+    manifest is brought up to date.
+
+    Exit status: 1 if any job failed, was aborted, timed out or was never submitted; with
+    `--wait`, 1 unless every job succeeded; 0 otherwise (jobs still running do not count as
+    failures without `--wait`). 2 for a missing or unreadable manifest, 130 on Ctrl-C.
+    """
+    import hydra_flyte
+
+    manifest = _load(ctx, sweep)
+    _initialise_flyte(ctx, manifest)
+    manifest = _call(
+        ctx,
+        _interruptible,
+        manifest.path,
+        hydra_flyte.sweep_status,
+        manifest.path,
+        wait=wait,
+        wait_max_workers=wait_max_workers,
+    )
+    _report(manifest)
+    ctx.exit(_exit_code(manifest.records(), all_finished=wait))
+
+
+@click.command(
+    "rerun",
+    short_help="Submit again the jobs of a remote sweep that failed or were aborted.",
+)
+@click.argument("sweep", metavar="SWEEP")
+@click.option(
+    "--failed",
+    is_flag=True,
+    default=False,
+    help="Rerun the jobs that failed, were aborted or timed out. Required: it is the only selection supported.",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait for the new runs to end, or return once they are submitted.",
+)
+@_wait_max_workers_option()
+@click.pass_context
+def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_workers: int) -> None:
+    """
+    Submit again the jobs of a remote sweep that failed, were aborted or timed out.
+
+    SWEEP is the manifest (`flyte-sweep.json`), the sweep directory or the sweep id. The phases
+    are refreshed from the control plane first; then Flyte reruns each failed run with exactly
+    the inputs it had (the same composed config and task arguments), as a new run recorded in
+    the same manifest (the old one stays in the job's attempts). Jobs that never reached the
+    control plane cannot be rerun this way: run the sweep again for those.
+
+    Exit status: with `--wait`, 0 only if every job of the sweep has now succeeded; with
+    `--no-wait`, 0 when no job is left failed. 1 otherwise, 2 for usage errors or a missing
+    manifest, 130 on Ctrl-C.
+    """
+    import hydra_flyte
+
+    if not failed:
+        raise click.UsageError(
+            "only `--failed` is supported: `flyte hydra rerun SWEEP --failed` submits again the jobs that "
+            "failed or were aborted.",
+            ctx,
+        )
+    manifest = _load(ctx, sweep)
+    _initialise_flyte(ctx, manifest)
+    # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
+    manifest = _call(
+        ctx,
+        _interruptible,
+        manifest.path,
+        hydra_flyte.sweep_status,
+        manifest.path,
+        wait=False,
+        wait_max_workers=wait_max_workers,
+    )
+    rerunnable = [r for r in manifest.failed() if r.run_name]
+    never_submitted = [r for r in manifest.records() if r.phase == "NOT_SUBMITTED"]
+    for record in never_submitted:
+        click.echo(
+            f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] was never submitted, so Flyte "
+            "has no run to rerun: run the sweep again for it.",
+            err=True,
+        )
+    if rerunnable:
+        manifest = _call(
+            ctx,
+            _interruptible,
+            manifest.path,
+            hydra_flyte.rerun_failed,
+            manifest.path,
+            wait=wait,
+            wait_max_workers=wait_max_workers,
+        )
+    else:
+        click.echo("No failed or aborted run to rerun.")
+        if wait:  # as rerun_failed would: wait for the runs still going
+            manifest = _call(
+                ctx,
+                _interruptible,
+                manifest.path,
+                hydra_flyte.sweep_status,
+                manifest.path,
+                wait=True,
+                wait_max_workers=wait_max_workers,
+            )
+    _report(manifest)
+    ctx.exit(_exit_code(manifest.records(), all_finished=wait))
