@@ -40,10 +40,12 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
     from hydra import initialize, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.version import VersionBase
 
     global_hydra = GlobalHydra.instance()
     saved_hydra = global_hydra.hydra if global_hydra.is_initialized() else None
     saved_hydra_cfg = HydraConfig.instance().cfg
+    saved_version_base = VersionBase.instance().getbase()  # initialize() sets it for the process
     global_hydra.clear()
     try:
         if config_dir is None:
@@ -59,6 +61,7 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
         if saved_hydra is not None:
             global_hydra.initialize(saved_hydra)
         HydraConfig.instance().cfg = saved_hydra_cfg  # type: ignore[assignment]
+        VersionBase.instance().version_base = saved_version_base  # may be Hydra's "unspecified" marker
 
 
 def apply_value_overrides(overrides: list[Any], cfg: Any) -> None:

@@ -61,8 +61,13 @@ def run_job(
     job_dir_key: str,
     job_subdir_key: str | None,
     configure_logging: bool = True,
+    job_end_callbacks: bool = True,
 ) -> JobReturn:
-    """Drop-in for `hydra.core.utils.run_job` (keyword arguments; same results, see the module doc)."""
+    """Drop-in for `hydra.core.utils.run_job` (keyword arguments; same results, see the module doc).
+
+    With `job_end_callbacks=False` the caller calls `on_job_end` itself, once the job's real
+    outcome is known (FlyteLauncher does, after waiting for the job's run).
+    """
     _check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
 
@@ -153,7 +158,8 @@ def run_job(
 
         _flush_loggers()
 
-        callbacks.on_job_end(config=config, job_return=ret)
+        if job_end_callbacks:
+            callbacks.on_job_end(config=config, job_return=ret)
 
         return ret
     finally:

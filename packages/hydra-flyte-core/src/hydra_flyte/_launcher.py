@@ -193,19 +193,19 @@ class FlyteLauncher(Launcher):
                 config=sweep_config,
                 job_dir_key="hydra.sweep.dir",
                 job_subdir_key="hydra.sweep.subdir",
+                job_end_callbacks=False,  # called in _finish, with the job's real outcome
             )
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return ret, job
+        return ret, job, sweep_config
 
-    @staticmethod
     def _finish(
-        submitted: list[tuple[JobReturn, Any]], settings: Any, manifest: Any, progress: Any
+        self, submitted: list[tuple[JobReturn, Any, DictConfig]], settings: Any, manifest: Any, progress: Any
     ) -> list[JobReturn]:
         """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
         from ._interrupt import handle_interrupt
         from ._waiting import finish_all
 
-        pending = [(ret._return_value, job) for ret, job in submitted if ret.status is JobStatus.COMPLETED]
+        pending = [(ret._return_value, job) for ret, job, _ in submitted if ret.status is JobStatus.COMPLETED]
 
         def finished(index: int, outcome: Any) -> None:
             if manifest is not None:
@@ -222,9 +222,10 @@ class FlyteLauncher(Launcher):
         finished_iter = iter(outcomes)
         returns = []
         overlay = _overlay.get()
-        for ret, job in submitted:
+        for ret, job, config in submitted:
             if ret.status is JobStatus.COMPLETED:
                 record_outcome(ret, job, next(finished_iter))
+            self._job_end(config, ret)
             if overlay is not None and overlay.on_job_finished is not None:
                 overlay.on_job_finished(job.job_num or 0, ret)
             returns.append(ret)
@@ -235,11 +236,24 @@ class FlyteLauncher(Launcher):
 
                 print(format_summary(manifest.records()), flush=True)
         if settings.dry_run:
-            for ret, _ in submitted:
+            for ret, _, _ in submitted:
                 if ret.status is JobStatus.COMPLETED and ret._return_value is not None:
                     describe = getattr(ret._return_value, "describe", None)
                     print(describe() if describe else ret._return_value, flush=True)
         return returns
+
+    def _job_end(self, config: DictConfig, ret: JobReturn) -> None:
+        """Hydra's on_job_end for one job, now that its outcome is known, with its Hydra config set."""
+        from hydra.core.hydra_config import HydraConfig
+
+        assert self.hydra_context is not None
+        hydra_config = HydraConfig.instance()
+        previous = hydra_config.cfg
+        hydra_config.cfg = ret.hydra_cfg  # type: ignore[assignment]
+        try:
+            self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
+        finally:
+            hydra_config.cfg = previous
 
 
 def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:

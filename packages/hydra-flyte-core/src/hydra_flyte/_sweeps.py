@@ -7,6 +7,7 @@ the runs are looked up by the names the manifest recorded.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +21,16 @@ def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
     from ._errors import ConfigurationError
 
     try:
-        return Manifest.load(find_manifest(sweep))
+        path = find_manifest(sweep)
     except FileNotFoundError as exc:
         raise ConfigurationError(str(exc)) from exc
+    try:
+        return Manifest.load(path)
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON, another format version, odd records
+        raise ConfigurationError(
+            f"{path} is not a hydra-flyte sweep manifest this version can read ({exc}); "
+            "pass the flyte-sweep.json a sweep wrote."
+        ) from exc
 
 
 def _phase_name(phase: Any) -> str:
@@ -96,18 +104,30 @@ def sweep_status(
 
 def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) -> Manifest:
     """Update every unfinished record from the control plane, concurrently; save the manifest."""
-    from concurrent.futures import ThreadPoolExecutor
-
     open_records = [r for r in manifest.records() if r.phase not in TERMINAL and r.phase != NOT_SUBMITTED]
 
     def update(record: JobRecord) -> None:
         _collect(manifest, record, _lookup(record), wait=wait)
 
     workers = max(1, min(len(open_records), wait_max_workers or len(open_records) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hydra-flyte-status") as pool:
-        list(pool.map(update, open_records))
-    manifest.save()
+    threads = [
+        threading.Thread(target=_drain, args=(update, open_records[n::workers]), daemon=True)
+        for n in range(workers)
+    ]
+    try:  # daemon threads: a Ctrl-C here returns at once (the runs go on), the manifest is saved
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        manifest.save()
     return manifest
+
+
+def _drain(update: Any, records: Sequence[JobRecord]) -> None:
+    for record in records:
+        update(record)
 
 
 def _rerun_name(record: JobRecord) -> str:

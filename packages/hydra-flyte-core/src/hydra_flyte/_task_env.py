@@ -180,7 +180,10 @@ def effective_task_settings(task: Any) -> dict[str, Any]:
         for container in template.pod_spec.containers or []:
             if container.name == template.primary_container_name and container.image:
                 settings["image"] = container.image
-    for key in ("env_vars", "retries", "timeout", "queue", "interruptible", "service_account"):
+    retries = getattr(getattr(task, "retries", None), "count", 0)
+    if retries:
+        settings["retries"] = retries
+    for key in ("env_vars", "timeout", "queue", "interruptible", "service_account"):
         value = getattr(task, key, None)
         if value not in (None, {}, 0, ()):
             settings[key] = value
