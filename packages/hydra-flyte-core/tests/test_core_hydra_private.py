@@ -28,7 +28,9 @@ def test_core_registers_its_launcher_and_config() -> None:
     ensure_launcher_registered()
     assert PluginFlyteLauncher in Plugins.instance().discover(Launcher)
     node = ConfigStore.instance().load("hydra/launcher/flyte.yaml").node
-    launcher_node = node.launcher if "launcher" in node else node  # stored at package `hydra` or `hydra.launcher`
+    launcher_node = (
+        node.launcher if "launcher" in node else node
+    )  # stored at package `hydra` or `hydra.launcher`
     assert launcher_node._target_ == "hydra_plugins._hydra_flyte_core.FlyteLauncher"
     launcher = Plugins.instance()._instantiate(launcher_node)
     assert isinstance(launcher, FlyteLauncher)
