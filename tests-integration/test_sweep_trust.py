@@ -173,9 +173,9 @@ def test_dry_run_submits_nothing(
 def test_dry_run_names_a_job_that_does_not_compose(flyte_remote: ControlPlane, tmp_path: Path) -> None:
     from hydra_flyte import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match=r"optimizer\.nope"):
+    with pytest.raises(ConfigurationError, match=r"for the job \[optimizer\.lr=1 \+task_env=nope\]"):
         hydra_sweep(objective, config_path=CONF, config_name="training",
-                    overrides=["optimizer.nope=1,2"], dry_run=True)  # fmt: skip
+                    overrides=["optimizer.lr=1,2", "+task_env=big,nope"], dry_run=True)  # fmt: skip
     assert flyte_remote.requests.all() == []
 
 

@@ -57,7 +57,11 @@ class ReusingConfigLoader(ConfigLoader):
         )
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        return self._compose(master_config, list(sweep_overrides))
+        try:
+            return self._compose(master_config, list(sweep_overrides))
+        except Exception as exc:  # Hydra's own error, unchanged; remember which job it was
+            exc.job_overrides = list(sweep_overrides)  # type: ignore[attr-defined]
+            raise
 
     def get_search_path(self) -> Any:
         return self._inner.get_search_path()

@@ -87,6 +87,9 @@ def _prepare(
 def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
     """Hydra's composition error, as one paragraph that says where to look."""
     where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
+    job = getattr(exc, "job_overrides", None)
+    if job is not None:
+        where += f" for the job [{' '.join(job) or 'no overrides'}]"
     text = str(exc).strip().replace("\n", " ")
     return ConfigurationError(f"could not compose {where}: {text}")
 
