@@ -18,10 +18,7 @@ FLYTE = Path(sys.executable).with_name("flyte")
 JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$", re.MULTILINE)
 BASE = ("hydra", "run", "--local", "--config-path", "conf", "--config-name", "training")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (EXAMPLES / "train.py").is_file(), reason="examples/train.py not present"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
