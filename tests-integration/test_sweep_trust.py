@@ -64,6 +64,8 @@ def test_manifest_records_every_job_privately_and_without_secrets(
     text = path.read_text()
     assert "s3cr3t" not in text and "API_TOKEN" in text
     manifest = load_manifest(path)
+    assert manifest.task == "hydra_it.objective"
+    assert manifest.endpoint == flyte_remote.endpoint
     assert [(r.job, r.overrides, r.run_name, r.phase) for r in manifest.records()] == [
         (0, ["optimizer.lr=0.25"], "man-0", "SUCCEEDED"),
         (1, ["optimizer.lr=0.5"], "man-1", "SUCCEEDED"),

@@ -31,6 +31,7 @@ class LaunchOverlay:
 
     run_options: Mapping[str, Any] = field(default_factory=dict)
     on_job_finished: Callable[[int, JobReturn], None] | None = None
+    task_name: str = ""  # recorded in the sweep manifest
 
 
 _overlay: contextvars.ContextVar[LaunchOverlay | None] = contextvars.ContextVar(
@@ -136,7 +137,9 @@ class FlyteLauncher(Launcher):
         if self.manifest is None:
             from ._manifest import Manifest
 
-            self.manifest = Manifest.create(sweep_dir, run_options=settings.run_options)
+            overlay = _overlay.get()
+            task = overlay.task_name if overlay is not None else ""
+            self.manifest = Manifest.create(sweep_dir, task=task, run_options=settings.run_options)
             log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
         return self.manifest
 

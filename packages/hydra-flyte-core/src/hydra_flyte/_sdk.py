@@ -242,7 +242,9 @@ def hydra_sweep(
             "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt"
         )
     ]  # fmt: skip
-    overlay = LaunchOverlay(run_options=settings.run_options, on_job_finished=record)
+    overlay = LaunchOverlay(
+        run_options=settings.run_options, on_job_finished=record, task_name=str(task.name)
+    )
     token = launch_overlay().set(overlay)
     try:
         with hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
