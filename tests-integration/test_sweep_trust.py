@@ -43,6 +43,14 @@ def start_driver(
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
+def flyte_cli(cp: ControlPlane, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `flyte` command of this environment, pointed at the control plane."""
+    flyte = Path(sys.executable).with_name("flyte")
+    env = cp.env(cp.write_flyte_config(cwd / "flyte-cli.yaml"))
+    env["COLUMNS"] = "400"
+    return subprocess.run([str(flyte), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
 def wait_until(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -94,6 +102,10 @@ def test_sigkill_halfway_leaves_every_received_run_in_the_manifest(
     named = {r.run_name for r in manifest.records()}
     assert received and received <= named, f"received {received}, manifest names {named}"
     flyte_remote.faults.clear()
+    cli = flyte_cli(flyte_remote, project, "hydra", "status", str(project / "sweep"), "--wait")
+    assert "SUCCEEDED" in cli.stdout and cli.returncode in (0, 1), (
+        cli.stdout + cli.stderr
+    )  # 1: NOT_SUBMITTED jobs
     status = sweep_status(project / "sweep", wait=True)
     phases = {r.run_name: r.phase for r in status.records()}
     assert all(phases[name] == "SUCCEEDED" for name in received)
@@ -135,6 +147,8 @@ def test_rerun_failed_resubmits_only_the_failed_job(flyte_remote: ControlPlane, 
     manifest = load_manifest(tmp_path / "sweep")
     assert [r.phase for r in manifest.records()] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert "injected: node lost" in manifest.records()[1].error
+    status = flyte_cli(flyte_remote, tmp_path, "hydra", "status", str(tmp_path / "sweep"))
+    assert status.returncode == 1 and "injected: node lost" in status.stdout, status.stdout + status.stderr
     flyte_remote.faults.clear()
     creates_before = len(flyte_remote.requests.created_runs())
     after = rerun_failed(tmp_path / "sweep")
@@ -144,6 +158,21 @@ def test_rerun_failed_resubmits_only_the_failed_job(flyte_remote: ControlPlane, 
     assert [r.value for r in after.records()] == [2.0, 4.0, 6.0]
     assert after.records()[1].attempts[0]["run_name"] == "rr-1"
     assert load_manifest(tmp_path / "sweep").records()[1].run_name == "rr-1-r1", "written back to disk"
+    again = flyte_cli(flyte_remote, tmp_path, "hydra", "status", after.sweep_id, "--wait")
+    assert again.returncode == 0 and "3 succeeded" in again.stdout, again.stdout + again.stderr
+
+
+def test_cli_rerun_failed(flyte_remote: ControlPlane, tmp_path: Path) -> None:
+    flyte_remote.faults.fail_runs(run_named("cr-0"), "injected: preempted")
+    with pytest.raises(SweepFailedError):
+        hydra_sweep(objective, config_path=CONF, config_name="training",
+                    overrides=["optimizer.lr=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                    run_options={"name": "cr"})  # fmt: skip
+    flyte_remote.faults.clear()
+    rerun = flyte_cli(flyte_remote, tmp_path, "hydra", "rerun", str(tmp_path / "sweep"), "--failed")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert [c.name for c in flyte_remote.requests.created_runs()][-1] == "cr-0-r1"
+    assert [r.phase for r in load_manifest(tmp_path / "sweep").records()] == ["SUCCEEDED", "SUCCEEDED"]
 
 
 def test_fail_fast_aborts_the_runs_still_going(flyte_remote: ControlPlane, tmp_path: Path) -> None:

@@ -261,3 +261,20 @@ def test_redundant_flyte_launcher_selection_is_accepted(conf_dir: str) -> None:
         mode="local",
     )
     assert [float(r) for r in results] == [18.0, 36.0]
+
+
+def test_on_job_end_sees_each_jobs_real_outcome(conf_dir: str) -> None:
+    import core_callbacks
+
+    from hydra_flyte import RunFailedError
+
+    core_callbacks.SEEN.clear()
+    with pytest.raises(SweepFailedError):
+        hydra_sweep(
+            fails_when_sgd, config_path=conf_dir, config_name="training",
+            overrides=["optimizer=adam,sgd", "+hydra.callbacks.rec._target_=core_callbacks.RecordingCallback"],
+            mode="local",
+        )  # fmt: skip
+    (ok_status, ok_value), (failed_status, failed_value) = core_callbacks.SEEN
+    assert ok_status == "COMPLETED" and isinstance(ok_value, RunResult) and float(ok_value) == 0.001
+    assert failed_status == "FAILED" and isinstance(failed_value, RunFailedError)
