@@ -26,14 +26,13 @@ def _uv() -> list[str]:
 
 
 def build_wheels(dest: Path) -> dict[str, Path]:
-    """Each package's wheel, built by its own backend (hatchling) without build isolation."""
+    """Each package's wheel, built by hatch's build backend (`hatchling build -t wheel`) in its directory."""
     wheels = {}
     for name, source in PACKAGES.items():
         before = set(dest.glob("*.whl"))
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dest),
-             str(source)],
-            check=True,
+            [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(dest)],
+            cwd=source, check=True, capture_output=True,
         )  # fmt: skip
         (wheels[name],) = set(dest.glob("*.whl")) - before
     return wheels
