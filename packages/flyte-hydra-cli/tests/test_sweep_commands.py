@@ -197,7 +197,7 @@ def test_missing_manifest_exits_2(project, command, where) -> None:
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("{not json", "JSONDecodeError"),
+        ("{not json", "Expecting property name"),
         (json.dumps({"version": 99, "jobs": []}), "unsupported manifest version"),
     ],
     ids=["not-json", "unknown-version"],
@@ -207,7 +207,10 @@ def test_unreadable_manifest_exits_2(project, content, fragment) -> None:
     result = status("flyte-sweep.json")
     assert result.exit_code == 2, result.output
     text = flat(result.output)
-    assert "'flyte-sweep.json' is not a readable sweep manifest" in text and fragment in text
+    assert (
+        "flyte-sweep.json is not a hydra-flyte sweep manifest this version can read" in text
+        and fragment in text
+    )
     assert "Traceback" not in result.output
 
 

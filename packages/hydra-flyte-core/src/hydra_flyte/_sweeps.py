@@ -110,8 +110,9 @@ def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) ->
         _collect(manifest, record, _lookup(record), wait=wait)
 
     workers = max(1, min(len(open_records), wait_max_workers or len(open_records) or 1))
+    errors: list[BaseException] = []
     threads = [
-        threading.Thread(target=_drain, args=(update, open_records[n::workers]), daemon=True)
+        threading.Thread(target=_drain, args=(update, open_records[n::workers], errors), daemon=True)
         for n in range(workers)
     ]
     try:  # daemon threads: a Ctrl-C here returns at once (the runs go on), the manifest is saved
@@ -122,12 +123,18 @@ def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) ->
                 thread.join(timeout=0.5)
     finally:
         manifest.save()
+    if errors:  # e.g. the control plane is unreachable: the caller learns why
+        raise errors[0]
     return manifest
 
 
-def _drain(update: Any, records: Sequence[JobRecord]) -> None:
-    for record in records:
-        update(record)
+def _drain(update: Any, records: Sequence[JobRecord], errors: list[BaseException]) -> None:
+    """Update each record in turn; the first error stops this worker and is kept for the caller."""
+    try:
+        for record in records:
+            update(record)
+    except Exception as exc:
+        errors.append(exc)
 
 
 def _rerun_name(record: JobRecord) -> str:
