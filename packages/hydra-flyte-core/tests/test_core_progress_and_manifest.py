@@ -1,0 +1,75 @@
+"""Progress lines and the manifest file, on their own (no control plane)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hydra_flyte._manifest import Manifest, find_manifest, format_summary
+from hydra_flyte._waiting import Progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_rewrites_one_line() -> None:
+    out = _Terminal()
+    progress = Progress(2, stream=out)
+    progress.submitted()
+    progress.submitted()
+    progress.started()
+    progress.finished(ok=True, started=True)
+    progress.finished(ok=False, started=False)
+    text = out.getvalue()
+    assert text.count("\r\x1b[2K") == 5 and text.endswith("\n")
+    assert "2/2 submitted, 0 queued, 0 running, 1 succeeded, 1 failed" in text
+    assert "1 queued, 1 running" in text
+
+
+def test_progress_in_a_log_is_sparse_but_always_has_the_last_line() -> None:
+    out = io.StringIO()
+    progress = Progress(3, stream=out, interval_seconds=3600)
+    for _ in range(3):
+        progress.submitted()
+    for _ in range(3):
+        progress.finished(ok=True, started=False)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines  # the first event, then the end
+    assert lines[-1].endswith("3/3 submitted, 0 queued, 0 running, 3 succeeded, 0 failed")
+
+
+def test_manifest_is_written_atomically_owner_only_and_found_by_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    manifest = Manifest.create(tmp_path / "sweep", run_options={"env_vars": {"TOKEN": "s3cr3t"}, "name": "n"})
+    manifest.plan([(0, ["a=1"], "n-0"), (1, ["a=2"], "n-1")])
+    path = tmp_path / "sweep" / "flyte-sweep.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    data = json.loads(path.read_text())
+    assert [j["run_name"] for j in data["jobs"]] == ["n-0", "n-1"]
+    assert data["env_var_names"] == ["TOKEN"] and "s3cr3t" not in path.read_text()
+    manifest.submitted(0, run_name="n-0", url="http://cp:1/v2/runs/n-0")
+    manifest.finished(0, phase="SUCCEEDED", value=0.5)
+    manifest.save()
+    again = Manifest.load(path)
+    assert (again.records()[0].phase, again.records()[0].value) == ("SUCCEEDED", 0.5)
+    assert again.endpoint == "http://cp:1"
+    assert find_manifest(manifest.sweep_id) == path
+    assert not list(path.parent.glob(".flyte-sweep-*")), "no temporary file left behind"
+    table = format_summary(again.records())
+    assert "n-0" in table and "SUCCEEDED" in table and "1 planned, 1 succeeded" in table
+
+
+def test_a_missing_manifest_says_what_to_pass(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError, match="pass the manifest's path, its sweep directory, or a sweep id"
+    ):
+        find_manifest(tmp_path / "nowhere")
