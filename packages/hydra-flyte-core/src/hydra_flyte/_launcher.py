@@ -123,6 +123,8 @@ class FlyteLauncher(Launcher):
 
             progress = Progress(len(numbered))
         with contextlib.ExitStack() as stack:
+            if manifest is not None:  # whatever happens, what was submitted is on disk
+                stack.callback(manifest.save)
             pool = self._remote_submission(settings, stack)
             submitted = [
                 self._start_job(overrides, idx, settings, pool, manifest, progress)
