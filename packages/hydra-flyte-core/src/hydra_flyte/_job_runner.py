@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 from hydra import version
 from hydra._internal.deprecation_warning import deprecation_warning
+from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import (
     JobReturn,
@@ -76,7 +77,7 @@ def run_job(
     orig_hydra_cfg = hydra_config.cfg
 
     # init Hydra config for config evaluation
-    hydra_config.set_config(config)
+    _set_hydra_config(hydra_config, config)
 
     output_dir = str(OmegaConf.select(config, job_dir_key))
     if job_subdir_key is not None:
@@ -303,3 +304,23 @@ def _fast_dumper() -> Any:
     OmegaConfCDumper.yaml_implicit_resolvers = {k: list(v) for k, v in tables[2].items()}
     _fast_dumper_cache[:] = [(tables, OmegaConfCDumper)]
     return OmegaConfCDumper
+
+
+def _set_hydra_config(hydra_config: HydraConfig, config: DictConfig) -> None:
+    """What `HydraConfig.set_config(config)` does, without deep-copying the hydra node.
+
+    Hydra's version wraps a deep copy of `config.hydra` in a new root and points the copy's parent
+    back at `config` (so interpolations into the user's config resolve). Here the root holds the
+    job's own hydra node: the same values, flags and parent, one copy fewer. The node is read-only
+    while the job runs (set here, as Hydra does), and each job has its own composed config.
+    """
+    from omegaconf import flag_override
+
+    OmegaConf.set_readonly(config.hydra, True)
+    hydra_node_type = OmegaConf.get_type(config, "hydra")
+    assert hydra_node_type is not None and issubclass(hydra_node_type, HydraConf)
+    root = DictConfig(content={})
+    with flag_override(root, "no_deepcopy_set_nodes", True):
+        root._set_item_impl("hydra", config._get_node("hydra"))
+    root.hydra._set_parent(config)  # type: ignore[union-attr]
+    hydra_config.cfg = root  # type: ignore[assignment]
