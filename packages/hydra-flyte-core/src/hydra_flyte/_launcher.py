@@ -20,8 +20,6 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
-from ._job_runner import run_job
-
 log = logging.getLogger(__name__)
 
 
@@ -161,6 +159,7 @@ class FlyteLauncher(Launcher):
     ) -> tuple[JobReturn, Any]:
         """Compose one job and run its task function in a job scope (which starts or submits its run)."""
         from ._errors import ConfigurationError
+        from ._job_runner import run_job
         from ._job_scope import job_scope
         from ._submit import JobSpec
 
