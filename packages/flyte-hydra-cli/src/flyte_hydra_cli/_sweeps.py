@@ -123,6 +123,11 @@ def _interruptible(manifest_path: Any, function: Any, *args: Any, **kwargs: Any)
     return outcome["value"]
 
 
+def _on_manifest(ctx: click.Context, manifest: Any, function: Any, **kwargs: Any) -> Any:
+    """`function(manifest.path, **kwargs)` from hydra_flyte: Ctrl-C stops it at once, errors map to exit codes."""
+    return _call(ctx, _interruptible, manifest.path, function, manifest.path, **kwargs)
+
+
 def _report(manifest: Any) -> None:
     """The table of jobs, then where the manifest is."""
     from hydra_flyte._manifest import format_summary
@@ -188,14 +193,8 @@ def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) ->
 
     manifest = _load(ctx, sweep)
     _initialise_flyte(ctx, manifest)
-    manifest = _call(
-        ctx,
-        _interruptible,
-        manifest.path,
-        hydra_flyte.sweep_status,
-        manifest.path,
-        wait=wait,
-        wait_max_workers=wait_max_workers,
+    manifest = _on_manifest(
+        ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers
     )
     _report(manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
@@ -245,14 +244,8 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
     manifest = _load(ctx, sweep)
     _initialise_flyte(ctx, manifest)
     # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
-    manifest = _call(
-        ctx,
-        _interruptible,
-        manifest.path,
-        hydra_flyte.sweep_status,
-        manifest.path,
-        wait=False,
-        wait_max_workers=wait_max_workers,
+    manifest = _on_manifest(
+        ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers
     )
     rerunnable = [r for r in manifest.failed() if r.run_name]
     never_submitted = [r for r in manifest.records() if r.phase == "NOT_SUBMITTED"]
@@ -263,26 +256,14 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
             err=True,
         )
     if rerunnable:
-        manifest = _call(
-            ctx,
-            _interruptible,
-            manifest.path,
-            hydra_flyte.rerun_failed,
-            manifest.path,
-            wait=wait,
-            wait_max_workers=wait_max_workers,
+        manifest = _on_manifest(
+            ctx, manifest, hydra_flyte.rerun_failed, wait=wait, wait_max_workers=wait_max_workers
         )
     else:
         click.echo("No failed or aborted run to rerun.")
         if wait:  # as rerun_failed would: wait for the runs still going
-            manifest = _call(
-                ctx,
-                _interruptible,
-                manifest.path,
-                hydra_flyte.sweep_status,
-                manifest.path,
-                wait=True,
-                wait_max_workers=wait_max_workers,
+            manifest = _on_manifest(
+                ctx, manifest, hydra_flyte.sweep_status, wait=True, wait_max_workers=wait_max_workers
             )
     _report(manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
