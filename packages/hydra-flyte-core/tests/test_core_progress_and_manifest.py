@@ -73,3 +73,26 @@ def test_a_missing_manifest_says_what_to_pass(tmp_path: Path) -> None:
         FileNotFoundError, match="pass the manifest's path, its sweep directory, or a sweep id"
     ):
         find_manifest(tmp_path / "nowhere")
+
+
+def test_manifest_rewrites_reencode_only_changed_records_and_stay_valid_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    manifest = Manifest.create(tmp_path, sweep_id="hf-test")
+    manifest.plan([])
+    assert json.loads(manifest.path.read_text())["jobs"] == []
+    manifest.plan([(n, [f"a={n}", 'b="q,\\"x"'], f"r-{n}") for n in range(3)])
+    encoded = dict(manifest._encoded)
+    assert sorted(encoded) == [0, 1, 2]
+    manifest.submitted(1, run_name="r-1", url="http://cp:1/v2/runs/r-1")
+    manifest.resubmitted(2, run_name="r-2b", url="http://cp:1/v2/runs/r-2b")
+    manifest.save()
+    assert manifest._encoded[0] is encoded[0], "an unchanged record is not encoded again"
+    assert manifest._encoded[1] != encoded[1] and manifest._encoded[2] != encoded[2]
+    text = manifest.path.read_text()
+    assert json.loads(text) == manifest.to_json()
+    assert len(text.splitlines()) == 13 + 2 + 3, "header keys one per line, then one line per job"
+    again = Manifest.load(manifest.path)
+    assert [r.run_name for r in again.records()] == ["r-0", "r-1", "r-2b"]
+    assert again.records()[2].attempts[0]["run_name"] == "r-2"

@@ -16,7 +16,7 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ class Manifest:
     interrupted: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _dirty: bool = field(default=False, repr=False, compare=False)
+    # Each record's JSON text, dropped when the record changes: a write re-encodes only what
+    # changed since the last one, so rewriting the file stays linear in the sweep's size.
+    _encoded: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
     _timer: threading.Timer | None = field(default=None, repr=False, compare=False)
 
     # Updates after the plan are coalesced: written at most this often (the plan, an interrupt and
@@ -125,6 +128,7 @@ class Manifest:
         with self._lock:
             for num, overrides, name in jobs:
                 self.jobs[num] = JobRecord(job=num, overrides=list(overrides), run_name=name)
+                self._encoded.pop(num, None)
             self._write()
 
     def submitted(self, num: int, *, run_name: str, url: str) -> None:
@@ -142,6 +146,7 @@ class Manifest:
             for key, value in changes.items():
                 setattr(record, key, value)
             record.updated_at = _now()
+            self._encoded.pop(num, None)
             self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -167,6 +172,7 @@ class Manifest:
             )
             record.run_name, record.url, record.phase = run_name, url, SUBMITTED
             record.value, record.error, record.updated_at = None, None, _now()
+            self._encoded.pop(num, None)
             self._schedule_flush()
 
     def mark_interrupted(self) -> None:
@@ -181,14 +187,29 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"version": FORMAT_VERSION}
         data.update({key: getattr(self, key) for key in self._HEADER})
-        data["jobs"] = [asdict(self.jobs[n]) for n in sorted(self.jobs)]
+        data["jobs"] = [_record_dict(self.jobs[n]) for n in sorted(self.jobs)]
         return data
+
+    def to_text(self) -> str:
+        """The file's text: the header keys one per line, then one line per job (in job order)."""
+        header = {"version": FORMAT_VERSION, **{key: getattr(self, key) for key in self._HEADER}}
+        lines = [json.dumps(header, indent=1)[:-2] + ',\n "jobs": [']
+        encoded = self._encoded
+        rows = []
+        for num in sorted(self.jobs):
+            text = encoded.get(num)
+            if text is None:
+                text = encoded[num] = json.dumps(_record_dict(self.jobs[num]))
+            rows.append("  " + text)
+        lines.append(",\n".join(rows))
+        lines.append(" ]\n}\n")
+        return "\n".join(lines) if rows else lines[0] + "]\n}\n"
 
     def _write(self) -> None:
         """Atomically replace the file; owner-only permissions (called with the lock held)."""
         self._dirty = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(self.to_json(), indent=1, sort_keys=False).encode()
+        payload = self.to_text().encode()
         fd, tmp = tempfile.mkstemp(prefix=".flyte-sweep-", suffix=".tmp", dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
@@ -223,6 +244,14 @@ class Manifest:
 
     def failed(self) -> list[JobRecord]:
         return [r for r in self.records() if r.phase in (FAILED, ABORTED, "TIMED_OUT")]
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))
+
+
+def _record_dict(record: JobRecord) -> dict[str, Any]:
+    """A record as plain JSON data (its fields hold JSON values already; no deep copy needed)."""
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
 
 
 def index_dir() -> Path:
