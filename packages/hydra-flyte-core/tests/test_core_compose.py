@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
@@ -73,7 +74,7 @@ def test_value_sweep_reuses_one_base(conf_dir: str) -> None:
         ["training.epochs=1", "training.epochs=2"],
     )
     stats = compare_sweep(conf_dir, "training", jobs)
-    assert stats == {"reused": 2 * len(jobs), "full": 0}
+    assert (stats["reused"], stats["full"]) == (2 * len(jobs), 0)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +101,7 @@ def test_edge_cases_match_hydra(conf_dir: str, job: list[str]) -> None:
 def test_group_sweep_composes_each_group_combination_once(conf_dir: str) -> None:
     jobs = grid(["model=resnet", "model=vit"], ["optimizer.lr=0.1", "optimizer.lr=0.2", "optimizer.lr=0.3"])
     stats = compare_sweep(conf_dir, "training", jobs)
-    assert stats == {"reused": 2 * len(jobs), "full": 0}
+    assert (stats["reused"], stats["full"]) == (2 * len(jobs), 0)
 
 
 def test_master_hydra_overrides_and_override_dirname_settings(conf_dir: str) -> None:
@@ -137,6 +138,74 @@ def test_hydra_overrides_in_a_job_fall_back_to_hydra(conf_dir: str) -> None:
         conf_dir, "training", [["++hydra.job.env_set.FOO=1", "optimizer.lr=0.1"], ["+optimizer@opt2=sgd"]]
     )
     assert stats["full"] == 4
+
+
+def _sweep_configs(
+    conf_dir: str, launcher: list[str], jobs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Every job's config and Hydra config as the task saw them, in a real multirun; the loaders made."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_flyte._hydra_private import ensure_launcher_registered
+
+    loaders: list[ReusingConfigLoader] = []
+    init = ReusingConfigLoader.__init__
+
+    def recording_init(self: ReusingConfigLoader, inner: Any) -> None:
+        init(self, inner)
+        loaders.append(self)
+
+    monkeypatch.setattr(ReusingConfigLoader, "__init__", recording_init)
+    seen = []
+
+    def task(cfg: DictConfig) -> None:
+        hydra_node = HydraConfig.get()
+        job = {k: hydra_node.job[k] for k in ("num", "id", "override_dirname")}
+        sweep_dir = str(hydra_node.sweep.dir)
+        seen.append((OmegaConf.to_yaml(cfg), flags(cfg), job, list(hydra_node.overrides.task), sweep_dir,
+                     str(hydra_node.runtime.output_dir).replace(sweep_dir, "<SWEEP>")))  # fmt: skip
+
+    with hydra_app(conf_dir, job_name="compose_test") as hydra:
+        ensure_launcher_registered()
+        hydra.multirun(
+            config_name="training",
+            task_function=task,
+            overrides=[
+                *launcher,
+                "hydra.sweep.dir=sweeps/${now:%H-%M-%S-%f}",
+                *jobs,
+                "+tag2=${optimizer.lr}",
+            ],
+        )
+    return seen, loaders
+
+
+def test_launch_takes_the_configs_batch_validation_composed(
+    conf_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = ["model=resnet,vit", "optimizer.lr=0.1,0.2,0.1"]  # a repeated job too
+    basic, _ = _sweep_configs(conf_dir, ["hydra/launcher=basic"], jobs, monkeypatch)
+    ours, (loader,) = _sweep_configs(
+        conf_dir, ["hydra/launcher=flyte", "hydra.launcher.mode=local"], jobs, monkeypatch
+    )
+    assert len(ours) == 6 and loader.stats["validated_and_launched"] == 6
+    assert loader.stats["reused"] == 6, "composed for the validation only, not again for the launch"
+    assert not loader._validated, "nothing kept after the launch"
+    assert [job[:4] for job in ours] == [job[:4] for job in basic]
+    assert [job[5] for job in ours] == [job[5] for job in basic]
+    assert len({job[4] for job in ours}) == 1, "every job in the master's sweep dir (one ${now:})"
+
+
+def test_only_batch_validation_leaves_configs_for_the_launch(conf_dir: str) -> None:
+    with hydra_app(conf_dir, job_name="compose_test") as hydra:
+        loader = hydra.config_loader
+        master = loader.load_configuration(config_name="training", overrides=[], run_mode=RunMode.MULTIRUN)
+        reusing = ReusingConfigLoader(loader)
+        direct = reusing.load_sweep_config(master, ["optimizer.lr=0.3"])
+        assert not reusing._validated
+        launched = reusing.load_job_config(master, ["optimizer.lr=0.3"])
+        assert launched is not direct and reusing.stats["validated_and_launched"] == 0
+        assert_identical(launched, direct)
 
 
 def test_errors_are_hydras_errors(conf_dir: str) -> None:

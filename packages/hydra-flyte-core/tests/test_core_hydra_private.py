@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.plugins import Plugins
@@ -42,3 +44,26 @@ def test_hydra_app_exposes_run_and_multirun_and_restores_state(conf_dir: str) ->
         assert callable(hydra.run) and callable(hydra.multirun)
         assert GlobalHydra.instance().is_initialized()
     assert not GlobalHydra.instance().is_initialized()
+
+
+def test_batch_validation_is_recognised_and_drops_what_it_composes() -> None:
+    from types import SimpleNamespace
+
+    from hydra.plugins.sweeper import Sweeper
+
+    from hydra_flyte._hydra_private import called_from_batch_validation
+
+    class Loader:
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[str], bool]] = []
+
+        def load_sweep_config(self, master_config: Any, sweep_overrides: list[str]) -> Any:
+            self.calls.append((sweep_overrides, called_from_batch_validation()))
+            return object()
+
+    loader = Loader()
+    sweeper = SimpleNamespace(hydra_context=SimpleNamespace(config_loader=loader), config=object())
+    assert Sweeper.validate_batch_is_legal(sweeper, [["a=1"], ["a=2"]]) is None  # type: ignore[arg-type]
+    assert loader.calls == [(["a=1"], True), (["a=2"], True)]
+    loader.load_sweep_config(None, ["a=3"])
+    assert loader.calls[-1] == (["a=3"], False)

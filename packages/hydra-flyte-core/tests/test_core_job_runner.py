@@ -9,6 +9,7 @@ import hashlib
 import inspect
 import logging
 import os
+import pickle
 import random
 import textwrap
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from hydra import version
+from hydra._internal.callbacks import Callbacks
 from hydra.core import utils as hydra_utils
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobStatus, setup_globals
@@ -158,8 +160,13 @@ def run_both(
     *,
     fail: bool = False,
     idx: int = 3,
+    user_callbacks: bool = True,
 ) -> None:
-    """Compose one job twice (different sweep dirs), run Hydra's run_job and ours, compare everything."""
+    """Compose one job twice (different sweep dirs), run Hydra's run_job and ours, compare everything.
+
+    With `user_callbacks=False` the job runs with Hydra's Callbacks holding none, where ours makes
+    `hydra_cfg` when it is first read (here, after the job), which must not change it either.
+    """
     results = {}
     for who, runner in (("hydra", hydra_utils.run_job), ("ours", _job_runner.run_job)):
         sweep_dir = tmp_path / f"sweep_{who}"
@@ -181,7 +188,9 @@ def run_both(
             task = make_task(fail)
             cwd = os.getcwd()
             ret = runner(
-                hydra_context=HydraContext(config_loader=loader, callbacks=recorder),
+                hydra_context=HydraContext(
+                    config_loader=loader, callbacks=recorder if user_callbacks else Callbacks()
+                ),
                 task_function=task,
                 config=config,
                 job_dir_key="hydra.sweep.dir",
@@ -243,6 +252,7 @@ def run_both(
             if who == "ours":
                 # Nothing shared: the returned hydra_cfg is not the config HydraConfig held.
                 assert ret.hydra_cfg.hydra is not config.hydra
+                assert (type(ret) is not hydra_utils.JobReturn) == (not user_callbacks)
     for key in results["hydra"]:
         assert results["ours"][key] == results["hydra"][key], key
     if "hydra.output_subdir=null" not in master_overrides:
@@ -254,6 +264,37 @@ SWEEP_JOBS = [
     ["optimizer=sgd", "+x=1"],
     ["+note='yes'", "+s='1e-3'", "+n=null"],
 ]
+
+
+@pytest.mark.parametrize("job", SWEEP_JOBS)
+def test_same_as_hydra_without_user_callbacks(tmp_path: Path, conf_dir: str, job: list[str]) -> None:
+    run_both(tmp_path, conf_dir, "training", job, user_callbacks=False)
+
+
+def test_hydra_cfg_made_on_read_survives_pickling_and_assignment(tmp_path: Path, conf_dir: str) -> None:
+    with hydra_app(conf_dir, job_name="job_runner_test") as hydra:
+        setup_globals()
+        master = hydra.config_loader.load_configuration(
+            config_name="training", overrides=[f"hydra.sweep.dir={tmp_path}"], run_mode=RunMode.MULTIRUN
+        )
+        HydraConfig.instance().set_config(master)
+        config = hydra.config_loader.load_sweep_config(master, ["optimizer.lr=0.5"])
+        with open_dict(config):
+            config.hydra.job.id = config.hydra.job.num = 0
+        ret = _job_runner.run_job(
+            hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=Callbacks()),
+            task_function=lambda cfg: cfg.optimizer.lr,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+    assert "_hydra_cfg_source" in ret.__dict__, "not copied before it is read"
+    again = pickle.loads(pickle.dumps(ret))
+    assert "_hydra_cfg_source" not in ret.__dict__ and "_hydra_cfg_source" not in again.__dict__
+    assert again.hydra_cfg.hydra.overrides.task == ["optimizer.lr=0.5"] and again.return_value == 0.5
+    assert ret.hydra_cfg.hydra._get_parent() is ret.hydra_cfg
+    ret.hydra_cfg = None
+    assert ret.hydra_cfg is None
 
 
 @pytest.mark.parametrize("job", SWEEP_JOBS)

@@ -1,7 +1,10 @@
 """Per-job composition that reuses work between the jobs of a sweep, and gives Hydra's exact configs.
 
 Hydra composes every job of a sweep from scratch (defaults list, YAML loading, merging), and its
-BasicSweeper does it twice per job (once to validate the batch, once to launch). Jobs that differ
+BasicSweeper does it twice per job (once to validate the batch, once to launch). The validation
+only checks that each job composes and drops the config, so `ReusingConfigLoader` keeps those
+configs and hands each, unused, to the launcher when it composes the same job of the same
+master config (`load_job_config`). Jobs that differ
 only in value overrides (`key=value`, `+key=`, `++key=`, `~key`) share everything but those
 values, so `ReusingConfigLoader` composes each distinct *base* once (the master's Hydra overrides
 plus the job's group selections) and, per job, deep-copies the base, applies the value overrides
@@ -25,7 +28,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from ._hydra_private import apply_value_overrides, config_group_exists, overrides_dirname
+from ._hydra_private import (
+    apply_value_overrides,
+    called_from_batch_validation,
+    config_group_exists,
+    overrides_dirname,
+)
 
 
 class ReusingConfigLoader(ConfigLoader):
@@ -37,7 +45,10 @@ class ReusingConfigLoader(ConfigLoader):
         self._bases: dict[tuple[Any, ...], _Base] = {}
         self._parsed: dict[str, Any] = {}  # override string -> Hydra's parsed Override (immutable)
         self._is_group: dict[str, bool] = {}
-        self.stats = {"reused": 0, "full": 0}
+        # Configs composed for Sweeper.validate_batch_is_legal, by (id(master), overrides); each
+        # entry keeps its master alive, so an id cannot be reused while the entry exists.
+        self._validated: dict[tuple[int, tuple[str, ...]], list[tuple[DictConfig, DictConfig]]] = {}
+        self.stats = {"reused": 0, "full": 0, "validated_and_launched": 0}
 
     # -- the interface Hydra calls -------------------------------------------------------------
     def load_configuration(
@@ -57,6 +68,33 @@ class ReusingConfigLoader(ConfigLoader):
         )
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        cfg = self._compose_job(master_config, sweep_overrides)
+        if called_from_batch_validation():  # dropped by the validation: keep it for the launch
+            key = (id(master_config), tuple(sweep_overrides))
+            self._validated.setdefault(key, []).append((master_config, cfg))
+        return cfg
+
+    def load_job_config(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
+        """A job's config for its launch: the one composed when its batch was validated, or a new one."""
+        key = (id(master_config), tuple(sweep_overrides))
+        kept = self._validated.get(key)
+        if kept:
+            master, cfg = kept.pop(0)
+            if not kept:
+                del self._validated[key]
+            if master is master_config:
+                # As if composed now: the master's resolver cache may have grown since (say,
+                # the `${now:}` of the sweep dir), and a launch-time composition copies it.
+                OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
+                self.stats["validated_and_launched"] += 1
+                return cfg
+        return self._compose_job(master_config, sweep_overrides)
+
+    def forget_validated(self) -> None:
+        """Drop the configs kept from batch validations (the launcher calls it after each launch)."""
+        self._validated.clear()
+
+    def _compose_job(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
         try:
             return self._compose(master_config, list(sweep_overrides))
         except Exception as exc:  # Hydra's own error, unchanged; remember which job it was

@@ -1,16 +1,19 @@
 """Every use of Hydra internals in hydra_flyte, in one place (tested in tests/test_hydra_private.py).
 
-Two behaviours of hydra-core 1.3 are relied on here:
+Three behaviours of hydra-core 1.3 are relied on here:
 - `Plugins.instantiate_launcher` accepts only classes from modules under `hydra_plugins.` that its
   registry knows. hydra-flyte-launcher gets ours discovered; with only hydra-flyte-core installed,
   `register_core_launcher` registers it with `Plugins.instance().register`.
 - The `Hydra` object behind `GlobalHydra` (`hydra._internal.hydra.Hydra`) offers `run` and `multirun`,
   which run Hydra's full runtime (sweepers, callbacks, output dirs) without argv parsing.
+- `Sweeper.validate_batch_is_legal` (used by BasicSweeper and the Optuna sweeper before each
+  launch) composes every job of the batch with `load_sweep_config` and drops the result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,3 +93,14 @@ def config_group_exists(config_loader: Any, name: str) -> bool:
     if repository is None:
         return True  # unknown loader: treat everything as structural, so callers fall back to Hydra
     return bool(repository.group_exists(name))
+
+
+def called_from_batch_validation() -> bool:
+    """True if the caller of the function calling this is Hydra's `Sweeper.validate_batch_is_legal`.
+
+    That function composes each job only to check that it composes and keeps nothing, so a
+    config it asked for may be handed, unused, to the launcher composing the same job.
+    """
+    from hydra.plugins.sweeper import Sweeper
+
+    return sys._getframe(2).f_code is Sweeper.validate_batch_is_legal.__code__

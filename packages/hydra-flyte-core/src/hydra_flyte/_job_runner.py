@@ -12,7 +12,8 @@ Hydra's own `run_job` in tests/test_core_job_runner.py):
   deletes `hydra`; here the deep copy is handed the `hydra` node itself through its memo (so that
   subtree is not copied), and the same deletion follows, so root flags and metadata are identical.
 - `JobReturn.hydra_cfg` is a pickle round trip of the HydraConfig copy instead of `copy.deepcopy`
-  (same result, about twice as fast; deep copy when something in it cannot be pickled). It cannot
+  (same result, about twice as fast; deep copy when something in it cannot be pickled), and is
+  made when first read if no callback of the user's can observe the job meanwhile. It cannot
   simply *be* that copy: in HydraConfig the `hydra` node's parent is the job's config (so the
   user config's interpolations resolve through it), in Hydra's `hydra_cfg` it is its own root (so
   they do not), and callbacks see both at once in `on_job_end`.
@@ -96,23 +97,26 @@ def run_job(
 
     _chdir = None
     try:
-        ret = JobReturn()
+        set_cfg = hydra_config.cfg
+        assert isinstance(set_cfg, DictConfig)
+        if only_our_callbacks(callbacks):  # nothing reads or changes the job before the copy is due
+            ret: JobReturn = _JobReturnCopyingOnRead(set_cfg)
+        else:
+            ret = JobReturn()
+            ret.hydra_cfg = _copy_hydra_cfg(set_cfg)
         task_cfg = _copy_without_hydra(config)
         with read_write(task_cfg):
             with open_dict(task_cfg):
                 del task_cfg["hydra"]
 
         ret.cfg = task_cfg
-        hydra_cfg = _copy_hydra_cfg(hydra_config.cfg)  # type: ignore[arg-type]
-        assert isinstance(hydra_cfg, DictConfig)
-        ret.hydra_cfg = hydra_cfg
         overrides = OmegaConf.to_container(config.hydra.overrides.task)
         assert isinstance(overrides, list)
         ret.overrides = overrides
         # handle output directories here
         Path(str(output_dir)).mkdir(parents=True, exist_ok=True)
 
-        _chdir = hydra_cfg.hydra.job.chdir
+        _chdir = set_cfg.hydra.job.chdir
 
         if _chdir is None:
             if version.base_at_least("1.2"):
@@ -143,10 +147,10 @@ def run_job(
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             hydra_output.mkdir(parents=True, exist_ok=True)
             _save_config(task_cfg, "config.yaml", hydra_output)
-            _save_config(hydra_cfg, "hydra.yaml", hydra_output)
+            _save_config(set_cfg, "hydra.yaml", hydra_output)  # the same text as its copy's
             _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
 
-        with env_override(hydra_cfg.hydra.job.env_set):
+        with env_override(set_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)
             try:
                 ret.return_value = task_function(task_cfg)
@@ -185,6 +189,43 @@ def _copy_without_hydra(config: DictConfig) -> DictConfig:
         return copy.deepcopy(config, {id(hydra_node): hydra_node})
     finally:
         hydra_node.__dict__["_parent"] = parent  # already restored by __deepcopy__; make it certain
+
+
+def only_our_callbacks(callbacks: Any) -> bool:
+    """True if no callback but FlyteRunCallback (which reads neither `hydra_cfg` nor the job's hydra node) is set."""
+    from ._run_callback import FlyteRunCallback
+
+    return all(type(c) is FlyteRunCallback for c in getattr(callbacks, "callbacks", [None]))
+
+
+class _JobReturnCopyingOnRead(JobReturn):
+    """A JobReturn whose `hydra_cfg`, Hydra's copy of the job's HydraConfig, is made when first read.
+
+    Hydra itself never reads `hydra_cfg`; callbacks and whoever inspects the returns do. run_job
+    uses this class only when no callback of the user's is set, so nothing can change the job's
+    hydra node between the moment Hydra would copy it and the first read. A sweep whose returns
+    are not inspected never pays for the copy (about a millisecond a job, plus the garbage).
+    """
+
+    def __init__(self, set_cfg: DictConfig) -> None:
+        super().__init__()  # sets hydra_cfg to None through the property, so the source comes after
+        self.__dict__["_hydra_cfg_source"] = set_cfg
+
+    @property  # type: ignore[override]
+    def hydra_cfg(self) -> DictConfig | None:
+        source = self.__dict__.pop("_hydra_cfg_source", None)
+        if source is not None:
+            self.__dict__["_hydra_cfg"] = _copy_hydra_cfg(source)
+        return self.__dict__.get("_hydra_cfg")
+
+    @hydra_cfg.setter
+    def hydra_cfg(self, value: DictConfig | None) -> None:
+        self.__dict__.pop("_hydra_cfg_source", None)
+        self.__dict__["_hydra_cfg"] = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        _ = self.hydra_cfg  # pickles and copies carry the copy, never the live node
+        return dict(self.__dict__)
 
 
 def _copy_hydra_cfg(set_cfg: DictConfig) -> DictConfig:

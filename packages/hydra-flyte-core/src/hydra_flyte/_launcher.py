@@ -79,7 +79,7 @@ class FlyteLauncher(Launcher):
         from ._compose import ReusingConfigLoader
 
         # The sweeper holds this same context: its batch validation composes through the reusing
-        # loader too, so each job's config costs one copy of a shared base, not two compositions.
+        # loader too, and the launcher takes the configs it composed: one copy of a shared base a job.
         if not isinstance(hydra_context.config_loader, ReusingConfigLoader):
             hydra_context.config_loader = ReusingConfigLoader(hydra_context.config_loader)
         self.config = config
@@ -123,12 +123,18 @@ class FlyteLauncher(Launcher):
         with contextlib.ExitStack() as stack:
             if manifest is not None:  # whatever happens, what was submitted is on disk
                 stack.callback(manifest.save)
+            stack.callback(self._config_loader().forget_validated)
             pool = self._remote_submission(settings, stack)
             submitted = [
                 self._start_job(overrides, idx, settings, pool, manifest, progress)
                 for idx, overrides in numbered
             ]
             return self._finish(submitted, settings, manifest, progress)
+
+    def _config_loader(self) -> Any:
+        """The sweep's ReusingConfigLoader (set up in `setup`)."""
+        assert self.hydra_context is not None
+        return self.hydra_context.config_loader
 
     def _manifest_for(self, settings: Any, sweep_dir: Path) -> Any:
         """The sweep's manifest (one per launcher, across a custom sweeper's batches); remote sweeps only."""
@@ -166,7 +172,7 @@ class FlyteLauncher(Launcher):
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
         try:
-            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            sweep_config = self._config_loader().load_job_config(self.config, overrides)
         except Exception as exc:
             if not settings.dry_run:
                 raise
@@ -250,7 +256,12 @@ class FlyteLauncher(Launcher):
         """Hydra's on_job_end for one job, now that its outcome is known, with its Hydra config set."""
         from hydra.core.hydra_config import HydraConfig
 
+        from ._job_runner import only_our_callbacks
+
         assert self.hydra_context is not None
+        if only_our_callbacks(self.hydra_context.callbacks):  # ours reads neither HydraConfig nor hydra_cfg
+            self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
+            return
         hydra_config = HydraConfig.instance()
         previous = hydra_config.cfg
         hydra_config.cfg = ret.hydra_cfg  # type: ignore[assignment]
