@@ -164,3 +164,31 @@ def test_unknown_launcher_field_is_hydras_error(hydra_app: Any) -> None:
         hydra_app.run(
             config_name="app", task_function=via_flyte_run, overrides=[*LOCAL, "hydra.launcher.wiat=1"]
         )
+
+
+def test_a_launch_leaves_the_older_heap_out_of_gc_passes_and_restores_it(hydra_app: Any) -> None:
+    import gc
+
+    before = gc.get_freeze_count()
+    returns = hydra_app.multirun(
+        config_name="app", task_function=lambda cfg: gc.get_freeze_count(), overrides=[*LOCAL, "x=1,2"]
+    )
+    (batch,) = returns
+    assert all(r.return_value > before for r in batch), "objects older than the launch were frozen"
+    assert gc.get_freeze_count() == before, "and unfrozen after it"
+
+
+def test_a_launch_leaves_a_heap_frozen_by_someone_else_alone(hydra_app: Any) -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        returns = hydra_app.multirun(
+            config_name="app", task_function=lambda cfg: gc.get_freeze_count(), overrides=[*LOCAL, "x=1"]
+        )
+        # Frozen objects that are freed leave the count; a freeze of ours would add the newer ones.
+        assert 0 < returns[0][0].return_value <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen, "not unfrozen by the launch"
+    finally:
+        gc.unfreeze()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import gc
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,7 @@ class FlyteLauncher(Launcher):
 
             progress = Progress(len(numbered))
         with contextlib.ExitStack() as stack:
+            stack.enter_context(heap_frozen())
             if manifest is not None:  # whatever happens, what was submitted is on disk
                 stack.callback(manifest.save)
             stack.callback(self._config_loader().forget_validated)
@@ -269,6 +271,27 @@ class FlyteLauncher(Launcher):
             self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
         finally:
             hydra_config.cfg = previous
+
+
+@contextlib.contextmanager
+def heap_frozen() -> Iterator[None]:
+    """Leave the objects that exist before a launch out of the garbage collector's passes during it.
+
+    Each job allocates thousands of objects, so the collector runs often, and its full passes
+    walk the whole heap (flyte, Hydra, every module): about a sixth of a remote sweep's time.
+    `gc.freeze` moves what exists now to a generation no pass visits; `gc.unfreeze` puts it back
+    after, where the next pass frees whatever became garbage meanwhile. Objects made during the
+    launch are collected as usual. If something else froze objects already (a pre-forking
+    server, say), the heap is left as it is: unfreezing would undo that too.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
