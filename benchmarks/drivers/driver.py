@@ -240,6 +240,8 @@ def run_submit(impl: str, n: int) -> dict[str, Any]:
         "per_job_ms": 1000 * seconds / n,
         "jobs": len(runs),
         "created_runs": cp.summary.get("created_runs"),
+        "control_plane_cpu_seconds": cp.summary.get("cpu_seconds"),
+        "cpu_seconds": time.process_time(),
         "peak_rss_mb": peak_rss_mb(),
         "ok": len(runs) == n and cp.summary.get("created_runs") == n,
     }

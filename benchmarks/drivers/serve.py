@@ -3,7 +3,8 @@
 Usage: python serve.py STATE_DIR HOME {queued,off} ROOT_SLOTS
 
 Prints one JSON line (endpoint, project, domain, org) once serving, then serves until stdin
-closes, prints one JSON line with the number of runs it recorded, and exits. Runs in whichever
+closes, prints one JSON line with the number of runs it recorded and the CPU time it used, and
+exits. Runs in whichever
 venv the driver uses, so executed tasks run under that venv's `a0`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +36,8 @@ def main() -> None:
         phases: dict[str, int] = {}
         for run in cp.runs.values():
             phases[run.phase] = phases.get(run.phase, 0) + 1
-        print(json.dumps({"created_runs": created, "phases": phases}), flush=True)
+        summary = {"created_runs": created, "phases": phases, "cpu_seconds": time.process_time()}
+        print(json.dumps(summary), flush=True)
         cp.close()
 
 

@@ -9,9 +9,11 @@ import hashlib
 import inspect
 import logging
 import os
+import pathlib
 import pickle
 import random
 import textwrap
+import typing
 import warnings
 from pathlib import Path
 from typing import Any
@@ -476,6 +478,37 @@ YAML_CONFIGS: list[Any] = [
 ]
 
 
+@dataclasses.dataclass
+class WithUnionsAndEnumKeys:
+    # typing.Union, not `X | Y`: OmegaConf 2.3 makes UnionNodes of the former only.  # noqa: UP007, UP045
+    either: typing.Union[int, str] = 3  # noqa: UP007, UP045
+    either_str: typing.Union[int, str] = "x"  # noqa: UP007, UP045
+    either_none: typing.Optional[typing.Union[int, str]] = None  # noqa: UP007, UP045
+    either_missing: typing.Union[int, str] = "???"  # noqa: UP007, UP045
+    either_interp: typing.Union[int, str] = "${either}"  # noqa: UP007, UP045
+    by_enum: dict[Color, int] = dataclasses.field(default_factory=lambda: {Color.RED: 1, Color.BLUE: 2})
+    nested: typing.Optional[WithEnum] = None  # noqa: UP007, UP045
+    inner: WithEnum = dataclasses.field(default_factory=WithEnum)
+    raw: bytes = b"\x00ab"
+    where: pathlib.Path = pathlib.Path("/tmp/x")
+    missing_list: list[int] = "???"  # type: ignore[assignment]
+    interp_dict: dict[str, int] = "${by_enum}"  # type: ignore[assignment]
+
+
+def test_unresolved_container_is_omegaconfs() -> None:
+    configs = [as_config(v) for v in [*YAML_CONFIGS, WithUnionsAndEnumKeys]]
+    configs += [OmegaConf.create(SPECIAL_YAML), OmegaConf.create([1, "${0}", [None, "???"], {"a": "???"}])]
+    for cfg in configs:
+        expected = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+        got = _job_runner.unresolved_container(cfg)
+        assert got == expected and repr(got) == repr(expected)
+        for key in cfg if isinstance(cfg, DictConfig) else range(len(cfg)):
+            node = cfg._get_node(key)
+            if isinstance(node, (DictConfig, ListConfig)):
+                inner = OmegaConf.to_container(node, resolve=False, enum_to_str=True)
+                assert repr(_job_runner.unresolved_container(node)) == repr(inner)
+
+
 def as_config(value: Any) -> Any:
     return OmegaConf.structured(value) if inspect.isclass(value) else OmegaConf.create(value)
 
@@ -554,6 +587,26 @@ def test_libyaml_dumper_matches_omegaconfs_on_random_strings() -> None:
             compared += 1
             assert dump(container, _fast()) == dump(container, _omegaconf_dumper()), repr(s)
     assert compared > 3000
+
+
+def test_to_yaml_reusing_entry_texts_is_omegaconfs() -> None:
+    """Dumps that share entries (reused from earlier dumps) give OmegaConf's text."""
+    keep = "kept\n\n"  # final line breaks: quoted and folded over lines
+    shapes = [
+        lambda s: {"a": {"b": s, "c": [s, {"d": s}]}, "e": s, "f": {"g": {"h": s}}},
+        lambda s: {"hydra": {"job": {"num": s}, "help": {"t": "same"}}, "x": [s]},
+        lambda s: {"a": {"b": keep}, "c": s},
+        lambda s: {"a": s, "b": {"c": keep}},
+        lambda s: {"k" * 100: {"k" * 27: s}, 1: {2: s}, "t": True, "n": None, "f": 1.5},
+    ]
+    rng = random.Random(99)
+    pieces = ["a", "b", " ", "x y", "1", "1.0", "null", "true", "-", ": ", "#", "'", '"', "\n", "word " * 20]
+    for _ in range(300):
+        s = "".join(rng.choice(pieces) for _ in range(rng.choice([0, 1, 3, 12])))
+        for shape in shapes:
+            cfg = OmegaConf.create(shape(s))
+            assert _job_runner.to_yaml(cfg) == OmegaConf.to_yaml(cfg), repr(s)
+    assert _job_runner._entries._texts, "entries were kept"
 
 
 def _fast() -> Any:

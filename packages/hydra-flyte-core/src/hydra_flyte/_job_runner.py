@@ -22,9 +22,10 @@ Hydra's own `run_job` in tests/test_core_job_runner.py):
   are known to differ fall back to OmegaConf's dumper (see `_needs_python_emitter`).
 
 This module is the only place that uses Hydra's and OmegaConf's private symbols for it
-(`_check_hydra_context`, `_flush_loggers`, `deprecation_warning`, `OmegaConfDumper`, and the
-`_content` / `_parent` internals of DictConfig's deep copy); tests/test_core_job_runner.py fails
-loudly when they move.
+(`_check_hydra_context`, `_flush_loggers`, `deprecation_warning`, `OmegaConfDumper`,
+`_is_special`, the `_content` / `_parent` internals of DictConfig's deep copy, and the node
+accessors `unresolved_container` reads); tests/test_core_job_runner.py fails loudly when they
+move.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import copy
 import os
 import pickle
 import re
+from enum import Enum
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -52,8 +54,8 @@ from hydra.core.utils import (
     env_override,
 )
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
-from omegaconf._utils import get_omega_conf_dumper
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, UnionNode, open_dict, read_write
+from omegaconf._utils import _is_special, get_omega_conf_dumper
 
 
 def run_job(
@@ -260,10 +262,51 @@ def _save_config(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) 
 
 def to_yaml(cfg: DictConfig | ListConfig) -> str:
     """`OmegaConf.to_yaml(cfg)`, emitted by libyaml when available and known to give the same text."""
-    container = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+    container = unresolved_container(cfg)
     dumper = _fast_dumper()
-    if dumper is None or _needs_python_emitter(container):
-        dumper = get_omega_conf_dumper()
+    needs_python, plain = _scan(container)
+    if dumper is None or needs_python:
+        return _dump(container, get_omega_conf_dumper())
+    if plain and isinstance(container, dict):
+        return _entries.dump(container, dumper)
+    return _dump(container, dumper)
+
+
+def unresolved_container(cfg: DictConfig | ListConfig) -> Any:
+    """`OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)`, read straight from the nodes.
+
+    OmegaConf's version looks every child up through its public accessors (key validation,
+    access checks, flag lookups up the parent chain); unresolved, each child is simply the node
+    stored in the container's `_content`, which is what this walks. The same result, in about
+    a fifth of the time.
+    """
+    if cfg._is_none():
+        return None
+    if cfg._is_missing():
+        return MISSING
+    if cfg._is_interpolation():
+        return cfg._value()
+    content = cfg.__dict__["_content"]
+    if isinstance(cfg, DictConfig):
+        out = {}
+        for key, node in content.items():
+            if isinstance(key, Enum):
+                key = key.name
+            out[key] = _unresolved_value(node)
+        return out
+    return [_unresolved_value(node) for node in content]
+
+
+def _unresolved_value(node: Any) -> Any:
+    if isinstance(node, UnionNode) and not _is_special(node):
+        node = node._value()  # the node it holds, as `_get_child` gives it
+    if isinstance(node, (DictConfig, ListConfig)):
+        return unresolved_container(node)
+    value = node._value()
+    return value.name if isinstance(value, Enum) else value
+
+
+def _dump(container: Any, dumper: Any) -> str:
     return yaml.dump(  # type: ignore[no-any-return]
         container,
         default_flow_style=False,
@@ -271,6 +314,58 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
         sort_keys=False,
         Dumper=dumper,
     )
+
+
+class _EntryTexts:
+    """The YAML text of a mapping's entries, kept to be reused by the next dump that has them.
+
+    The jobs of a sweep differ in a few entries: most of `hydra.yaml` (help, logging, launcher,
+    sweeper, ...) and of `config.yaml` is the same text for every job. A block mapping is emitted
+    entry by entry, each entry's text depending only on its key, its value and its indentation,
+    so the text of a mapping is the concatenation of its entries' texts: the root's entries, and
+    for a root entry holding a non-empty mapping (`hydra:`), that entry's own entries one level
+    in. An entry is looked up by its depth and the `repr` of its key and value; `to_yaml` uses
+    this only for plain data (dicts, lists, str, int, float, bool, None), where `repr` tells
+    apart every two values that are emitted differently. Should an entry's text end with the
+    document-end marker (`...`; OmegaConf's representers never choose the block styles that
+    call for it), the whole mapping is dumped at once instead, since that marker belongs at
+    the end only.
+    """
+
+    MAX_ENTRIES = 2048  # one sweep's shared entries and a few jobs' own; cleared when exceeded
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    def dump(self, container: dict[Any, Any], dumper: Any) -> str:
+        parts = []
+        for key, value in container.items():
+            if isinstance(value, dict) and value:
+                parts.append(self._text(dumper, -1, key, None))  # the `key:` line
+                parts.extend(self._text(dumper, 1, k, v) for k, v in value.items())
+            else:
+                parts.append(self._text(dumper, 0, key, value))
+        if any(part.endswith("...\n") for part in parts):
+            return _dump(container, dumper)
+        return "".join(parts)
+
+    def _text(self, dumper: Any, depth: int, key: Any, value: Any) -> str:
+        memo_key = (dumper, depth, repr(key), repr(value))
+        text = self._texts.get(memo_key)
+        if text is None:
+            if depth == -1:  # the header line of a mapping entry: the key, whatever the mapping holds
+                text = _dump({key: {"k": None}}, dumper).split("\n", 1)[0] + "\n"
+            elif depth == 0:
+                text = _dump({key: value}, dumper)
+            else:  # one level in: under a one-line header, dropped again
+                text = _dump({"k": {key: value}}, dumper).split("\n", 1)[1]
+            if len(self._texts) >= self.MAX_ENTRIES:
+                self._texts.clear()
+            self._texts[memo_key] = text
+        return text
+
+
+_entries = _EntryTexts()
 
 
 # Where libyaml's emitter and PyYAML's differ (found by tests/test_core_job_runner.py's comparison):
@@ -296,29 +391,43 @@ def _double_quoted(s: str) -> bool:
 
 def _needs_python_emitter(container: Any) -> bool:
     """True if some string in `container` could be emitted differently by libyaml and PyYAML."""
+    return _scan(container)[0]
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))  # types whose repr determines their YAML
+
+
+def _scan(container: Any) -> tuple[bool, bool]:
+    """(needs PyYAML's emitter, holds only plain data): see `_needs_python_emitter` and `_EntryTexts`."""
     unsafe = _UNSAFE_CHAR.search
+    plain = True
     stack = [container]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                if isinstance(key, str) and (
-                    not key or _key_length(key) >= _MAX_SIMPLE_KEY or "\n" in key or unsafe(key)
-                ):
-                    return True
+                if isinstance(key, str):
+                    if not key or _key_length(key) >= _MAX_SIMPLE_KEY or "\n" in key or unsafe(key):
+                        return True, False
+                elif type(key) not in _PLAIN_SCALARS:
+                    plain = False
                 if isinstance(value, str):
                     if unsafe(value) or _double_quoted(value):
-                        return True
+                        return True, False
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
+                elif type(value) not in _PLAIN_SCALARS:
+                    plain = False
         elif isinstance(node, list):
             for value in node:
                 if isinstance(value, str):
                     if unsafe(value) or _double_quoted(value):
-                        return True
+                        return True, False
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
-    return False
+                elif type(value) not in _PLAIN_SCALARS:
+                    plain = False
+    return False, plain
 
 
 _fast_dumper_cache: list[Any] = []  # [(source representer dicts snapshot, dumper class)]
