@@ -122,7 +122,10 @@ class FlyteLauncher(Launcher):
 
             progress = Progress(len(numbered))
         with contextlib.ExitStack() as stack:
+            from ._omegaconf_private import interpolations_parsed_once
+
             stack.enter_context(heap_frozen())
+            stack.enter_context(interpolations_parsed_once())
             if manifest is not None:  # whatever happens, what was submitted is on disk
                 stack.callback(manifest.save)
             stack.callback(self._config_loader().forget_validated)

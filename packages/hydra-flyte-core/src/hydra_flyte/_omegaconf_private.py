@@ -1,0 +1,71 @@
+"""OmegaConf's interpolation parser, memoised while a launch runs (the one private OmegaConf hook outside the job runner).
+
+Every time OmegaConf resolves an interpolation (`${now:%H-%M-%S}`, `${hydra.job.num}`, ...), it
+parses the string with its ANTLR grammar, the costliest step of a resolution, even when the same
+string was parsed a moment before. A sweep resolves the same few strings for every job: the
+sweep dir and subdir when the job's output dir is chosen, the log file name when the job's
+logging is configured. A parse tree depends on the string alone and OmegaConf only reads it
+(its GrammarVisitor evaluates the tree against the node being resolved), so while
+`interpolations_parsed_once` is active, OmegaConf's `parse` (imported by name into
+`omegaconf.base` and `omegaconf._utils`) is replaced by one that keeps each tree by its string.
+Strings that do not parse raise as before and are not kept.
+
+tests/test_core_omegaconf_private.py fails loudly if OmegaConf moves these names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+PARSE_IMPORTERS = ("omegaconf.base", "omegaconf._utils")  # modules that call `parse` by that name
+PARSE_NAME = "parse"
+MAX_TREES = 1024  # distinct strings kept; cleared when exceeded
+
+_lock = threading.Lock()
+_depth = 0
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+@contextlib.contextmanager
+def interpolations_parsed_once() -> Iterator[None]:
+    """While active (re-entrant, across threads), OmegaConf parses each interpolation string once."""
+    global _depth
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            modules = [importlib.import_module(name) for name in PARSE_IMPORTERS]
+            parse = getattr(modules[0], PARSE_NAME)
+            memo = _memoised(parse)
+            for module in modules:
+                _originals[module.__name__] = getattr(module, PARSE_NAME)
+                setattr(module, PARSE_NAME, memo)
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for name, original in _originals.items():
+                    setattr(importlib.import_module(name), PARSE_NAME, original)
+                _originals.clear()
+
+
+def _memoised(parse: Callable[..., Any]) -> Callable[..., Any]:
+    trees: dict[tuple[str, str, str], Any] = {}
+
+    def parse_once(value: str, parser_rule: str = "configValue", lexer_mode: str = "DEFAULT_MODE") -> Any:
+        key = (value, parser_rule, lexer_mode)
+        tree = trees.get(key)
+        if tree is None:
+            tree = parse(value, parser_rule, lexer_mode)
+            if len(trees) >= MAX_TREES:
+                trees.clear()
+            trees[key] = tree
+        return tree
+
+    parse_once.__wrapped__ = parse  # type: ignore[attr-defined]
+    return parse_once
