@@ -53,3 +53,42 @@ def test_memo_builds_once_per_arguments_and_restores_the_builder() -> None:
         assert getattr(module, _flyte_private.BUNDLE_BUILDER) is fake_build
     finally:
         setattr(module, _flyte_private.BUNDLE_BUILDER, original)
+
+
+def test_the_directory_check_is_where_we_patch_it_and_resolving_once_gives_its_answers(tmp_path) -> None:
+    import sys
+
+    utils = importlib.import_module(_flyte_private.BUNDLE_UTILS_MODULE)
+    original = getattr(utils, _flyte_private.IN_DIRECTORY_CHECK)
+    assert list(inspect.signature(original).parameters) == ["file", "directory"]
+    # The listing calls the check by its module-global name, so replacing the attribute is seen.
+    assert f"{_flyte_private.IN_DIRECTORY_CHECK}(" in inspect.getsource(utils._is_user_file)
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "m.py").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    files = [m.__file__ for m in list(sys.modules.values()) if isinstance(getattr(m, "__file__", None), str)]
+    files += [str(tmp_path / "link" / "m.py"), str(tmp_path / "real" / "m.py"), str(tmp_path / "nowhere.py")]
+    directories = [*utils._build_invalid_directories(), str(tmp_path / "real"), str(tmp_path / "link")]
+    with _flyte_private.code_bundle_built_once():
+        check = getattr(utils, _flyte_private.IN_DIRECTORY_CHECK)
+        assert check is not original
+        ours = [check(f, d) for f in files for d in directories]
+        listed = utils.list_imported_modules_as_files(str(tmp_path), list(sys.modules.values()))
+        loop_file = str(tmp_path / "loop" / "x.py")
+        try:
+            outcome: object = check(loop_file, str(tmp_path))
+        except Exception as exc:  # noqa: BLE001 - compared with what flyte's own check does below
+            outcome = type(exc)
+    assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is original, "restored"
+    assert ours == [original(f, d) for f in files for d in directories]
+    try:
+        expected: object = original(loop_file, str(tmp_path))
+    except Exception as exc:  # noqa: BLE001
+        expected = type(exc)
+    assert outcome == expected
+    assert any(ours) and not all(ours)
+    assert sorted(listed) == sorted(
+        utils.list_imported_modules_as_files(str(tmp_path), list(sys.modules.values()))
+    )

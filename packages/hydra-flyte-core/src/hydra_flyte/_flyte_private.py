@@ -8,18 +8,27 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
   submissions: every run gets the same bundle the first one built, through the SDK's own path.
   Modules imported after the first submission are not in later jobs' bundles, exactly as if the
   sweep had been submitted in one go.
+- `flyte._code_bundle._utils._file_is_in_directory`: the bundle's file list checks every loaded
+  module's file against each of about six directories (site-packages, the prefixes, the source
+  root), resolving both paths (`Path.resolve`, a `lstat` per path component) on every check:
+  some 4,700 resolutions for 1,000 modules, about a third of a second of a sweep's start. While
+  a sweep's submissions run, that check resolves each distinct path once (same answers: the
+  paths do not move during the listing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import pathlib
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 BUNDLE_MODULE = "flyte._code_bundle"
 BUNDLE_BUILDER = "build_code_bundle"
+BUNDLE_UTILS_MODULE = "flyte._code_bundle._utils"
+IN_DIRECTORY_CHECK = "_file_is_in_directory"
 
 _lock = threading.Lock()
 _depth = 0
@@ -32,19 +41,40 @@ def code_bundle_built_once() -> Iterator[None]:
 
     global _depth
     module = importlib.import_module(BUNDLE_MODULE)
+    utils = importlib.import_module(BUNDLE_UTILS_MODULE)
     with _lock:
         _depth += 1
         if _depth == 1:
-            original = getattr(module, BUNDLE_BUILDER)
-            setattr(module, BUNDLE_BUILDER, _memoised(original))
+            setattr(module, BUNDLE_BUILDER, _memoised(getattr(module, BUNDLE_BUILDER)))
+            setattr(utils, IN_DIRECTORY_CHECK, _resolving_once(getattr(utils, IN_DIRECTORY_CHECK)))
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                memo = getattr(module, BUNDLE_BUILDER)
-                setattr(module, BUNDLE_BUILDER, memo.__wrapped__)
+                for owner, name in ((module, BUNDLE_BUILDER), (utils, IN_DIRECTORY_CHECK)):
+                    setattr(owner, name, getattr(owner, name).__wrapped__)
+
+
+def _resolving_once(check: Any) -> Any:
+    """`_file_is_in_directory(file, directory)` with each path resolved once (errors: False, as there)."""
+    resolved: dict[str, pathlib.Path] = {}
+
+    def resolve(path: str) -> pathlib.Path:
+        found = resolved.get(path)
+        if found is None:
+            found = resolved[path] = pathlib.Path(path).resolve()
+        return found
+
+    def in_directory(file: str, directory: str) -> bool:
+        try:
+            return resolve(file).is_relative_to(resolve(directory))
+        except OSError:  # unresolvable (permissions, a symlink loop): not in the directory, as flyte says
+            return False
+
+    in_directory.__wrapped__ = check  # type: ignore[attr-defined]
+    return in_directory
 
 
 def _memoised(build: Any) -> Any:
