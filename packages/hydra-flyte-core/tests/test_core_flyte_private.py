@@ -37,7 +37,7 @@ def test_memo_builds_once_per_arguments_and_restores_the_builder() -> None:
 
     setattr(module, _flyte_private.BUNDLE_BUILDER, fake_build)
     try:
-        with _flyte_private.code_bundle_built_once():
+        with _flyte_private.builds_shared_by_submissions():
             build = getattr(module, _flyte_private.BUNDLE_BUILDER)
 
             async def many() -> list[str]:
@@ -71,7 +71,7 @@ def test_the_directory_check_is_where_we_patch_it_and_resolving_once_gives_its_a
     files = [m.__file__ for m in list(sys.modules.values()) if isinstance(getattr(m, "__file__", None), str)]
     files += [str(tmp_path / "link" / "m.py"), str(tmp_path / "real" / "m.py"), str(tmp_path / "nowhere.py")]
     directories = [*utils._build_invalid_directories(), str(tmp_path / "real"), str(tmp_path / "link")]
-    with _flyte_private.code_bundle_built_once():
+    with _flyte_private.builds_shared_by_submissions():
         check = getattr(utils, _flyte_private.IN_DIRECTORY_CHECK)
         assert check is not original
         ours = [check(f, d) for f in files for d in directories]
@@ -92,3 +92,71 @@ def test_the_directory_check_is_where_we_patch_it_and_resolving_once_gives_its_a
     assert sorted(listed) == sorted(
         utils.list_imported_modules_as_files(str(tmp_path), list(sys.modules.values()))
     )
+
+
+def test_the_task_spec_builder_is_where_we_patch_it_and_reads_only_the_listed_settings() -> None:
+    import re
+
+    run_module = importlib.import_module(_flyte_private.RUN_MODULE)
+    runner = getattr(run_module, _flyte_private.RUNNER_CLASS)
+    builder = getattr(runner, _flyte_private.TASK_SPEC_BUILDER)
+    assert inspect.iscoroutinefunction(builder)
+    assert list(inspect.signature(builder).parameters) == ["self", "obj"]
+    source = inspect.getsource(builder)
+    # Any new setting it reads must join the memo's key.
+    assert set(re.findall(r"self\.(\w+)", source)) == set(_flyte_private.TASK_SPEC_RUNNER_FIELDS)
+    assert "_ambient_image_cache()" in source and "get_init_config()" in source
+    assert callable(run_module._ambient_image_cache) and callable(run_module.get_init_config)
+    # flyte.run looks the builder up on the runner at call time, so replacing the attribute is seen.
+    assert f"await self.{_flyte_private.TASK_SPEC_BUILDER}(obj)" in inspect.getsource(runner._run_remote)
+
+
+def test_task_spec_memo_builds_once_per_task_and_settings(monkeypatch) -> None:
+    run_module = importlib.import_module(_flyte_private.RUN_MODULE)
+    runner_class = getattr(run_module, _flyte_private.RUNNER_CLASS)
+    original = getattr(runner_class, _flyte_private.TASK_SPEC_BUILDER)
+    config = object()
+    monkeypatch.setattr(run_module, "get_init_config", lambda: config)
+    monkeypatch.setattr(run_module, "_ambient_image_cache", lambda: None)
+    calls: list[tuple] = []
+    fail = {"next": False}
+
+    async def fake_build(self, obj):  # stands in for the SDK's builder in this unit test
+        calls.append((obj, self._project))
+        await asyncio.sleep(0)
+        if fail["next"]:
+            fail["next"] = False
+            raise RuntimeError("image build failed")
+        return (f"spec-of-{obj}-{self._project}", None, "v1")
+
+    class Runner:  # the settings the builder reads
+        def __init__(self, project: str) -> None:
+            for field in _flyte_private.TASK_SPEC_RUNNER_FIELDS:
+                setattr(self, field, None)
+            self._project = project
+
+    monkeypatch.setattr(runner_class, _flyte_private.TASK_SPEC_BUILDER, fake_build)
+    with _flyte_private.builds_shared_by_submissions():
+        build = getattr(runner_class, _flyte_private.TASK_SPEC_BUILDER)
+
+        async def sweep() -> list:
+            return await asyncio.gather(
+                *(build(Runner("p"), "task") for _ in range(4)), build(Runner("q"), "task")
+            )
+
+        results = asyncio.run(sweep())
+        assert [r[0] for r in results] == ["spec-of-task-p"] * 4 + ["spec-of-task-q"]
+        assert calls == [("task", "p"), ("task", "q")]
+
+        async def failing_then_again() -> object:
+            fail["next"] = True
+            try:
+                await build(Runner("r"), "task")
+            except RuntimeError:
+                pass
+            return await build(Runner("r"), "task")
+
+        assert asyncio.run(failing_then_again())[0] == "spec-of-task-r"
+        assert calls[-2:] == [("task", "r"), ("task", "r")], "a failed build is not reused"
+    assert getattr(runner_class, _flyte_private.TASK_SPEC_BUILDER) is fake_build
+    assert original is not fake_build

@@ -159,10 +159,10 @@ class FlyteLauncher(Launcher):
         """For remote mode: a pool submitting concurrently, with the code bundle built once for the launch."""
         if settings.mode != "remote" or settings.dry_run:
             return None
-        from ._flyte_private import code_bundle_built_once
+        from ._flyte_private import builds_shared_by_submissions
         from ._submission_pool import SubmissionPool
 
-        stack.enter_context(code_bundle_built_once())
+        stack.enter_context(builds_shared_by_submissions())
         return stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers))
 
     def _start_job(
