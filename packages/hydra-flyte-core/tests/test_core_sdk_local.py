@@ -278,3 +278,31 @@ def test_on_job_end_sees_each_jobs_real_outcome(conf_dir: str) -> None:
     (ok_status, ok_value), (failed_status, failed_value) = core_callbacks.SEEN
     assert ok_status == "COMPLETED" and isinstance(ok_value, RunResult) and float(ok_value) == 0.001
     assert failed_status == "FAILED" and isinstance(failed_value, RunFailedError)
+
+
+def test_a_sweep_keeps_the_older_heap_out_of_gc_passes_from_batch_validation_on(
+    conf_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from hydra.plugins.sweeper import Sweeper
+
+    seen: list[int] = []
+    validate = Sweeper.validate_batch_is_legal
+
+    def recording(self: Sweeper, batch: object) -> None:
+        seen.append(gc.get_freeze_count())
+        validate(self, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sweeper, "validate_batch_is_legal", recording)
+    before = gc.get_freeze_count()
+    results = hydra_sweep(
+        objective,
+        config_path=conf_dir,
+        config_name="training",
+        overrides=["optimizer.lr=0.1,0.2"],
+        mode="local",
+    )
+    assert len(results) == 2
+    assert seen and all(count > before for count in seen), "frozen while the batch was validated"
+    assert gc.get_freeze_count() == before, "and unfrozen after the sweep"

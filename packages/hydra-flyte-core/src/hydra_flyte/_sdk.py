@@ -195,7 +195,7 @@ def hydra_sweep(
     """
     from ._hydra_private import ensure_launcher_registered, hydra_app
     from ._job_scope import current_job
-    from ._launcher import LaunchOverlay, launch_overlay
+    from ._launcher import LaunchOverlay, heap_frozen, launch_overlay
 
     call, config_dir, override_list, settings = _prepare(
         task,
@@ -247,7 +247,8 @@ def hydra_sweep(
     )
     token = launch_overlay().set(overlay)
     try:
-        with hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
+        # The whole sweep, batch validation included, gets what FlyteLauncher gives each launch.
+        with hydra_app(config_dir, job_name=task_short_name(task)) as hydra, heap_frozen():
             ensure_launcher_registered()
             try:
                 hydra.multirun(
