@@ -332,7 +332,7 @@ def markdown(data: dict[str, Any], *, json_name: str) -> str:
                 ("ms per job", "per_job_ms"),
                 ("bare flyte ms per job", "bare_flyte_per_job_ms"),
                 ("overhead ms per job", "overhead_per_job_ms"),
-                ("of which load_sweep_config ms per job", "compose_per_job_ms"),
+                ("of which composition ms per job", "compose_per_job_ms"),
             )
         ]
         out += [f"{w['label']}, reps ours / theirs: {_reps(w)}", ""]
@@ -344,8 +344,9 @@ def markdown(data: dict[str, Any], *, json_name: str) -> str:
         "Per-job composition. *Hydra* is Hydra's own `ConfigLoader.load_sweep_config` on a master config, once "
         "per job (measured in our venv). Ours and theirs: time spent inside `load_sweep_config` during a local "
         "`hydra_sweep` (Hydra's full runtime calls it twice per job: when BasicSweeper validates the batch and "
-        "when the launcher composes the job), unless the SDK provides its own composition step "
-        "(`compose_jobs` hook in drivers/driver.py).",
+        "when the launcher composes the job; hydra_flyte's launcher calls `load_job_config` instead, which hands "
+        "over the config composed for the validation, and is timed too), unless the SDK provides its own "
+        "composition step (`compose_jobs` hook in drivers/driver.py).",
         "",
     ]
     if "compose" in wl:
