@@ -112,6 +112,45 @@ def ensure_venv(name: str, requirements: list[str]) -> Env:
     return Env(name, python)
 
 
+def compile_bytecode(env: Env, *extra: Path) -> None:
+    """Byte-compile the environment's site-packages (and `extra` source trees) once, up front.
+
+    The drivers run with PYTHONDONTWRITEBYTECODE=1 (no stray .pyc in the repository), so an
+    environment installed without compiling (uv, hatch's installer, does not) would recompile
+    every module in every process: every `a0` task process the control plane starts included.
+    pip compiles at install, so theirs is compiled already; this puts both sides on the same
+    footing. Files that do not compile (Python 2 leftovers some packages ship) are skipped.
+    """
+    paths = subprocess.run(
+        [
+            str(env.python),
+            "-c",
+            "import sysconfig; p = sysconfig.get_paths(); print(p['purelib']); print(p['platlib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    dirs = sorted({*paths, *(str(d) for d in extra)})
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"compileall-{env.name}.log").open("w") as log:
+        subprocess.run(
+            [str(env.python), "-m", "compileall", "-q", "-j", "0", *dirs],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def our_source_trees() -> list[Path]:
+    """What the drivers import from this repository: our packages, the control plane, the workload."""
+    return [
+        *(REPO / "packages" / p / "src" for p in OUR_PACKAGES),
+        REPO / "tests-integration",
+        BENCH_DIR / "workload",
+    ]
+
+
 def theirs() -> Env:
     return ensure_venv("theirs", THEIRS_REQUIREMENTS)
 
