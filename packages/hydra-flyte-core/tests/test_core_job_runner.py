@@ -400,10 +400,7 @@ def test_task_config_copy_matches_deepcopy_then_delete(conf_dir: str, readonly: 
         OmegaConf.set_struct(config, struct)
         HydraConfig.instance().set_config(config)
         before = (OmegaConf.to_yaml(config), flags(config), config.hydra._get_parent() is config)
-        ours = _job_runner._copy_without_hydra(config)
-        with read_write(ours):
-            with open_dict(ours):
-                del ours["hydra"]
+        ours = _job_runner._task_config(config)
         theirs = hydra_task_copy(config)
         assert (OmegaConf.to_yaml(config), flags(config), config.hydra._get_parent() is config) == before
         assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(theirs)
@@ -443,6 +440,22 @@ def test_hydra_cfg_copy_falls_back_to_deepcopy_when_unpicklable() -> None:
     copied = _job_runner._copy_hydra_cfg(held)
     assert OmegaConf.to_yaml(copied) == OmegaConf.to_yaml(held)
     assert OmegaConf.get_type(copied, "hydra") is Local
+
+
+def test_task_config_falls_back_to_hydras_way_when_unpicklable() -> None:
+    @dataclasses.dataclass
+    class Local:  # not importable: pickling fails
+        a: int = 1
+
+    for readonly in (False, True):
+        config = OmegaConf.create(
+            {"model": OmegaConf.structured(Local), "x": "${model.a}", "hydra": {"b": 2}}
+        )
+        OmegaConf.set_readonly(config, readonly)
+        ours, theirs = _job_runner._task_config(config), hydra_task_copy(config)
+        assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(theirs) and "hydra" not in ours
+        assert flags(ours) == flags(theirs) and ours._metadata == theirs._metadata
+        assert OmegaConf.get_type(ours, "model") is Local and config.hydra.b == 2
 
 
 # -- YAML --------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ Hydra's own `run_job` in tests/test_core_job_runner.py):
 - HydraConfig is set once, not twice. Hydra sets it (a masked copy of the `hydra` node) to evaluate
   the output dir, writes `hydra.runtime.output_dir` into the config and sets it again; here the
   value is written into both the config and the copy already set, which is all that differs.
-- The task config deep-copies only the non-hydra keys. Hydra deep-copies the whole config and then
-  deletes `hydra`; here the deep copy is handed the `hydra` node itself through its memo (so that
-  subtree is not copied), and the same deletion follows, so root flags and metadata are identical.
+- The task config copies only the non-hydra keys. Hydra deep-copies the whole config and then
+  deletes `hydra`; here the config is pickled with `hydra` left out (or, if it cannot be pickled,
+  deep-copied with the `hydra` node handed back through the memo and then deleted), so values,
+  flags and metadata are identical.
 - `JobReturn.hydra_cfg` is a pickle round trip of the HydraConfig copy instead of `copy.deepcopy`
   (same result, about twice as fast; deep copy when something in it cannot be pickled), and is
   made when first read if no callback of the user's can observe the job meanwhile. It cannot
@@ -91,11 +92,13 @@ def run_job(
     with read_write(config.hydra.runtime):
         with open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = abs_output_dir
-    # Hydra sets HydraConfig again here; the only difference is this value.
+    # Hydra sets HydraConfig again here; the only difference is this value, which the set config
+    # already holds when it shares the job's hydra node (as `_set_hydra_config` makes it).
     set_runtime = hydra_config.cfg.hydra.runtime  # type: ignore[union-attr]
-    with read_write(set_runtime):
-        with open_dict(set_runtime):
-            set_runtime.output_dir = abs_output_dir
+    if set_runtime is not config.hydra.runtime:
+        with read_write(set_runtime):
+            with open_dict(set_runtime):
+                set_runtime.output_dir = abs_output_dir
 
     _chdir = None
     try:
@@ -106,10 +109,7 @@ def run_job(
         else:
             ret = JobReturn()
             ret.hydra_cfg = _copy_hydra_cfg(set_cfg)
-        task_cfg = _copy_without_hydra(config)
-        with read_write(task_cfg):
-            with open_dict(task_cfg):
-                del task_cfg["hydra"]
+        task_cfg = _task_config(config)
 
         ret.cfg = task_cfg
         overrides = OmegaConf.to_container(config.hydra.overrides.task)
@@ -176,6 +176,36 @@ def run_job(
 
 
 # -- copies ------------------------------------------------------------------------------------
+
+
+def _task_config(config: DictConfig) -> DictConfig:
+    """What Hydra hands the task: `copy.deepcopy(config)`, then `del ["hydra"]` under read_write/open_dict.
+
+    Made by pickling the config with its `hydra` key left out of `_content` for the moment (so
+    that subtree is neither copied nor pickled), which OmegaConf supports with the same result
+    as a deep copy in about a quarter of the time; the read_write/open_dict of Hydra's deletion
+    is replayed on the copy for its effect on the flags. A config that cannot be pickled (a
+    structured config class defined in a function) goes Hydra's way, without copying `hydra`.
+    """
+    content = config.__dict__["_content"]
+    config.__dict__["_content"] = {key: node for key, node in content.items() if key != "hydra"}
+    try:
+        blob: bytes | None = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        blob = None
+    finally:
+        config.__dict__["_content"] = content
+    if blob is not None:
+        task_cfg = pickle.loads(blob)  # noqa: S301 - our own bytes, made just now
+        with read_write(task_cfg):
+            with open_dict(task_cfg):
+                pass
+        return task_cfg  # type: ignore[no-any-return]
+    task_cfg = _copy_without_hydra(config)
+    with read_write(task_cfg):
+        with open_dict(task_cfg):
+            del task_cfg["hydra"]
+    return task_cfg
 
 
 def _copy_without_hydra(config: DictConfig) -> DictConfig:

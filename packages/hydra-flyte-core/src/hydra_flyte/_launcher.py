@@ -184,9 +184,10 @@ class FlyteLauncher(Launcher):
             raise ConfigurationError(
                 f"dry run: job {idx} ({' '.join(overrides)}) does not compose: {exc}"
             ) from exc
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = idx
-            sweep_config.hydra.job.num = idx
+        job_node = sweep_config.hydra.job
+        with open_dict(job_node):  # Hydra opens the whole config: the same values and flags, a longer walk
+            job_node.id = idx
+            job_node.num = idx
 
         def recorded(run: Any) -> None:
             manifest.submitted(idx, run_name=run.name, url=run.url)
