@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     load_before = os.getloadavg()
 
-    startup = measure_startup(reps=2 if args.quick else 15, only_ours=args.only == "ours")
+    startup = measure_startup(reps=2 if args.quick else 25, only_ours=args.only == "ours")
     results = {}
     for workload in plan(args.quick, impls):
         results[workload.key] = run_workload(workload, env_by_impl)

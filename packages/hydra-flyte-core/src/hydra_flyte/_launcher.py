@@ -156,7 +156,7 @@ class FlyteLauncher(Launcher):
 
     @staticmethod
     def _remote_submission(settings: Any, stack: contextlib.ExitStack) -> Any:
-        """For remote mode: a pool submitting concurrently, with the code bundle built once for the launch."""
+        """For remote mode: a pool submitting concurrently, the code bundle and task spec built once for the launch."""
         if settings.mode != "remote" or settings.dry_run:
             return None
         from ._flyte_private import builds_shared_by_submissions
