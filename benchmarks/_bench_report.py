@@ -133,9 +133,21 @@ def _get(data: dict[str, Any], key: str, impl: str, metric: str) -> float | None
     return data["workloads"].get(key, {}).get("medians", {}).get(impl, {}).get(metric)
 
 
+def paired_ratio(samples: dict[str, list[float]], a: str, b: str) -> float | None:
+    """The median of `a[i] / b[i]` over the repetitions: each pair ran back to back.
+
+    The machine's speed drifts by more than the difference measured (runs of the same command
+    range over 25% within minutes), so a ratio of the two medians moves with whichever side
+    happened to collect more of the slow minutes; pairing cancels the drift.
+    """
+    first, second = samples.get(a), samples.get(b)
+    if not first or not second or len(first) != len(second):
+        return None
+    return statistics.median(x / y for x, y in zip(first, second, strict=True))
+
+
 def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Each goal of the issue, the figure it is judged on, and PASS / FAIL (n/a if not measured)."""
-    startup = data["startup"].get("median_ms", {})
     g = lambda *a: _get(data, *a)  # noqa: E731
 
     def goal(
@@ -158,7 +170,7 @@ def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
     local_ratio = _ratio(
         g("local", "ours", "overhead_per_job_ms"), g("local", "theirs", "overhead_per_job_ms")
     )
-    help_ratio = _ratio(startup.get("flyte_help_with"), startup.get("flyte_help_without"))
+    help_ratio = paired_ratio(data["startup"].get("samples", {}), "flyte_help_with", "flyte_help_without")
     return [
         goal(
             "N=200 submission: ours >= 20x faster than theirs",
@@ -202,7 +214,7 @@ def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         goal(
             "`flyte --help` with our CLI within 5% of without",
-            "with / without, median ms",
+            "with / without, median of the runs' paired ratios (wall)",
             help_ratio,
             "<= 1.05",
             lambda v: v <= 1.05,
@@ -395,7 +407,12 @@ def markdown(data: dict[str, Any], *, json_name: str) -> str:
         row("`flyte --help` without flyte-hydra-cli", "flyte_help_without"),
         row("`flyte --help` with flyte-hydra-cli", "flyte_help_with"),
         [
-            "ratio with / without",
+            "ratio with / without (median of the paired runs' ratios)",
+            _f(paired_ratio(st.get("samples", {}), "flyte_help_with", "flyte_help_without"), "{:.3f}"),
+            _f(paired_ratio(st.get("cpu_samples", {}), "flyte_help_with", "flyte_help_without"), "{:.3f}"),
+        ],
+        [
+            "ratio of the medians, for reference",
             _f(_ratio(med.get("flyte_help_with"), med.get("flyte_help_without")), "{:.3f}"),
             _f(_ratio(cpu.get("flyte_help_with"), cpu.get("flyte_help_without")), "{:.3f}"),
         ],
