@@ -435,28 +435,25 @@ def _scan(container: Any) -> tuple[bool, bool]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            for key, value in node.items():
+            for key in node:
                 if isinstance(key, str):
                     if not key or _key_length(key) >= _MAX_SIMPLE_KEY or "\n" in key or unsafe(key):
                         return True, False
                 elif type(key) not in _PLAIN_SCALARS:
                     plain = False
-                if isinstance(value, str):
-                    if unsafe(value) or _double_quoted(value):
-                        return True, False
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-                elif type(value) not in _PLAIN_SCALARS:
-                    plain = False
+            values: Any = node.values()
         elif isinstance(node, list):
-            for value in node:
-                if isinstance(value, str):
-                    if unsafe(value) or _double_quoted(value):
-                        return True, False
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-                elif type(value) not in _PLAIN_SCALARS:
-                    plain = False
+            values = node
+        else:
+            continue
+        for value in values:
+            if isinstance(value, str):
+                if unsafe(value) or _double_quoted(value):
+                    return True, False
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+            elif type(value) not in _PLAIN_SCALARS:
+                plain = False
     return False, plain
 
 
