@@ -87,15 +87,8 @@ def _task_spec_memoised(build: Any) -> Any:
         settings = tuple(repr(getattr(self, field)) for field in TASK_SPEC_RUNNER_FIELDS)
         loop = asyncio.get_running_loop()  # a future is awaited on the loop that made it
         key = (id(obj), id(init_config), id(ambient), id(loop), settings)
-        entry = cache.get(key)
-        if entry is None:
-            # The entry holds what the ids name, so no id is reused while it exists.
-            entry = cache[key] = (asyncio.ensure_future(build(self, obj)), (obj, init_config, ambient, loop))
-        try:
-            return await asyncio.shield(entry[0])
-        except Exception:
-            cache.pop(key, None)  # a failed build is not reused
-            raise
+        # The entry holds what the ids name, so no id is reused while it exists.
+        return await _once(cache, key, lambda: build(self, obj), keep=(obj, init_config, ambient, loop))
 
     build_once.__wrapped__ = build  # type: ignore[attr-defined]
     return build_once
@@ -123,21 +116,31 @@ def _resolving_once(check: Any) -> Any:
 
 def _memoised(build: Any) -> Any:
     """An async wrapper of `build` that builds each (arguments) combination once."""
-    cache: dict[Any, asyncio.Future[Any]] = {}
+    cache: dict[Any, tuple[asyncio.Future[Any], Any]] = {}
 
     async def build_once(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("dryrun") or kwargs.get("copy_bundle_to") is not None:
             return await build(*args, **kwargs)
         key = (args, tuple(sorted(kwargs.items())), asyncio.get_running_loop())
-        future = cache.get(key)
-        if future is None:
-            future = asyncio.ensure_future(build(*args, **kwargs))
-            cache[key] = future
-        try:
-            return await asyncio.shield(future)
-        except Exception:
-            cache.pop(key, None)  # a failed build is not reused
-            raise
+        return await _once(cache, key, lambda: build(*args, **kwargs))
 
     build_once.__wrapped__ = build  # type: ignore[attr-defined]
     return build_once
+
+
+async def _once(
+    cache: dict[Any, tuple[asyncio.Future[Any], Any]], key: Any, start: Any, *, keep: Any = None
+) -> Any:
+    """The result of `start()` for `key`, started by the first caller and shared by concurrent ones.
+
+    `keep` is stored with the future (whatever must outlive it). A failed build is not reused:
+    the next caller starts it again.
+    """
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = (asyncio.ensure_future(start()), keep)
+    try:
+        return await asyncio.shield(entry[0])
+    except Exception:
+        cache.pop(key, None)
+        raise
