@@ -184,16 +184,15 @@ class Manifest:
     _HEADER = ("sweep_id", "task", "mode", "endpoint", "project", "domain", "env_var_names", "labels",
                "created_at", "interrupted")  # fmt: skip
 
+    def _header(self) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, **{key: getattr(self, key) for key in self._HEADER}}
+
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"version": FORMAT_VERSION}
-        data.update({key: getattr(self, key) for key in self._HEADER})
-        data["jobs"] = [_record_dict(self.jobs[n]) for n in sorted(self.jobs)]
-        return data
+        return {**self._header(), "jobs": [_record_dict(self.jobs[n]) for n in sorted(self.jobs)]}
 
     def to_text(self) -> str:
         """The file's text: the header keys one per line, then one line per job (in job order)."""
-        header = {"version": FORMAT_VERSION, **{key: getattr(self, key) for key in self._HEADER}}
-        lines = [json.dumps(header, indent=1)[:-2] + ',\n "jobs": [']
+        head = json.dumps(self._header(), indent=1)[:-2] + ',\n "jobs": ['
         encoded = self._encoded
         rows = []
         for num in sorted(self.jobs):
@@ -201,9 +200,7 @@ class Manifest:
             if text is None:
                 text = encoded[num] = json.dumps(_record_dict(self.jobs[num]))
             rows.append("  " + text)
-        lines.append(",\n".join(rows))
-        lines.append(" ]\n}\n")
-        return "\n".join(lines) if rows else lines[0] + "]\n}\n"
+        return f"{head}\n" + ",\n".join(rows) + "\n ]\n}\n" if rows else f"{head}]\n}}\n"
 
     def _write(self) -> None:
         """Atomically replace the file; owner-only permissions (called with the lock held)."""
