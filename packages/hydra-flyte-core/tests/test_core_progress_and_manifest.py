@@ -45,6 +45,25 @@ def test_progress_in_a_log_is_sparse_but_always_has_the_last_line() -> None:
     assert lines[-1].endswith("3/3 submitted, 0 queued, 0 running, 3 succeeded, 0 failed")
 
 
+@pytest.mark.parametrize("boot", [0.0, 5.0, 1e6])
+def test_progress_first_line_does_not_depend_on_the_clock_origin(boot: float) -> None:
+    # monotonic() counts from an arbitrary origin (boot on Linux): a machine up for 5 seconds
+    # must print the first line as one up for days does.
+    now = [boot]
+    out = io.StringIO()
+    progress = Progress(3, stream=out, interval_seconds=15.0, clock=lambda: now[0])
+    progress.submitted()
+    assert out.getvalue().splitlines() == [
+        "[hydra-flyte] 1/3 submitted, 1 queued, 0 running, 0 succeeded, 0 failed"
+    ]
+    now[0] += 14.0
+    progress.submitted()  # within the interval: no line
+    now[0] += 1.0
+    progress.submitted()  # the interval has passed: a line
+    progress.finished(ok=True, started=False)  # within it again: none
+    assert len(out.getvalue().splitlines()) == 2
+
+
 def test_manifest_is_written_atomically_owner_only_and_found_by_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

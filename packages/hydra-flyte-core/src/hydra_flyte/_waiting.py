@@ -21,13 +21,21 @@ from ._submit import JobSpec, finish, is_flyte_run
 class Progress:
     """Counts of a launch's runs (submitted, queued, running, succeeded, failed), shown as they change."""
 
-    def __init__(self, total: int, *, stream: TextIO | None = None, interval_seconds: float = 15.0) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        interval_seconds: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = total
         self.stream = stream or sys.stdout
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.counts = {"submitted": 0, "queued": 0, "running": 0, "succeeded": 0, "failed": 0}
         self._interval = interval_seconds
-        self._last = 0.0
+        self._clock = clock
+        self._last: float | None = None  # when the last plain line was printed; None: none yet
         self._lock = threading.Lock()
 
     def line(self) -> str:
@@ -54,11 +62,11 @@ class Progress:
             for key, delta in changes.items():
                 self.counts[key] += delta
             done = self.counts["succeeded"] + self.counts["failed"] == self.total
-            now = time.monotonic()
+            now = self._clock()
             if self.live:
                 self.stream.write("\r\x1b[2K" + self.line() + ("\n" if done else ""))
                 self.stream.flush()
-            elif done or now - self._last >= self._interval:
+            elif done or self._last is None or now - self._last >= self._interval:
                 self._last = now
                 print(self.line(), file=self.stream, flush=True)
 
