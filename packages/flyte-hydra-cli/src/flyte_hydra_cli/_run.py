@@ -737,11 +737,12 @@ def _environment(variables: dict[str, str] | None) -> Iterator[None]:
 def _follow(run: Any) -> Any:
     """Stream a submitted run's logs until it ends, then return its result like a waited run."""
     from hydra_flyte import RunFailedError
+    from hydra_flyte._phases import is_success, phase_name
 
     run.show_logs(max_lines=30, show_ts=True, raw=False)
     run.wait(quiet=True)
-    if getattr(run.phase, "name", str(run.phase)).upper() not in ("SUCCEEDED", "RECOVERED"):  # an ActionPhase
-        raise RunFailedError(url=run.url, phase=str(run.phase), message="see the logs above", run=run)
+    if not is_success(run.phase):  # an ActionPhase
+        raise RunFailedError(url=run.url, phase=phase_name(run.phase), message="see the logs above", run=run)
     return _FollowedResult(run)
 
 

@@ -23,11 +23,6 @@ import rich_click as click
 from . import _flyte_private as fp
 from ._run import _fail
 
-#: Phases in which a job is settled and did not succeed. NOT_SUBMITTED: the sweep stopped before
-#: the run reached the control plane.
-FAILED_PHASES = frozenset({"FAILED", "ABORTED", "TIMED_OUT", "NOT_SUBMITTED"})
-SUCCEEDED = "SUCCEEDED"
-
 #: How long an interrupted command lets the manifest's pending write land before it exits
 #: (hydra_flyte coalesces manifest writes, at most 0.2 s apart).
 _FLUSH_GRACE_SECONDS = 0.5
@@ -146,11 +141,14 @@ def _report(manifest: Any) -> None:
 
 def _exit_code(records: Iterable[Any], *, all_finished: bool) -> int:
     """0 or 1. With all_finished, only a sweep whose every job SUCCEEDED is 0; otherwise
-    any job in a failed phase makes it 1 and jobs still going do not."""
+    any job settled without success (failed, aborted, timed out, or never ran) makes it 1 and
+    jobs still going do not."""
+    from hydra_flyte import _phases as ph
+
     phases = [r.phase for r in records]
     if all_finished:
-        return 0 if all(p == SUCCEEDED for p in phases) else 1
-    return 1 if any(p in FAILED_PHASES for p in phases) else 0
+        return 0 if all(p == ph.SUCCEEDED for p in phases) else 1
+    return 1 if any(ph.is_settled(p) and not ph.is_success(p) for p in phases) else 0
 
 
 def _wait_max_workers_option() -> Any:
@@ -248,7 +246,9 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
         ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers
     )
     rerunnable = [r for r in manifest.failed() if r.run_name]
-    never_submitted = [r for r in manifest.records() if r.phase == "NOT_SUBMITTED"]
+    from hydra_flyte._phases import NOT_SUBMITTED
+
+    never_submitted = [r for r in manifest.records() if r.phase == NOT_SUBMITTED]
     for record in never_submitted:
         click.echo(
             f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] was never submitted, so Flyte "

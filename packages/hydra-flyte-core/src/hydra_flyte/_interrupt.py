@@ -31,6 +31,7 @@ def handle_interrupt(interrupt: KeyboardInterrupt, manifest: Any, runs: Sequence
     try:
         aborted: list[str] = []
         if settings.abort_on_interrupt:
+            from ._phases import ABORTED
             from ._waiting import abort_runs
 
             for run in abort_runs(runs, reason="hydra-flyte: sweep interrupted (abort_on_interrupt)"):
@@ -38,7 +39,7 @@ def handle_interrupt(interrupt: KeyboardInterrupt, manifest: Any, runs: Sequence
                 if manifest is not None:
                     num = next((n for n, r in manifest.jobs.items() if r.run_name == run.name), None)
                     if num is not None:
-                        manifest.finished(num, phase="ABORTED", error="aborted on interrupt")
+                        manifest.finished(num, phase=ABORTED, error="aborted on interrupt")
         where = f" {manifest.path}" if manifest is not None else ""
         if manifest is not None:
             manifest.mark_interrupted()

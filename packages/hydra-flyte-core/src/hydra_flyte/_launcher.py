@@ -301,15 +301,16 @@ def heap_frozen() -> Iterator[None]:
 def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
     """A finished job's phase and value (or error) in the sweep manifest."""
     from ._errors import RunFailedError
+    from ._phases import FAILED, SUCCEEDED
     from ._results import RunResult
     from ._submit import is_flyte_run
 
     if isinstance(outcome, RunFailedError):
         manifest.finished(job.job_num, phase=outcome.phase, error=outcome.message)
     elif isinstance(outcome, BaseException):
-        manifest.finished(job.job_num, phase="FAILED", error=f"{type(outcome).__name__}: {outcome}")
+        manifest.finished(job.job_num, phase=FAILED, error=f"{type(outcome).__name__}: {outcome}")
     elif isinstance(outcome, RunResult):
-        manifest.finished(job.job_num, phase="SUCCEEDED", value=outcome.value)
+        manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome.value)
     elif is_flyte_run(outcome):
         pass  # fire and forget: stays SUBMITTED until `status` looks
 

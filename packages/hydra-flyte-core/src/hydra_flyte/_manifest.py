@@ -20,14 +20,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._phases import PLANNED, SUBMITTED, is_rerunnable_failure
+
 MANIFEST_NAME = "flyte-sweep.json"
 SWEEP_LABEL = "hydra-flyte-sweep"
 JOB_LABEL = "hydra-flyte-job"
 FORMAT_VERSION = 1
-
-# Phases a record moves through. PLANNED: named, not yet known to be submitted.
-PLANNED, SUBMITTED, SUCCEEDED, FAILED, ABORTED = "PLANNED", "SUBMITTED", "SUCCEEDED", "FAILED", "ABORTED"
-TERMINAL = {SUCCEEDED, FAILED, ABORTED, "TIMED_OUT"}
 
 
 def new_sweep_id() -> str:
@@ -240,7 +238,7 @@ class Manifest:
         return [self.jobs[n] for n in sorted(self.jobs)]
 
     def failed(self) -> list[JobRecord]:
-        return [r for r in self.records() if r.phase in (FAILED, ABORTED, "TIMED_OUT")]
+        return [r for r in self.records() if is_rerunnable_failure(r.phase)]
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))

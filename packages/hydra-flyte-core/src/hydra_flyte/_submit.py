@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import ConfigurationError, NoEndpointError, RunFailedError
+from ._phases import FAILED, is_success, phase_name
 from ._results import RunResult
 from ._submission_pool import DEFAULT_SUBMIT_WORKERS, PendingRun, SubmissionPool, call_with_retries
 
@@ -166,7 +167,7 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
         try:
             return runner.run(task, *args, **kwargs)
         except Exception as exc:
-            raise RunFailedError(url=None, phase="FAILED", message=f"{type(exc).__name__}: {exc}") from exc
+            raise RunFailedError(url=None, phase=FAILED, message=f"{type(exc).__name__}: {exc}") from exc
     ensure_endpoint()
     runner = _runner(job)
 
@@ -260,15 +261,8 @@ def wait_for(run: Any, *, overrides: Sequence[str] = ()) -> RunResult:
         runs = hydra_sweep(pipeline, ..., wait=False)
         results = [wait_for(run) for run in runs]
     """
-    from flyte.models import ActionPhase
-
     run.wait(quiet=True)
     phase = run.phase
-    if phase not in (ActionPhase.SUCCEEDED, ActionPhase.RECOVERED):
-        raise RunFailedError(url=run.url, phase=_phase_name(phase), message=_failure_message(run), run=run)
+    if not is_success(phase):
+        raise RunFailedError(url=run.url, phase=phase_name(phase), message=_failure_message(run), run=run)
     return RunResult(tuple(run.outputs()), run=run, url=run.url, name=run.name, overrides=overrides)
-
-
-def _phase_name(phase: Any) -> str:
-    name = getattr(phase, "name", None)
-    return str(name if name else phase).upper()

@@ -11,9 +11,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ._manifest import ABORTED, FAILED, PLANNED, TERMINAL, JobRecord, Manifest, find_manifest
-
-NOT_SUBMITTED = "NOT_SUBMITTED"
+from . import _phases as ph
+from ._manifest import JobRecord, Manifest, find_manifest
+from ._phases import NOT_SUBMITTED, PLANNED
 
 
 def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
@@ -31,11 +31,6 @@ def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
             f"{path} is not a hydra-flyte sweep manifest this version can read ({exc}); "
             "pass the flyte-sweep.json a sweep wrote."
         ) from exc
-
-
-def _phase_name(phase: Any) -> str:
-    name = getattr(phase, "name", None)
-    return str(name if name else phase).upper()
 
 
 def _lookup(record: JobRecord) -> Any:
@@ -71,14 +66,14 @@ def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> 
         except RunFailedError as exc:
             manifest.finished(record.job, phase=exc.phase, error=exc.message)
         else:
-            manifest.finished(record.job, phase="SUCCEEDED", value=result.value)
+            manifest.finished(record.job, phase=ph.SUCCEEDED, value=result.value)
         return
-    phase = _phase_name(run.phase)
-    if phase in ("SUCCEEDED", "RECOVERED"):
+    phase = ph.phase_name(run.phase)
+    if ph.is_success(phase):
         manifest.finished(
-            record.job, phase="SUCCEEDED", value=wait_for(run, overrides=record.overrides).value
+            record.job, phase=ph.SUCCEEDED, value=wait_for(run, overrides=record.overrides).value
         )
-    elif phase in TERMINAL:
+    elif ph.is_confirmed_terminal(phase):
         try:
             wait_for(run)
         except RunFailedError as exc:
@@ -104,7 +99,7 @@ def sweep_status(
 
 def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) -> Manifest:
     """Update every unfinished record from the control plane, concurrently; save the manifest."""
-    open_records = [r for r in manifest.records() if r.phase not in TERMINAL and r.phase != NOT_SUBMITTED]
+    open_records = [r for r in manifest.records() if ph.needs_refresh(r.phase)]
 
     def update(record: JobRecord) -> None:
         _collect(manifest, record, _lookup(record), wait=wait)
@@ -164,7 +159,7 @@ def rerun_failed(
 
     manifest = load_manifest(sweep)
     ensure_endpoint()
-    wanted = [r for r in manifest.records() if r.phase in (FAILED, ABORTED, "TIMED_OUT", NOT_SUBMITTED)]
+    wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) or r.phase == NOT_SUBMITTED]
     if jobs is not None:
         wanted = [r for r in wanted if r.job in set(jobs)]
     for record in wanted:
