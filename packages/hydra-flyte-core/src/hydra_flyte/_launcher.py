@@ -31,6 +31,8 @@ class LaunchOverlay:
     run_options: Mapping[str, Any] = field(default_factory=dict)
     on_job_finished: Callable[[int, JobReturn], None] | None = None
     task_name: str = ""  # recorded in the sweep manifest
+    # The sweep-directory locks the launch took, released by the SDK when its sweep returns.
+    sweep_locks: list[Any] = field(default_factory=list)
 
 
 _overlay: contextvars.ContextVar[LaunchOverlay | None] = contextvars.ContextVar(
@@ -75,6 +77,7 @@ class FlyteLauncher(Launcher):
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
+        self._sweep_lock: Any = None  # this sweep's lock on its directory (see _lock_sweep_dir)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from ._compose import ReusingConfigLoader
@@ -86,6 +89,23 @@ class FlyteLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+        self._lock_sweep_dir(config)
+
+    def _lock_sweep_dir(self, config: DictConfig) -> None:
+        """One sweep per directory: lock it before the sweeper writes there or composes a job.
+
+        Hydra's sweepers set up the launcher before they save `multirun.yaml` and validate (compose)
+        the first batch, so a second sweep into the same directory is refused before either.
+        A dry run writes no manifest and submits nothing: it takes no lock.
+        """
+        from ._sweep_lock import lock_sweep_dir
+
+        if self._base_settings.dry_run or self._sweep_lock is not None:
+            return
+        self._sweep_lock = lock_sweep_dir(str(config.hydra.sweep.dir))
+        overlay = _overlay.get()
+        if overlay is not None:
+            overlay.sweep_locks.append(self._sweep_lock)
 
     def settings(self) -> Any:
         """This launch's settings: the launcher config, plus the SDK's run options when it drives us."""
@@ -151,6 +171,8 @@ class FlyteLauncher(Launcher):
             overlay = _overlay.get()
             task = overlay.task_name if overlay is not None else ""
             self.manifest = Manifest.create(sweep_dir, task=task, run_options=settings.run_options)
+            if self._sweep_lock is not None:
+                self._sweep_lock.describe(sweep_id=self.manifest.sweep_id)
             log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
         return self.manifest
 

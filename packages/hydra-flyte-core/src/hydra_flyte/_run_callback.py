@@ -58,6 +58,13 @@ class FlyteRunCallback(Callback):
             started = scope.enter_context(job_scope(job))
         self._scope, self._job, self._started = scope, job, started
 
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """The sweep has ended: release its lock on the sweep directory (see FlyteLauncher.setup)."""
+        from ._sweep_lock import release_sweep_lock
+
+        with contextlib.suppress(Exception):  # Hydra would only warn; the process exit releases it too
+            release_sweep_lock(str(config.hydra.sweep.dir))
+
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         from ._launcher import settle
 

@@ -196,6 +196,7 @@ def hydra_sweep(
     from ._hydra_private import ensure_launcher_registered, hydra_app
     from ._job_scope import current_job
     from ._launcher import LaunchOverlay, heap_frozen, launch_overlay
+    from ._sweep_lock import release_sweep_lock
 
     call, config_dir, override_list, settings = _prepare(
         task,
@@ -266,6 +267,8 @@ def hydra_sweep(
                     raise
     finally:
         launch_overlay().reset(token)
+        for lock in overlay.sweep_locks:  # the sweep has ended: its directory is free again
+            release_sweep_lock(lock)
     outcomes.sort(key=lambda o: o.job_num)
     if any(not o.ok for o in outcomes):
         raise SweepFailedError(outcomes)
