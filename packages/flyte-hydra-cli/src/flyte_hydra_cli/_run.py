@@ -667,8 +667,13 @@ def _execute(
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
+    from hydra_flyte._interrupt import Commands, entry_point_commands
+
+    commands = Commands(
+        resume=lambda path: resume_command(ctx, path), reattach=lambda path: status_command(ctx, path)
+    )
     try:
-        with _environment(local_env):
+        with _environment(local_env), entry_point_commands(commands):
             results = launch(task, **common, **task_kwargs)
         if settings.follow and not settings.dry_run:
             results = _follow(results)
@@ -692,6 +697,68 @@ def _execute(
             click.echo(results.describe())
         return
     _print_results(results, multirun=settings.multirun)
+
+
+def root_options(ctx: click.Context) -> list[str]:
+    """The `flyte` options (before `hydra`) this command was started with: `-c CONFIG`, `--endpoint`, ..."""
+    from click.core import ParameterSource
+
+    root = ctx.find_root()
+    words: list[str] = []
+    for param in root.command.params:
+        if not isinstance(param, click.Option) or not param.name:
+            continue
+        if root.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        value = root.params.get(param.name)
+        if param.count:
+            words += [param.opts[0]] * int(value or 0)
+        elif param.is_flag:
+            if value:
+                words.append(param.opts[0])
+            elif param.secondary_opts:
+                words.append(param.secondary_opts[0])
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                words += [param.opts[0], str(item)]
+        elif value is not None:
+            words += [param.opts[0], str(value)]
+    return words
+
+
+def _run_arguments() -> list[str] | None:
+    """What followed `hydra run` on this process's command line (None if it was not run from one)."""
+    argv = sys.argv[1:]
+    for index in range(len(argv) - 1):
+        if argv[index] == "hydra" and argv[index + 1] == "run":
+            rest = argv[index + 2 :]
+            kept: list[str] = []
+            skip = False
+            for word in rest:  # an earlier --resume is replaced
+                if skip:
+                    skip = False
+                elif word == "--resume":
+                    skip = True
+                elif not word.startswith("--resume="):
+                    kept.append(word)
+            return kept
+    return None
+
+
+def resume_command(ctx: click.Context, sweep: str) -> str:
+    """The command that resumes this sweep: the same command plus `--resume SWEEP`."""
+    import shlex
+
+    rest = _run_arguments()
+    tail = shlex.join(rest) if rest is not None else "<the same arguments>"
+    return shlex.join(["flyte", *root_options(ctx), "hydra", "run", "--resume", sweep]) + f" {tail}"
+
+
+def status_command(ctx: click.Context, sweep: str) -> str:
+    """`flyte [root options] hydra status SWEEP --wait`."""
+    import shlex
+
+    return shlex.join(["flyte", *root_options(ctx), "hydra", "status", sweep, "--wait"])
 
 
 def _check_project_and_domain(ctx: click.Context, settings: Settings) -> None:

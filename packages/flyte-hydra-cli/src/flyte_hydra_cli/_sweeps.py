@@ -21,7 +21,7 @@ from typing import Any
 import rich_click as click
 
 from . import _flyte_private as fp
-from ._run import _fail
+from ._run import _fail, status_command
 
 #: How long an interrupted command lets the manifest's pending write land before it exits
 #: (hydra_flyte coalesces manifest writes, at most 0.2 s apart).
@@ -80,7 +80,7 @@ def _call(ctx: click.Context, function: Any, *args: Any, **kwargs: Any) -> Any:
         )
 
 
-def _interruptible(manifest_path: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+def _interruptible(ctx: click.Context, manifest_path: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
     """Call `function` in a daemon thread, so that Ctrl-C stops the command at once.
 
     hydra_flyte waits for runs in a thread pool that is joined before the call returns (and again
@@ -104,7 +104,7 @@ def _interruptible(manifest_path: Any, function: Any, *args: Any, **kwargs: Any)
     except KeyboardInterrupt:
         click.echo(
             f"Interrupted: stopped waiting; the runs go on. Manifest: {manifest_path}. "
-            f"Reattach with: flyte hydra status {manifest_path} --wait",
+            f"Reattach with: {status_command(ctx, str(manifest_path))}",
             err=True,
         )
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C only cuts the grace short
@@ -120,7 +120,7 @@ def _interruptible(manifest_path: Any, function: Any, *args: Any, **kwargs: Any)
 
 def _on_manifest(ctx: click.Context, manifest: Any, function: Any, **kwargs: Any) -> Any:
     """`function(manifest.path, **kwargs)` from hydra_flyte: Ctrl-C stops it at once, errors map to exit codes."""
-    return _call(ctx, _interruptible, manifest.path, function, manifest.path, **kwargs)
+    return _call(ctx, _interruptible, ctx, manifest.path, function, manifest.path, **kwargs)
 
 
 def _report(manifest: Any) -> None:

@@ -90,6 +90,11 @@ class FlyteLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
         self._lock_sweep_dir(config)
+        if self._base_settings.run_options.get("env_vars"):
+            from ._redact import redact_env_vars
+
+            # Before the sweeper saves multirun.yaml; this launcher already holds the real values.
+            redact_env_vars(config)
 
     def _lock_sweep_dir(self, config: DictConfig) -> None:
         """One sweep per directory: lock it before the sweeper writes there or composes a job.
@@ -141,20 +146,29 @@ class FlyteLauncher(Launcher):
             from ._waiting import Progress
 
             progress = Progress(len(numbered))
-        with contextlib.ExitStack() as stack:
-            from ._omegaconf_private import interpolations_parsed_once
+        submitted: list[tuple[JobReturn, Any, DictConfig]] = []
+        try:
+            with contextlib.ExitStack() as stack:
+                from ._omegaconf_private import interpolations_parsed_once
 
-            stack.enter_context(heap_frozen())
-            stack.enter_context(interpolations_parsed_once())
-            if manifest is not None:  # whatever happens, what was submitted is on disk
-                stack.callback(manifest.save)
-            stack.callback(self._config_loader().forget_validated)
-            pool = self._remote_submission(settings, stack)
-            submitted = [
-                self._start_job(overrides, idx, settings, pool, manifest, progress)
-                for idx, overrides in numbered
-            ]
-            return self._finish(submitted, settings, manifest, progress)
+                stack.enter_context(heap_frozen())
+                stack.enter_context(interpolations_parsed_once())
+                if manifest is not None:  # whatever happens, what was submitted is on disk
+                    stack.callback(manifest.save)
+                stack.callback(self._config_loader().forget_validated)
+                pool = self._remote_submission(settings, stack)
+                for idx, overrides in numbered:
+                    submitted.append(self._start_job(overrides, idx, settings, pool, manifest, progress))
+                return self._finish(submitted, settings, manifest, progress)
+        except KeyboardInterrupt as interrupt:
+            if not hasattr(interrupt, "manifest_path"):  # during submission (waiting reports its own)
+                from ._interrupt import handle_interrupt
+
+                # The pool has let the submissions in flight land (and dropped the queued ones).
+                runs = [ret._return_value for ret, _, _ in submitted if ret.status is JobStatus.COMPLETED]
+                sdk = _overlay.get() is not None
+                handle_interrupt(interrupt, manifest, runs, settings, submitting=True, sdk=sdk)
+            raise
 
     def _config_loader(self) -> Any:
         """The sweep's ReusingConfigLoader (set up in `setup`)."""
@@ -206,6 +220,10 @@ class FlyteLauncher(Launcher):
             raise ConfigurationError(
                 f"dry run: job {idx} ({' '.join(overrides)}) does not compose: {exc}"
             ) from exc
+        if self._base_settings.run_options.get("env_vars"):
+            from ._redact import redact_env_vars
+
+            redact_env_vars(sweep_config)  # before run_job writes the job's .hydra/hydra.yaml
         job_node = sweep_config.hydra.job
         with open_dict(job_node):  # Hydra opens the whole config: the same values and flags, a longer walk
             job_node.id = idx
@@ -255,7 +273,12 @@ class FlyteLauncher(Launcher):
                 on_finished=finished, progress=progress,
             )  # fmt: skip
         except KeyboardInterrupt as interrupt:
-            handle_interrupt(interrupt, manifest, [value for value, _ in pending], settings)
+            from ._submission_pool import PendingRun
+
+            if any(isinstance(value, PendingRun) and not value.done() for value, _ in pending):
+                raise  # still submitting: `launch` reports it once the submissions in flight landed
+            runs = [value for value, _ in pending]
+            handle_interrupt(interrupt, manifest, runs, settings, sdk=_overlay.get() is not None)
             raise
         finished_iter = iter(outcomes)
         returns = []

@@ -110,11 +110,13 @@ class SubmissionPool:
             on_submitted(run)
         return run
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def close(self, *, cancel_queued: bool = False) -> None:
+        """Wait for the submissions in flight; with `cancel_queued`, drop those not started yet."""
+        self._executor.shutdown(wait=True, cancel_futures=cancel_queued)
 
     def __enter__(self) -> SubmissionPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # Leaving on an error or a Ctrl-C: submit nothing more (those jobs stay PLANNED, for --resume).
+        self.close(cancel_queued=exc_type is not None)
