@@ -43,5 +43,6 @@ def test_flyte_config_file_is_used_for_remote_runs(project) -> None:
     text = flat(result.output)
     assert "no Flyte endpoint configured" not in text
     assert "needs a project" not in text
-    assert "unavailable" in text.lower()
+    assert "cannot reach the Flyte endpoint http://127.0.0.1:9 (127.0.0.1:9: Connection refused)" in text
+    assert "nothing was submitted" in text and "admin.endpoint" in text
     assert "Traceback" not in result.output

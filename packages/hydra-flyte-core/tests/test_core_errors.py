@@ -79,7 +79,9 @@ def test_mode_in_run_options_is_refused(conf_dir: str) -> None:
 
 
 def test_unknown_run_option_is_refused_by_flyte(conf_dir: str) -> None:
-    with pytest.raises(ConfigurationError, match="rejected by flyte.with_runcontext"):
+    with pytest.raises(
+        ConfigurationError, match="unknown run option 'colour'.*flyte.with_runcontext, which accepts"
+    ):
         run(conf_dir, run_options={"colour": "blue"})
 
 

@@ -157,5 +157,7 @@ def test_unknown_launcher_field_fails(example_project: Path, no_flyte_endpoint: 
     proc = run_train(
         example_project, "hydra/launcher=flyte", "hydra.launcher.wiat=false", home=no_flyte_endpoint
     )
-    assert proc.returncode != 0
-    assert "Key 'wiat' not in 'FlyteLauncherConf'" in proc.stderr
+    assert proc.returncode == 1
+    assert "unknown launcher field hydra.launcher.wiat. Did you mean 'wait'?" in proc.stderr
+    assert "The flyte launcher accepts: mode, wait, wait_max_workers" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -14,7 +14,6 @@ from hydra import initialize
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.utils import JobStatus
-from hydra.errors import ConfigCompositionException
 from launcher_tasks import explode, score
 from omegaconf import DictConfig
 
@@ -159,11 +158,19 @@ def test_local_sweep_with_a_failing_job(hydra_app: Any) -> None:
         hydra_app.multirun(config_name="app", task_function=task_function, overrides=[*LOCAL, "x=1,2"])
 
 
-def test_unknown_launcher_field_is_hydras_error(hydra_app: Any) -> None:
-    with pytest.raises(ConfigCompositionException, match="hydra.launcher.wiat"):
-        hydra_app.run(
-            config_name="app", task_function=via_flyte_run, overrides=[*LOCAL, "hydra.launcher.wiat=1"]
-        )
+@pytest.mark.parametrize("multirun", [False, True])
+def test_unknown_launcher_field_lists_the_fields_and_is_compact(hydra_app: Any, multirun: bool) -> None:
+    from hydra.errors import CompactHydraException
+
+    from hydra_flyte import ConfigurationError
+
+    launch = hydra_app.multirun if multirun else hydra_app.run
+    with pytest.raises(
+        ConfigurationError, match="unknown launcher field hydra.launcher.wiat. Did you mean 'wait'"
+    ) as info:
+        launch(config_name="app", task_function=via_flyte_run, overrides=[*LOCAL, "hydra.launcher.wiat=1"])
+    assert isinstance(info.value, CompactHydraException)  # Hydra prints it without a traceback
+    assert "accepts: mode, wait, wait_max_workers" in str(info.value)
 
 
 def test_a_launch_leaves_the_older_heap_out_of_gc_passes_and_restores_it(hydra_app: Any) -> None:

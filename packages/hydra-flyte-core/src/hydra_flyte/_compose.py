@@ -36,6 +36,10 @@ from ._hydra_private import (
 )
 
 
+#: Kept configs are moved out of the collector's passes (`freeze_kept`) every this many.
+_FREEZE_EVERY = 64
+
+
 class ReusingConfigLoader(ConfigLoader):
     """A ConfigLoader that composes sweep jobs from a shared base; other calls go to Hydra's loader."""
 
@@ -49,6 +53,7 @@ class ReusingConfigLoader(ConfigLoader):
         # entry keeps its master alive, so an id cannot be reused while the entry exists.
         self._validated: dict[tuple[int, tuple[str, ...]], list[tuple[DictConfig, DictConfig]]] = {}
         self.stats = {"reused": 0, "full": 0, "validated_and_launched": 0}
+        self._kept = 0
 
     # -- the interface Hydra calls -------------------------------------------------------------
     def load_configuration(
@@ -72,6 +77,11 @@ class ReusingConfigLoader(ConfigLoader):
         if called_from_batch_validation():  # dropped by the validation: keep it for the launch
             key = (id(master_config), tuple(sweep_overrides))
             self._validated.setdefault(key, []).append((master_config, cfg))
+            self._kept += 1
+            if self._kept % _FREEZE_EVERY == 0:
+                from ._launcher import freeze_kept
+
+                freeze_kept()
         return cfg
 
     def load_job_config(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:

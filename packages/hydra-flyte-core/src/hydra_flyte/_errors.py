@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +29,56 @@ class NoEndpointError(HydraFlyteError):
             "or run locally (mode='local', --local, hydra.launcher.mode=local)."
         )
         super().__init__(f"{message} {detail}".strip())
+
+
+class EndpointUnreachableError(NoEndpointError):
+    """A Flyte endpoint is configured, but nothing answers there."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        HydraFlyteError.__init__(
+            self,
+            f"cannot reach the Flyte endpoint {endpoint} ({reason}); nothing was submitted. Check that the "
+            "control plane is running and that the endpoint in your Flyte config (admin.endpoint, or "
+            "--endpoint / -c on the command line, or flyte.init(endpoint=...)) is right, "
+            "or run locally (mode='local', --local, hydra.launcher.mode=local).",
+        )
+
+
+#: How many invalid jobs a sweep's error shows in full; the rest are counted.
+SHOWN_INVALID_JOBS = 5
+
+
+@dataclass(frozen=True)
+class InvalidJob:
+    """One job of a sweep that cannot be submitted, and why."""
+
+    job_num: int
+    overrides: tuple[str, ...]
+    error: BaseException
+
+
+class SweepValidationError(ConfigurationError):
+    """Some jobs of a sweep are invalid, so none was submitted; `invalid` lists every one of them."""
+
+    def __init__(self, invalid: Sequence[InvalidJob], total: int) -> None:
+        self.invalid = list(invalid)
+        self.total = total
+        lines = [
+            f"{len(self.invalid)} of {total} job{'s' if total != 1 else ''} of the sweep "
+            f"{'is' if len(self.invalid) == 1 else 'are'} invalid, so nothing was submitted:"
+        ]
+        for job in self.invalid[:SHOWN_INVALID_JOBS]:
+            lines.append(f"  job {job.job_num} [{' '.join(job.overrides) or 'no overrides'}]: {job.error}")
+        hidden = len(self.invalid) - SHOWN_INVALID_JOBS
+        if hidden > 0:
+            numbers = ", ".join(str(j.job_num) for j in self.invalid[SHOWN_INVALID_JOBS:][:20])
+            etc = ", ..." if hidden > 20 else ""
+            lines.append(f"  ... and {hidden} more (jobs {numbers}{etc})")
+        lines.append(
+            "Fix these jobs' configs (a --dry-run checks every job without submitting) and run again."
+        )
+        super().__init__("\n".join(lines))
 
 
 class RunFailedError(HydraFlyteError):

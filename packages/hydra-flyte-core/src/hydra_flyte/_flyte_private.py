@@ -14,6 +14,9 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
   some 4,700 resolutions for 1,000 modules, about a third of a second of a sweep's start. While
   a sweep's submissions run, that check resolves each distinct path once (same answers: the
   paths do not move during the listing).
+- `flyte._initialize.get_client` (and the client's `console.endpoint`): the endpoint the SDK was
+  initialised with, so that a dead one is named (and found in seconds, by a TCP probe) before
+  anything is submitted. flyte has no public accessor for it.
 - `flyte._run._Runner._build_task_spec_from_template`: every remote `flyte.run` of a local task
   rebuilds its wire spec (deploy plan, image lookups, the bundle, serialising the task and
   hashing its source for the cache version): about a fifth of a submission's time, with the
@@ -44,8 +47,24 @@ TASK_SPEC_RUNNER_FIELDS = (
     "_disable_run_cache", "_domain", "_dry_run", "_interactive_mode", "_project", "_version",
 )  # fmt: skip
 
+INITIALIZE_MODULE = "flyte._initialize"
+CLIENT_GETTER = "get_client"
+
 _lock = threading.Lock()
 _depth = 0
+
+
+def configured_endpoint() -> str | None:
+    """The endpoint of the Flyte client `flyte.init*` configured, or None (no client, or none known)."""
+    import importlib
+
+    try:
+        client = getattr(importlib.import_module(INITIALIZE_MODULE), CLIENT_GETTER)()
+    except Exception:  # not initialised
+        return None
+    console = getattr(client, "console", None)
+    endpoint = getattr(console, "endpoint", None)
+    return str(endpoint) if endpoint else None
 
 
 @contextlib.contextmanager

@@ -13,7 +13,9 @@ function itself. The `hydra/launcher=flyte` config node therefore also adds this
 
 During a sweep the launcher has already opened the job's scope, and the callback does nothing.
 Hydra turns an exception raised by a callback into a warning, so neither hook raises: a bad
-launcher setting is reported through the job instead.
+launcher setting is reported through the job instead (when it calls `flyte.run`). A job that
+failed on one of hydra_flyte's configuration errors gets it back as a Hydra compact error, which
+Hydra prints without a traceback; a task's own failure keeps its traceback.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class FlyteRunCallback(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         from ._job_scope import current_job, failing_scope, job_scope
-        from ._submit import JobSpec, settings_from_config
+        from ._submit import JobSpec
+        from ._validation import launch_settings
 
         if config.hydra.mode != RunMode.RUN or current_job() is not None:
             return  # a sweep: FlyteLauncher opened this job's scope
@@ -48,9 +51,7 @@ class FlyteRunCallback(Callback):
         scope = contextlib.ExitStack()
         started: list[Any] = []
         try:
-            job = JobSpec(
-                settings=settings_from_config(config.hydra.launcher), job_num=None, overrides=overrides
-            )
+            job = JobSpec(settings=launch_settings(config.hydra.launcher), job_num=None, overrides=overrides)
         except Exception as exc:  # a bad mode or option: fail the job when it tries to run
             scope.enter_context(failing_scope(exc))
             job = None
@@ -67,10 +68,14 @@ class FlyteRunCallback(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         from ._launcher import settle
+        from ._validation import compact, is_our_configuration_error
 
         scope, job, started = self._scope, self._job, self._started
         if scope is None:
             return
+        if is_our_configuration_error(job_return._return_value):
+            # Hydra re-raises the job's error after this: as a compact error it prints the message alone.
+            job_return._return_value = compact(job_return._return_value)
         self._scope = self._job = None
         self._started = []
         scope.close()

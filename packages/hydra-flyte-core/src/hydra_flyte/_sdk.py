@@ -21,6 +21,7 @@ from ._submit import (
 )
 from ._task_env import DEFAULT_TASK_ENV_KEY, apply_task_env
 from ._tasks import check_task_kwargs, dictconfig_parameter, task_short_name
+from ._validation import check_run_options
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class _TaskCall:
     def start(self, cfg: Any, job: JobSpec) -> Any:
         entry_task = apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
         return submit(entry_task, (), {self.config_param: cfg, **self.task_kwargs}, job)
+
+    def check(self, cfg: Any) -> None:
+        """Raise the error this job's call would raise before submitting (its entry task's task_env)."""
+        apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
 
 
 def _config_dir(config_path: str | os.PathLike[str] | None) -> str | None:
@@ -64,24 +69,59 @@ def _prepare(
     **launch: Any,
 ) -> tuple[_TaskCall, str | None, list[str], LaunchSettings]:
     """Validate everything that can be checked before Hydra starts."""
-    validate_mode(mode)
+    from ._validation import check_settings, check_task_inputs
+
+    override_list = normalise(overrides)
+    parsed = parse(override_list)
+    # `hydra.launcher.<field>=...` overrides win over the keywords, as they would in Hydra: read them first.
+    fields = {"mode": mode, "wait": wait, "wait_max_workers": wait_max_workers, **launch}
+    fields.update(_launcher_overrides(parsed))
+    options = check_run_options(run_options)
+    options.update(fields.pop("run_options", {}))
+    validate_mode(fields["mode"])
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)
     check_task_kwargs(task, config_param, task_kwargs)
-    override_list = normalise(overrides)
-    parse(override_list)
-    settings = LaunchSettings(
-        mode=mode,
-        wait=bool(wait),
-        wait_max_workers=wait_max_workers,
-        run_options=dict(run_options or {}),
-        **launch,
-    )
+    task_kwargs = check_task_inputs(task, task_kwargs)
+    fields["wait"] = bool(fields["wait"])
+    settings = LaunchSettings(run_options=options, **fields)
+    check_settings(settings)
     call = _TaskCall(
         task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key
     )
     return call, _config_dir(config_path), override_list, settings
+
+
+def _launcher_overrides(parsed: Iterable[Any]) -> dict[str, Any]:
+    """The launcher fields set by `hydra.launcher.<field>=value` overrides; unknown fields are refused."""
+    from ._validation import check_launcher_fields
+
+    found: dict[str, Any] = {}
+    for override in parsed:
+        key = str(override.key_or_group)
+        if not key.startswith("hydra.launcher.") or override.is_delete():
+            continue
+        path = key.split(".")[2:]
+        check_launcher_fields([path[0]])
+        if override.is_sweep_override():
+            raise ConfigurationError(
+                f"{override.input_line!r} sweeps over a launcher setting, which is one for the whole sweep: "
+                "give it a single value."
+            )
+        value = override.value()
+        if path[0] == "run_options":
+            options = found.setdefault("run_options", {})
+            if len(path) == 1:
+                options.update(check_run_options(value))
+            else:
+                target = options
+                for part in path[1:-1]:
+                    target = target.setdefault(part, {})
+                target[path[-1]] = value
+        elif len(path) == 1:
+            found[path[0]] = value
+    return found
 
 
 def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
@@ -140,6 +180,8 @@ def hydra_run(
         task_kwargs=task_kwargs,
         dry_run=dry_run,
     )
+    # Launcher fields were read into the settings; a single run has no launcher to give them to.
+    override_list = [o for o in override_list if not o.lstrip("+~").startswith("hydra.launcher.")]
     sweeping = sweep_overrides(override_list)
     if sweeping:
         raise ConfigurationError(
@@ -244,7 +286,12 @@ def hydra_sweep(
         )
     ]  # fmt: skip
     overlay = LaunchOverlay(
-        run_options=settings.run_options, on_job_finished=record, task_name=str(task.name)
+        run_options=settings.run_options,
+        on_job_finished=record,
+        task_name=str(task.name),
+        task_env_key=task_env_key,
+        check_job=call.check,
+        plan_job=call.start,
     )
     token = launch_overlay().set(overlay)
     try:

@@ -121,17 +121,21 @@ def run_labels(job: JobSpec) -> dict[str, str]:
 
 
 def ensure_endpoint() -> None:
-    """Make sure a Flyte client is configured for remote runs, reading the default config if needed."""
+    """Make sure a Flyte client is configured for remote runs (reading the default config if needed) and
+    that its endpoint accepts connections."""
     import flyte
 
-    if flyte.is_control_plane_available():
-        return
-    try:
-        flyte.init_from_config()
-    except Exception as exc:  # the SDK raises several types for a missing or bad config
-        raise NoEndpointError(f"(flyte.init_from_config() said: {exc})") from exc
+    from ._flyte_private import configured_endpoint
+    from ._validation import probe_endpoint
+
     if not flyte.is_control_plane_available():
-        raise NoEndpointError()
+        try:
+            flyte.init_from_config()
+        except Exception as exc:  # the SDK raises several types for a missing or bad config
+            raise NoEndpointError(f"(flyte.init_from_config() said: {exc})") from exc
+        if not flyte.is_control_plane_available():
+            raise NoEndpointError()
+    probe_endpoint(configured_endpoint())  # a dead endpoint is named in seconds, not after the SDK's retries
 
 
 def _runner(job: JobSpec) -> Any:

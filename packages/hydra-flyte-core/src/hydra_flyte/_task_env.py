@@ -19,7 +19,11 @@ _KUBERNETES_HINT = "pip install 'hydra-flyte-core[image]'  (or: pip install kube
 
 def _override_keywords(task: Any) -> list[str]:
     """The keywords `task.override` accepts, read from the installed Flyte."""
-    params = inspect.signature(task.override).parameters.values()
+    return _keyword_only(task.override)
+
+
+def _keyword_only(function: Any) -> list[str]:
+    params = inspect.signature(function).parameters.values()
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
@@ -53,18 +57,26 @@ def task_env_entry(cfg: Any, task: Any, *, task_env_key: str = DEFAULT_TASK_ENV_
     return dict(entry)
 
 
-def override_kwargs(task: Any, entry: Mapping[str, Any], *, path: str) -> dict[str, Any]:
-    """Translate one task_env entry into keyword arguments for `task.override`."""
-    accepted = _override_keywords(task)
+def _check_entry(entry: Mapping[str, Any], accepted: list[str], *, path: str) -> dict[str, Any]:
+    """The rules every task_env entry follows, whatever its task: known settings, valid resources, image rules."""
+    from ._validation import closest
+
     unknown = sorted(k for k in entry if k not in accepted and k not in _IMAGE_KEYS)
     if unknown:
+        hint = closest(str(unknown[0]), [*accepted, *_IMAGE_KEYS])
         raise ConfigurationError(
-            f"'{path}' has unknown setting(s) {', '.join(repr(k) for k in unknown)}: "
+            f"'{path}' has unknown setting(s) {', '.join(repr(k) for k in unknown)}.{hint} "
             f"task.override accepts {', '.join(accepted)}, plus image and primary_container_name."
         )
     kwargs = {k: v for k, v in entry.items() if k not in _IMAGE_KEYS}
     if "resources" in kwargs and kwargs["resources"] is not None:
         kwargs["resources"] = _resources(kwargs["resources"], path=f"{path}.resources")
+    env_vars = kwargs.get("env_vars")
+    if env_vars is not None and not isinstance(env_vars, Mapping):
+        raise ConfigurationError(
+            f"'{path}.env_vars' must be a mapping of names to values, e.g. {{LOG_LEVEL: debug}}; "
+            f"got {type(env_vars).__name__} ({env_vars!r})."
+        )
     if entry.get("primary_container_name") is not None and entry.get("image") is None:
         raise ConfigurationError(
             f"'{path}.primary_container_name' is set but '{path}.image' is not: the primary container "
@@ -75,6 +87,56 @@ def override_kwargs(task: Any, entry: Mapping[str, Any], *, path: str) -> dict[s
             raise ConfigurationError(
                 f"'{path}' sets both image and pod_template: set the image inside the pod template, or drop one."
             )
+        if not isinstance(entry["image"], str) or not entry["image"].strip():
+            raise ConfigurationError(
+                f"'{path}.image' must be an image reference such as ghcr.io/acme/training:1.2, got {entry['image']!r}."
+            )
+    return kwargs
+
+
+def check_task_env_section(cfg: Any, *, task_env_key: str | None = None) -> None:
+    """Check every entry of a composed config's task_env section (child tasks' included) before anything runs."""
+    import importlib.util
+
+    key = task_env_key or DEFAULT_TASK_ENV_KEY
+    section = cfg.get(key) if key in cfg else None
+    if section is None:
+        return
+    if not isinstance(section, (DictConfig, Mapping)):
+        raise ConfigurationError(
+            f"config key '{key}' must be a mapping of task names to task.override settings, "
+            f"got {type(section).__name__} ({section!r}). Example:\n"
+            f"  {key}:\n    my_task:\n      resources: {{cpu: '2', memory: 4Gi}}"
+        )
+    accepted: list[str] | None = None
+    for name in section:
+        entry = section.get(name)
+        path = f"{key}.{name}"
+        if entry is None:
+            continue
+        if not isinstance(entry, (DictConfig, Mapping)):
+            raise ConfigurationError(
+                f"'{path}' must be a mapping of task.override settings "
+                f"(resources, image, env_vars, ...), got {type(entry).__name__} ({entry!r})."
+            )
+        if isinstance(entry, DictConfig):
+            entry = OmegaConf.to_container(entry, resolve=True)
+        if accepted is None:
+            import flyte
+
+            accepted = _keyword_only(flyte.TaskTemplate.override)
+        _check_entry(entry, accepted, path=path)  # type: ignore[arg-type]
+        if entry.get("image") is not None and importlib.util.find_spec("kubernetes") is None:  # type: ignore[union-attr]
+            raise ConfigurationError(
+                f"'{path}.image' needs the kubernetes client to build a pod template, and it is not installed: "
+                f"{_KUBERNETES_HINT}"
+            )
+
+
+def override_kwargs(task: Any, entry: Mapping[str, Any], *, path: str) -> dict[str, Any]:
+    """Translate one task_env entry into keyword arguments for `task.override`."""
+    kwargs = _check_entry(entry, _override_keywords(task), path=path)
+    if entry.get("image") is not None:
         kwargs["pod_template"] = _pod_template_with_image(
             task,
             image=str(entry["image"]),
@@ -101,10 +163,16 @@ def _resources(value: Any, *, path: str) -> Any:
             f"'{path}' has unknown resource(s) {', '.join(repr(k) for k in unknown)}: "
             f"flyte.Resources accepts {', '.join(allowed)}."
         )
+    # YAML has no tuples: a [request, limit] list is the pair flyte.Resources takes.
+    value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
     try:
-        return flyte.Resources(**value)
+        resources = flyte.Resources(**value)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"'{path}' is not a valid flyte.Resources ({value!r}): {exc}") from exc
+    from ._validation import check_resource_quantities
+
+    check_resource_quantities(value, path=path)
+    return resources
 
 
 def _pod_template_with_image(task: Any, *, image: str, primary_container_name: str | None, path: str) -> Any:

@@ -42,11 +42,18 @@ class FlyteLauncherConf:
 def launcher_node() -> Dict[str, Any]:  # noqa: UP006
     """The `hydra/launcher=flyte` option, stored at package `hydra`: the launcher and its run callback.
 
-    Selecting the option sets `hydra.launcher` (a FlyteLauncherConf, so unknown fields fail with
-    Hydra's usual error) and adds `hydra.callbacks.hydra_flyte_run`, which single runs need.
+    Selecting the option sets `hydra.launcher` (a FlyteLauncherConf: each field keeps its type) and
+    adds `hydra.callbacks.hydra_flyte_run`, which single runs need. The launcher node is open to
+    keys it does not declare, so that a misspelt field (`hydra.launcher.wiat=false`) reaches
+    hydra_flyte, which names it, lists the accepted fields and suggests the closest, instead of
+    failing in composition with no list.
     """
+    from omegaconf import OmegaConf
+
+    launcher = OmegaConf.structured(FlyteLauncherConf)
+    OmegaConf.set_struct(launcher, False)
     return {
-        "launcher": FlyteLauncherConf,
+        "launcher": launcher,
         "callbacks": {RUN_CALLBACK_NAME: {"_target_": RUN_CALLBACK_TARGET}},
     }
 
