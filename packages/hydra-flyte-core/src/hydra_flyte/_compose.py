@@ -35,7 +35,6 @@ from ._hydra_private import (
     overrides_dirname,
 )
 
-
 #: Kept configs are moved out of the collector's passes (`freeze_kept`) every this many.
 _FREEZE_EVERY = 64
 
