@@ -182,3 +182,38 @@ def test_sweep_values_without_multirun(project) -> None:
 def test_help_of_a_script_that_fails_to_import(project) -> None:
     result = hydra_run("broken_script.py", "--help")
     assert_usage_error(result, "could not import script 'broken_script.py'", code=1)
+
+
+def test_sweep_with_an_invalid_job_runs_none_and_names_it(project) -> None:
+    result = hydra_run("--multirun", *LOCAL, *SCORE, "--cfg", "+task_env.score.resources.cpu=1,lots,3")
+    assert_usage_error(
+        result,
+        "1 of 3 jobs of the sweep is invalid, so nothing was submitted",
+        "job 1 [+task_env.score.resources.cpu=lots]",
+        "'lots' is not a Kubernetes quantity",
+    )
+    assert not list(project.glob("multirun/*/*/0")), "job 0 ran although job 1 is invalid"
+
+
+def test_unknown_launcher_field_suggests_the_closest(project) -> None:
+    result = hydra_run(*LOCAL, "--hydra-override", "hydra.launcher.wiat=false", *SCORE)
+    assert_usage_error(
+        result, "unknown launcher field hydra.launcher.wiat. Did you mean 'wait'?", "accepts: mode"
+    )
+
+
+def test_bad_launcher_mode_override(project) -> None:
+    result = hydra_run(*LOCAL, "--hydra-override", "hydra.launcher.mode=bogus", *SCORE)
+    assert_usage_error(result, "mode must be 'local' or 'remote', got 'bogus'")
+
+
+def test_interval_without_a_sweeper(project) -> None:
+    result = hydra_run("--multirun", *LOCAL, *SCORE, "--cfg", "optimizer.lr=interval(0.1,1)")
+    assert_usage_error(result, "samples from an interval", "hydra/sweeper=optuna")
+
+
+def test_dry_run_finds_the_same_invalid_job(project) -> None:
+    result = hydra_run(
+        "--multirun", "--dry-run", *LOCAL, *SCORE, "--cfg", "+task_env.score.resources.memory=1Gi,8GB"
+    )
+    assert_usage_error(result, "1 of 2 jobs", "job 1 [+task_env.score.resources.memory=8GB]")

@@ -37,6 +37,9 @@ _EXPORTS = {
     "HydraFlyteError": "._errors",
     "ConfigurationError": "._errors",
     "NoEndpointError": "._errors",
+    "EndpointUnreachableError": "._errors",
+    "SweepValidationError": "._errors",
+    "InvalidJob": "._errors",
     "RunFailedError": "._errors",
     "SweepFailedError": "._errors",
 }
@@ -46,10 +49,13 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from ._errors import (
         ConfigurationError,
+        EndpointUnreachableError,
         HydraFlyteError,
+        InvalidJob,
         NoEndpointError,
         RunFailedError,
         SweepFailedError,
+        SweepValidationError,
     )
     from ._job_scope import run
     from ._launcher import FlyteLauncher
