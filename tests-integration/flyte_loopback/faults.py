@@ -1,4 +1,4 @@
-"""Fault-injection knobs: RPC latency, failing CreateRuns, runs that fail or hang, record-only mode."""
+"""Fault-injection knobs: RPC latency, failing CreateRuns, lost CreateRun replies, runs that fail or hang, record-only mode."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ class Faults:
     record_only: RecordOnly = "off"
     _create_run_failures: dict[int, tuple[Code, str]] = field(default_factory=dict)
     _create_run_count: int = 0
+    _lost_replies: dict[int, Code] = field(default_factory=dict)
+    _created_count: int = 0
     _fail: list[tuple[Predicate, str]] = field(default_factory=list)
     _hang: list[Predicate] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,6 +57,8 @@ class Faults:
             self.record_only = "off"
             self._create_run_failures.clear()
             self._create_run_count = 0
+            self._lost_replies.clear()
+            self._created_count = 0
             self._fail.clear()
             self._hang.clear()
 
@@ -70,6 +74,17 @@ class Faults:
         with self._lock:
             for i in range(nth, nth + times):
                 self._create_run_failures[i] = (code, message)
+
+    def lose_create_run_replies(self, first: int, code: Code = Code.UNAVAILABLE, nth: int = 1) -> None:
+        """Create the run, then answer `code` instead of the reply, for runs nth..nth+first-1 created.
+
+        Counted in runs actually created since reset (a retry answered ALREADY_EXISTS creates
+        none), so with first=k the first k runs each lose their first reply: what a client sees
+        when the control plane created the run and the connection dropped before the answer.
+        """
+        with self._lock:
+            for i in range(nth, nth + first):
+                self._lost_replies[i] = code
 
     def fail_runs(self, predicate: Predicate, message: str = "injected failure") -> None:
         """Fail matching actions with a USER error carrying `message`, without executing them."""
@@ -97,6 +112,12 @@ class Faults:
         with self._lock:
             self._create_run_count += 1
             return self._create_run_failures.get(self._create_run_count)
+
+    def lost_reply_for_created_run(self) -> Code | None:
+        """Count one run created by CreateRun and return the code that replaces its reply, if any."""
+        with self._lock:
+            self._created_count += 1
+            return self._lost_replies.get(self._created_count)
 
     def decide(self, target: ActionTarget, is_root: bool) -> tuple[Decision, str]:
         """How the executor should treat an action, with the failure message when it fails."""

@@ -20,7 +20,7 @@ def method_name(ctx: RequestContext) -> str:
 
 
 class RecordingFaultInterceptor:
-    """Records each request on arrival, delays it if asked, and fails CreateRuns on demand."""
+    """Records each request on arrival, delays it if asked, fails CreateRuns or loses their replies on demand."""
 
     def __init__(self, recorder: Recorder, faults: Faults) -> None:
         self._recorder = recorder
@@ -50,6 +50,11 @@ class RecordingFaultInterceptor:
         except ConnectError as e:
             record.error = e.code
             raise
+        if record.method == "RunService/CreateRun":
+            lost = self._faults.lost_reply_for_created_run()
+            if lost is not None:  # the run exists; the client never hears so
+                record.error = lost
+                raise ConnectError(lost, "injected: the run was created but the reply was lost")
         return record.response
 
     async def intercept_server_stream(

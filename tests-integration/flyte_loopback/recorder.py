@@ -100,11 +100,19 @@ class Recorder:
         return [r for r in self.all() if r.method == method or r.method.endswith("/" + method)]
 
     def created_runs(self) -> list[CreatedRun]:
-        """Every CreateRun that succeeded, in arrival order."""
+        """Every CreateRun that created a run (its reply lost or not), in arrival order."""
         return [
             CreatedRun(name=r.response.run.action.id.run.name, request=r.request, arrived_at=r.arrived_at)
             for r in self.of("RunService/CreateRun")
-            if r.error is None and r.response is not None
+            if r.response is not None
+        ]
+
+    def lost_replies(self) -> list[str]:
+        """The names of the runs created whose CreateRun reply was replaced by an error (a fault)."""
+        return [
+            r.response.run.action.id.run.name
+            for r in self.of("RunService/CreateRun")
+            if r.response is not None and r.error is not None
         ]
 
     def created_run(self, name: str) -> CreatedRun:

@@ -48,9 +48,11 @@ def write_manifest(directory: Path, phases: list[str], *, sweep_id: str = "hf-te
 
 
 def set_phase(manifest: Manifest, num: int, phase: str) -> None:
-    if phase in ("PLANNED", "NOT_SUBMITTED"):
+    if phase in ("PLANNED", "NOT_SUBMITTED", "SUBMIT_FAILED"):
         if phase == "NOT_SUBMITTED":
             manifest.finished(num, phase=phase, error="never submitted (the sweep stopped first)")
+        elif phase == "SUBMIT_FAILED":
+            manifest.finished(num, phase=phase, error="PERMISSION_DENIED: not allowed")
         return
     record = manifest.jobs[num]
     name = record.run_name or f"exp-{num}"
@@ -258,6 +260,7 @@ def test_flyte_group_endpoint_is_used(project) -> None:
         (["ABORTED", "RUNNING"], False, 1),
         (["TIMED_OUT"], False, 1),
         (["NOT_SUBMITTED", "SUCCEEDED"], False, 1),
+        (["SUBMIT_FAILED", "SUCCEEDED"], False, 1),
         (["SUCCEEDED", "SUCCEEDED"], True, 0),
         (["SUCCEEDED", "FAILED"], True, 1),
     ],
@@ -397,12 +400,16 @@ def test_rerun_with_nothing_failed(project, fake) -> None:
     assert result.exit_code == 1, result.output  # the fake left job 1 RUNNING: not every job succeeded
 
 
-def test_rerun_cannot_rerun_jobs_never_submitted(project, fake) -> None:
-    write_manifest(project / "sweep", ["SUCCEEDED", "NOT_SUBMITTED"])
+@pytest.mark.parametrize("phase", ["NOT_SUBMITTED", "SUBMIT_FAILED"])
+def test_rerun_cannot_rerun_jobs_that_never_ran_and_says_to_resume(project, fake, phase) -> None:
+    write_manifest(project / "sweep", ["SUCCEEDED", phase])
     result = rerun("sweep", "--failed")
     assert result.exit_code == 1, result.output
-    assert "job 1 [optimizer.lr=1] was never submitted" in flat(result.stderr)
+    text = flat(result.stderr)
+    assert f"job 1 [optimizer.lr=1] is {phase}: no run of it exists on the control plane" in text
+    assert f"--resume {(project / 'sweep' / 'flyte-sweep.json').resolve()}" in text
     assert "rerun_failed" not in fake.names()
+    assert "No failed or aborted run to rerun." in result.stdout
 
 
 # ----------------------------------------------------------------------------------------------

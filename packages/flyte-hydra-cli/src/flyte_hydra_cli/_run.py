@@ -634,7 +634,14 @@ def _execute(
 ) -> None:
     """Initialise Flyte like `flyte run`, run or sweep through hydra_flyte, print the outcome."""
     import hydra_flyte
-    from hydra_flyte import ConfigurationError, DryRunPlan, NoEndpointError, RunFailedError, SweepFailedError
+    from hydra_flyte import (
+        ConfigurationError,
+        DryRunPlan,
+        NoEndpointError,
+        RunFailedError,
+        RunNameClashError,
+        SweepFailedError,
+    )
 
     run_ctx = _run_ctx(ctx)
     assert run_ctx is not None
@@ -687,7 +694,7 @@ def _execute(
             click.echo(_job_line(outcome.job_num, outcome.overrides, body))
         failed = sum(1 for o in exc.outcomes if o.error is not None)
         _fail(ctx, f"{failed} of {len(exc.outcomes)} jobs failed.", exc)
-    except RunFailedError as exc:
+    except (RunFailedError, RunNameClashError) as exc:
         _fail(ctx, str(exc), exc)
     except Exception as exc:
         _fail(ctx, f"{type(exc).__name__}: {exc} (rerun as `flyte -v hydra run ...` for the traceback)", exc)

@@ -183,7 +183,7 @@ def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) ->
     `flyte` (`-c/--config`, `--endpoint`, ...), in the sweep's project and domain, and the
     manifest is brought up to date.
 
-    Exit status: 1 if any job failed, was aborted, timed out or was never submitted; with
+    Exit status: 1 if any job failed, was aborted, timed out, was refused or was never submitted; with
     `--wait`, 1 unless every job succeeded; 0 otherwise (jobs still running do not count as
     failures without `--wait`). 2 for a missing or unreadable manifest, 130 on Ctrl-C.
     """
@@ -224,8 +224,11 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
     SWEEP is the manifest (`flyte-sweep.json`), the sweep directory or the sweep id. The phases
     are refreshed from the control plane first; then Flyte reruns each failed run with exactly
     the inputs it had (the same composed config and task arguments), as a new run recorded in
-    the same manifest (the old one stays in the job's attempts). Jobs that never reached the
-    control plane cannot be rerun this way: run the sweep again for those.
+    the same manifest (the old one stays in the job's attempts). Only runs the control plane
+    says failed are rerun: jobs whose submission was refused (SUBMIT_FAILED) or that never
+    reached it (NOT_SUBMITTED) have no run to rerun from (the sweep's command with `--resume`
+    submits those), and a run under a job's name whose labels name another sweep is never
+    rerun nor reported as this sweep's.
 
     Exit status: with `--wait`, 0 only if every job of the sweep has now succeeded; with
     `--no-wait`, 0 when no job is left failed. 1 otherwise, 2 for usage errors or a missing
@@ -246,13 +249,13 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
         ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers
     )
     rerunnable = [r for r in manifest.failed() if r.run_name]
-    from hydra_flyte._phases import NOT_SUBMITTED
+    from hydra_flyte._phases import is_never_ran
 
-    never_submitted = [r for r in manifest.records() if r.phase == NOT_SUBMITTED]
-    for record in never_submitted:
+    for record in (r for r in manifest.records() if is_never_ran(r.phase)):
         click.echo(
-            f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] was never submitted, so Flyte "
-            "has no run to rerun: run the sweep again for it.",
+            f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] is {record.phase}: no run of "
+            f"it exists on the control plane, so Flyte has nothing to rerun ({record.error or 'no details'}). "
+            f"Submit it anew with the sweep's own command plus `--resume {manifest.path}`.",
             err=True,
         )
     if rerunnable:

@@ -42,6 +42,7 @@ _EXPORTS = {
     "InvalidJob": "._errors",
     "RunFailedError": "._errors",
     "SweepFailedError": "._errors",
+    "RunNameClashError": "._errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         InvalidJob,
         NoEndpointError,
         RunFailedError,
+        RunNameClashError,
         SweepFailedError,
         SweepValidationError,
     )

@@ -109,3 +109,42 @@ class SweepFailedError(HydraFlyteError):
     def results(self) -> list[Any]:
         """The results of the jobs that succeeded, None in the place of each failed one."""
         return [o.result for o in self.outcomes]
+
+
+class RunNameClashError(HydraFlyteError):
+    """A run name this sweep planned is taken on the control plane by a run that is not this sweep's job."""
+
+    def __init__(
+        self, run_name: str, labels: dict[str, str], *, sweep_id: str | None, job_num: int | None
+    ) -> None:
+        self.run_name = run_name
+        from ._manifest import JOB_LABEL, SWEEP_LABEL
+
+        self.owner_sweep = labels.get(SWEEP_LABEL)
+        self.owner_job = labels.get(JOB_LABEL)
+        if self.owner_sweep:
+            owner = f"job {self.owner_job} of sweep {self.owner_sweep}" + _manifest_hint(self.owner_sweep)
+        else:
+            owner = "a run that is not part of any hydra-flyte sweep"
+        ours = f"sweep {sweep_id}" if sweep_id else "this sweep"
+        job = f" (job {job_num})" if job_num is not None else ""
+        super().__init__(
+            f"run name {run_name!r}{job} is already taken on the control plane by {owner}; {ours} did not "
+            "submit it and will not use it. Choose another run name (`--name`, run_options['name'], "
+            "hydra.launcher.run_options.name), or leave the name out so that each sweep names its runs "
+            "after its own sweep id."
+        )
+
+
+class NotSubmittedError(HydraFlyteError):
+    """A job left unsubmitted because the sweep stopped submitting (e.g. at a run name clash)."""
+
+
+def _manifest_hint(sweep_id: str) -> str:
+    """Where that sweep's manifest is, when this machine recorded it."""
+    from ._manifest import find_manifest
+
+    try:
+        return f" (manifest {find_manifest(sweep_id)})"
+    except (OSError, ValueError):
+        return ""

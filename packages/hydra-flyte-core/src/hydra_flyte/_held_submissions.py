@@ -77,6 +77,10 @@ class HeldSubmissions:
         for run, _, _ in queued:
             run._future.cancel()
 
+    def halt(self, reason: BaseException) -> None:
+        """Submit nothing more (SubmissionPool.halt): what is not yet started fails with NotSubmittedError."""
+        self._pool.halt(reason)
+
     def cancelled_because(self) -> BaseException:
         """What reading a cancelled run raises: the reason given, if an error (a Ctrl-C is not re-raised)."""
         if isinstance(self._reason, Exception):

@@ -61,6 +61,7 @@ class FlyteLauncher(Launcher):
         self._fields = fields
         self._base_settings: Any = None
         self.manifest: Any = None  # the sweep manifest of a remote sweep, once launched
+        self._name_checked = False
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -167,6 +168,8 @@ class FlyteLauncher(Launcher):
                         manifest.plan((job.job_num, job.overrides, run_name(job)) for _, job, _ in submitted)
                     if held is not None and len(held):
                         _probe_endpoint()
+                    if manifest is not None:  # a reused --name: caught before anything is submitted
+                        self._check_name_is_free(settings, manifest, [job for _, job, _ in submitted])
                 except BaseException as exc:
                     if held is not None:
                         held.cancel(exc)  # nothing was submitted
@@ -250,6 +253,45 @@ class FlyteLauncher(Launcher):
                 self._sweep_lock.describe(sweep_id=self.manifest.sweep_id)
             log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
         return self.manifest
+
+    def _check_name_is_free(self, settings: Any, manifest: Any, jobs: Sequence[Any]) -> None:
+        """With a run name given (`--name`), look its first job's name up once before submitting anything.
+
+        A name of another sweep's (a reused `--name`) is caught here: this launch's jobs are
+        recorded SUBMIT_FAILED (the clash) or NOT_SUBMITTED, and RunNameClashError names the
+        owner. Names made from the sweep id are new by construction and are not looked up. A
+        lookup that fails is left to the submissions (which find a clash at the first one).
+        """
+        if self._name_checked or not jobs or not settings.run_options.get("name"):
+            return
+        self._name_checked = True
+        from ._errors import RunNameClashError
+        from ._ownership import check_ours, lookup
+        from ._phases import NOT_SUBMITTED, SUBMIT_FAILED
+        from ._submit import ensure_endpoint, run_name
+
+        first = jobs[0]
+        try:
+            ensure_endpoint()
+            run = lookup(run_name(first))
+            if run is None:
+                return
+            check_ours(run, sweep_id=manifest.sweep_id, job_num=first.job_num)
+        except RunNameClashError as clash:
+            manifest.finished(first.job_num, phase=SUBMIT_FAILED, error=str(clash))
+            for job in jobs[1:]:
+                manifest.finished(
+                    job.job_num,
+                    phase=NOT_SUBMITTED,
+                    error=f"not submitted: job {first.job_num}'s run name is taken",
+                )
+            manifest.save()
+            log.error(f"Nothing was submitted. Manifest: {manifest.path}")
+            from ._validation import compact
+
+            raise compact(clash) from None
+        except Exception as exc:  # unreachable, say: the submissions will tell
+            log.debug(f"could not look up run name {run_name(first)!r} before submitting: {exc}")
 
     @staticmethod
     def _remote_submission(settings: Any, stack: contextlib.ExitStack) -> Any:
@@ -474,18 +516,41 @@ def freeze_kept() -> None:
 def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
     """A finished job's phase and value (or error) in the sweep manifest."""
     from ._errors import RunFailedError
-    from ._phases import FAILED, SUCCEEDED
+    from ._phases import FAILED, PLANNED, SUCCEEDED
     from ._results import RunResult
     from ._submit import is_flyte_run
 
     if isinstance(outcome, RunFailedError):
         manifest.finished(job.job_num, phase=outcome.phase, error=outcome.message)
+    elif isinstance(outcome, BaseException) and manifest.jobs[job.job_num].phase == PLANNED:
+        # The control plane never confirmed a run of ours under the name: the submission failed.
+        manifest.finished(
+            job.job_num, phase=submission_failure_phase(outcome), error=f"{type(outcome).__name__}: {outcome}"
+        )
     elif isinstance(outcome, BaseException):
         manifest.finished(job.job_num, phase=FAILED, error=f"{type(outcome).__name__}: {outcome}")
     elif isinstance(outcome, RunResult):
         manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome.value)
     elif is_flyte_run(outcome):
         pass  # fire and forget: stays SUBMITTED until `status` looks
+
+
+def submission_failure_phase(exc: BaseException) -> str:
+    """What a failed submission leaves a record in.
+
+    NOT_SUBMITTED: nothing was sent (the sweep had stopped submitting). PLANNED: the control plane
+    could not be reached or answered too late, so a run may exist under the name (`status` looks
+    it up). SUBMIT_FAILED: the control plane refused the run, or the name is another sweep's.
+    """
+    from ._errors import NotSubmittedError
+    from ._phases import NOT_SUBMITTED, PLANNED, SUBMIT_FAILED
+    from ._submission_pool import is_transient
+
+    if isinstance(exc, NotSubmittedError):
+        return NOT_SUBMITTED
+    if is_transient(exc):
+        return PLANNED
+    return SUBMIT_FAILED
 
 
 def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:

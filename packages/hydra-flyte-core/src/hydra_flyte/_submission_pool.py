@@ -95,6 +95,16 @@ class SubmissionPool:
         self._backoff = backoff_seconds
         self._sleep = sleep
         self._print_lock = threading.Lock()
+        self._halted: BaseException | None = None
+
+    def halt(self, reason: BaseException) -> None:
+        """Submit nothing more: every submission not yet started fails with NotSubmittedError.
+
+        The first reason is kept. Submissions already under way finish as they would.
+        """
+        with self._print_lock:
+            if self._halted is None:
+                self._halted = reason
 
     def submit(
         self, start: Callable[[], Any], *, label: str, on_submitted: Callable[[Any], None]
@@ -103,6 +113,12 @@ class SubmissionPool:
         return PendingRun(self._executor.submit(self._attempt, start, on_submitted), label)
 
     def _attempt(self, start: Callable[[], Any], on_submitted: Callable[[Any], None]) -> Any:
+        if self._halted is not None:
+            from ._errors import NotSubmittedError
+
+            clash = getattr(self._halted, "run_name", None)
+            why = f"the run name clash of {clash!r} (see that job)" if clash else str(self._halted)
+            raise NotSubmittedError(f"not submitted: the sweep stopped submitting after {why}")
         run = call_with_retries(
             start, retries=self._retries, backoff_seconds=self._backoff, sleep=self._sleep
         )

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import ConfigurationError, NoEndpointError, RunFailedError
+from ._errors import ConfigurationError, NoEndpointError, RunFailedError, RunNameClashError
+from ._ownership import adopt_existing, is_already_exists
 from ._phases import FAILED, is_success, phase_name
 from ._results import RunResult
 from ._submission_pool import DEFAULT_SUBMIT_WORKERS, PendingRun, SubmissionPool, call_with_retries
@@ -174,9 +175,22 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
             raise RunFailedError(url=None, phase=FAILED, message=f"{type(exc).__name__}: {exc}") from exc
     ensure_endpoint()
     runner = _runner(job)
+    name = run_name(job)
 
     def start() -> Any:
-        return runner.run(task, *args, **kwargs)
+        try:
+            return runner.run(task, *args, **kwargs)
+        except Exception as exc:
+            if name is None or job.sweep_id is None or not is_already_exists(exc):
+                raise
+            # The name was planned for this job: a run under it may be our own earlier attempt
+            # whose reply was lost. Kept only if its labels say it is this sweep's job.
+            try:
+                return adopt_existing(name, exc, sweep_id=job.sweep_id, job_num=job.job_num)
+            except RunNameClashError as clash:
+                if job.pool is not None:  # the other planned names would clash too
+                    job.pool.halt(clash)
+                raise
 
     def landed(run: Any) -> None:
         announce(run, job)

@@ -7,6 +7,7 @@ the runs are looked up by the names the manifest recorded.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -35,28 +36,39 @@ def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
 
 def _lookup(record: JobRecord) -> Any:
     """The record's run on the control plane, or None if it was never created."""
-    from flyte.remote import Run
+    from ._ownership import lookup
 
-    if not record.run_name:
-        return None
-    try:
-        return Run.get(name=record.run_name)
-    except Exception as exc:
-        if "not found" in str(exc).lower() or "notfound" in type(exc).__name__.lower():
-            return None
-        raise
+    return lookup(record.run_name)
+
+
+def _disown(manifest: Manifest, record: JobRecord, clash: BaseException) -> None:
+    """The run under the record's name is another sweep's: no run of this job exists under it."""
+    manifest._update(record.job, phase=ph.SUBMIT_FAILED, url=None, value=None, error=str(clash))
 
 
 def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> None:
-    """Bring one record up to date from its run (waiting for it first if asked)."""
-    from ._errors import RunFailedError
+    """Bring one record up to date from its run (waiting for it first if asked).
+
+    A run whose labels do not name this sweep and job is never taken for the job's: the record
+    becomes SUBMIT_FAILED, with an error naming the sweep that owns the name.
+    """
+    from ._errors import RunFailedError, RunNameClashError
+    from ._ownership import check_ours
     from ._submit import wait_for
 
     if run is None:
         if record.phase == PLANNED:
             manifest.finished(
-                record.job, phase=NOT_SUBMITTED, error="never submitted (the sweep stopped first)"
+                record.job,
+                phase=NOT_SUBMITTED,
+                error=f"the control plane has no run named {record.run_name}: never submitted "
+                "(the sweep stopped first, or its submission failed)",
             )
+        return
+    try:
+        check_ours(run, sweep_id=manifest.sweep_id, job_num=record.job)
+    except RunNameClashError as clash:
+        _disown(manifest, record, clash)
         return
     if record.phase == PLANNED:
         manifest.submitted(record.job, run_name=run.name, url=run.url)
@@ -132,6 +144,49 @@ def _drain(update: Any, records: Sequence[JobRecord], errors: list[BaseException
         errors.append(exc)
 
 
+def _rerun(manifest: Manifest, record: JobRecord) -> Any:
+    """A new run of the record's failed run (None when that run is not this sweep's job).
+
+    The failed run is looked up first: one whose labels name another sweep is never rerun (the
+    record becomes SUBMIT_FAILED). An ALREADY_EXISTS for the new run's name is our own earlier
+    attempt when its labels say so (its reply was lost), and is kept as the rerun.
+    """
+    import flyte
+
+    from ._errors import RunNameClashError
+    from ._manifest import JOB_LABEL, SWEEP_LABEL
+    from ._ownership import adopt_existing, check_ours, is_already_exists
+    from ._submission_pool import call_with_retries
+
+    source = _lookup(record)
+    if source is None:
+        print(
+            f"job {record.job} not rerun: the control plane has no run named {record.run_name}.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    try:
+        check_ours(source, sweep_id=manifest.sweep_id, job_num=record.job)
+    except RunNameClashError as clash:
+        _disown(manifest, record, clash)
+        print(f"job {record.job} not rerun: {clash}", file=sys.stderr, flush=True)
+        return None
+    labels = {**manifest.labels, SWEEP_LABEL: manifest.sweep_id, JOB_LABEL: str(record.job)}
+    new_name = _rerun_name(record)
+    runner = flyte.with_runcontext(mode="remote", name=new_name, labels=labels)
+
+    def start() -> Any:
+        try:
+            return runner.rerun(record.run_name)
+        except Exception as exc:
+            if not is_already_exists(exc):
+                raise
+            return adopt_existing(new_name, exc, sweep_id=manifest.sweep_id, job_num=record.job)
+
+    return call_with_retries(start)
+
+
 def _rerun_name(record: JobRecord) -> str:
     """`<first run's name>-r<attempt>`: stable across reruns, unique per attempt."""
     first = record.attempts[0]["run_name"] if record.attempts else record.run_name
@@ -152,22 +207,24 @@ def rerun_failed(
     the old run moves to the job's `attempts`. With `wait=True` the new runs are waited on and
     their results collected.
     """
-    import flyte
-
-    from ._manifest import JOB_LABEL, SWEEP_LABEL
+    from ._errors import RunNameClashError
     from ._submit import ensure_endpoint
 
     manifest = load_manifest(sweep)
     ensure_endpoint()
-    wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) or r.phase == NOT_SUBMITTED]
+    # Only runs the control plane says failed; refused or never submitted jobs have no run to
+    # rerun from (`--resume` submits those anew).
+    wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) and r.run_name]
     if jobs is not None:
         wanted = [r for r in wanted if r.job in set(jobs)]
     for record in wanted:
-        if not record.run_name or record.phase == NOT_SUBMITTED:
-            continue  # nothing to re-run from: it never reached the control plane
-        labels = {**manifest.labels, SWEEP_LABEL: manifest.sweep_id, JOB_LABEL: str(record.job)}
-        new_name = _rerun_name(record)
-        run = flyte.with_runcontext(mode="remote", name=new_name, labels=labels).rerun(record.run_name)
+        try:
+            run = _rerun(manifest, record)
+        except RunNameClashError as clash:
+            print(f"job {record.job} not rerun: {clash}", file=sys.stderr, flush=True)
+            continue
+        if run is None:
+            continue
         print(f"Resubmitted job {record.job} ({' '.join(record.overrides)}): {run.url}", flush=True)
         manifest.resubmitted(record.job, run_name=run.name, url=run.url)
     if wait:
