@@ -160,3 +160,71 @@ def test_task_spec_memo_builds_once_per_task_and_settings(monkeypatch) -> None:
         assert calls[-2:] == [("task", "r"), ("task", "r")], "a failed build is not reused"
     assert getattr(runner_class, _flyte_private.TASK_SPEC_BUILDER) is fake_build
     assert original is not fake_build
+
+
+def test_a_failure_while_patching_leaves_nothing_patched_and_the_depth_at_zero(monkeypatch) -> None:
+    from hydra_flyte import _fallback
+
+    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
+    utils = importlib.import_module(_flyte_private.BUNDLE_UTILS_MODULE)
+    builder, check = (
+        getattr(module, _flyte_private.BUNDLE_BUILDER),
+        getattr(utils, _flyte_private.IN_DIRECTORY_CHECK),
+    )
+
+    class Refuses:  # an owner whose attribute cannot be replaced: the third patch fails
+        def __init__(self) -> None:
+            object.__setattr__(self, "build", lambda: None)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise RuntimeError("read-only")
+
+    broken = _fallback.Private(
+        "test.owner.build", "flyte", lambda: (Refuses(), "build"), fallback="-", memo=False
+    )
+    monkeypatch.setitem(_flyte_private.SYMBOLS, "task_spec", broken)
+    try:
+        with _flyte_private.builds_shared_by_submissions():
+            raise AssertionError("not reached")
+    except RuntimeError as exc:
+        assert "read-only" in str(exc)
+    assert _flyte_private._depth == 0 and not _flyte_private._active
+    assert getattr(module, _flyte_private.BUNDLE_BUILDER) is builder, "the bundle builder is not left wrapped"
+    assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is check
+    monkeypatch.undo()
+    with _flyte_private.builds_shared_by_submissions():  # and the next sweep patches as usual
+        assert getattr(module, _flyte_private.BUNDLE_BUILDER) is not builder
+    assert getattr(module, _flyte_private.BUNDLE_BUILDER) is builder
+
+
+def test_a_symbol_this_flyte_lacks_is_left_to_flyte_with_one_warning(monkeypatch, capsys) -> None:
+    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
+    builder = getattr(module, _flyte_private.BUNDLE_BUILDER)
+
+    def not_async(*args, **kwargs):  # a release where the builder is no longer a coroutine function
+        return builder
+
+    monkeypatch.setattr(module, _flyte_private.BUNDLE_BUILDER, not_async)
+    for _ in range(2):
+        with _flyte_private.builds_shared_by_submissions():
+            assert getattr(module, _flyte_private.BUNDLE_BUILDER) is not_async, "left as flyte has it"
+    err = capsys.readouterr().err
+    assert err.count("hydra-flyte: warning:") == 1, err
+    assert "flyte._code_bundle.build_code_bundle has changed shape" in err and "flyte 2." in err
+    from hydra_flyte import _fallback
+
+    _fallback.forget_all()
+
+
+def test_nothing_private_is_looked_up_at_import_time() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import hydra_flyte, hydra_flyte._flyte_private, hydra_flyte._hydra_private, hydra_flyte._omegaconf_private, "
+        "hydra_flyte._launcher, hydra_flyte._sdk, sys; "
+        "print(sorted(m for m in ('flyte._code_bundle', 'flyte._run', "
+        "'hydra_flyte._job_runner') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

@@ -33,6 +33,7 @@ from ._hydra_private import (
     called_from_batch_validation,
     config_group_exists,
     overrides_dirname,
+    value_overrides_applicable,
 )
 
 #: Kept configs are moved out of the collector's passes (`freeze_kept`) every this many.
@@ -139,7 +140,10 @@ class ReusingConfigLoader(ConfigLoader):
         hydra_overrides = list(OmegaConf.to_container(master_config.hydra.overrides.hydra))  # type: ignore[arg-type]
         parsed = [self._parse(text) for text in sweep_overrides]
         structural = [o for o in parsed if not self._is_value_override(o)]
-        if any(o.is_hydra_override() or o.package is not None for o in structural):
+        if (
+            any(o.is_hydra_override() or o.package is not None for o in structural)
+            or not value_overrides_applicable()
+        ):
             self.stats["full"] += 1
             return self._inner.load_sweep_config(master_config, sweep_overrides)
         values = [o for o in parsed if self._is_value_override(o)]

@@ -23,16 +23,26 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
   same result for every job of a sweep. It is memoised per task, run settings it reads
   (`TASK_SPEC_RUNNER_FIELDS`) and `flyte.init` configuration. `flyte.run` only reads the spec
   it gets back (filling in ids that are the same for every job), copying it into its requests.
+
+Each of the three is checked when a sweep starts its submissions (present, async or not as
+expected, the task spec builder reading no setting outside the memo's key). One that a flyte
+release moved or reshaped is left alone: flyte builds that part for every run, as without this
+module (slower, same runs), after one warning naming the symbol and the flyte version. Patching
+is all or nothing per symbol and undone on any failure, so no wrapper outlives its sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import inspect
 import pathlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from ._fallback import Private, expect
 
 BUNDLE_MODULE = "flyte._code_bundle"
 BUNDLE_BUILDER = "build_code_bundle"
@@ -46,12 +56,73 @@ TASK_SPEC_RUNNER_FIELDS = (
     "_bundle_from_dir", "_bundle_relative_paths", "_copy_bundle_to", "_copy_files", "_custom_context",
     "_disable_run_cache", "_domain", "_dry_run", "_interactive_mode", "_project", "_version",
 )  # fmt: skip
+# What the task spec memo's key reads from flyte._run besides the builder.
+RUN_MODULE_HELPERS = ("get_init_config", "_ambient_image_cache")
 
 INITIALIZE_MODULE = "flyte._initialize"
 CLIENT_GETTER = "get_client"
 
 _lock = threading.Lock()
 _depth = 0
+_active: list[tuple[Any, str, Any]] = []  # (owner, name, original) of what is patched now
+
+
+def _bundle_builder() -> tuple[Any, str]:
+    module = importlib.import_module(BUNDLE_MODULE)
+    expect(inspect.iscoroutinefunction(getattr(module, BUNDLE_BUILDER)), f"{BUNDLE_BUILDER} is not async")
+    return module, BUNDLE_BUILDER
+
+
+def _directory_check() -> tuple[Any, str]:
+    utils = importlib.import_module(BUNDLE_UTILS_MODULE)
+    check = getattr(utils, IN_DIRECTORY_CHECK)
+    expect(
+        callable(check) and not inspect.iscoroutinefunction(check), f"{IN_DIRECTORY_CHECK} is not a function"
+    )
+    expect(
+        len(inspect.signature(check).parameters) == 2, f"{IN_DIRECTORY_CHECK} does not take (file, directory)"
+    )
+    return utils, IN_DIRECTORY_CHECK
+
+
+def _code_names(code: Any) -> set[str]:
+    """Every attribute or global name a code object (and the code nested in it) reads."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _task_spec_builder() -> tuple[Any, str]:
+    run_module = importlib.import_module(RUN_MODULE)
+    runner = getattr(run_module, RUNNER_CLASS)
+    build = getattr(runner, TASK_SPEC_BUILDER)
+    for helper in RUN_MODULE_HELPERS:
+        expect(callable(getattr(run_module, helper)), f"{RUN_MODULE}.{helper} is not callable")
+    expect(inspect.iscoroutinefunction(build), f"{TASK_SPEC_BUILDER} is not async")
+    expect(len(inspect.signature(build).parameters) == 2, f"{TASK_SPEC_BUILDER} does not take (self, obj)")
+    # A setting of the runner that the builder reads but the memo's key leaves out would give
+    # every job the first job's spec: then the memo must not be used.
+    settings = {
+        n for n in _code_names(runner.__init__.__code__) if n.startswith("_") and not n.startswith("__")
+    }
+    unkeyed = (_code_names(build.__code__) & settings) - set(TASK_SPEC_RUNNER_FIELDS)
+    expect(not unkeyed, f"{TASK_SPEC_BUILDER} reads settings the memo does not key on: {sorted(unkeyed)}")
+    return runner, TASK_SPEC_BUILDER
+
+
+_FALLBACK = "flyte builds it for every run of the sweep"
+SYMBOLS = {
+    "bundle": Private(f"{BUNDLE_MODULE}.{BUNDLE_BUILDER}", "flyte", _bundle_builder, fallback=_FALLBACK, memo=False),
+    "directory_check": Private(
+        f"{BUNDLE_UTILS_MODULE}.{IN_DIRECTORY_CHECK}", "flyte", _directory_check, fallback=_FALLBACK, memo=False
+    ),
+    "task_spec": Private(
+        f"{RUN_MODULE}.{RUNNER_CLASS}.{TASK_SPEC_BUILDER}", "flyte", _task_spec_builder, fallback=_FALLBACK,
+        memo=False,
+    ),
+}  # fmt: skip
 
 
 def configured_endpoint() -> str | None:
@@ -69,28 +140,50 @@ def configured_endpoint() -> str | None:
 
 @contextlib.contextmanager
 def builds_shared_by_submissions() -> Iterator[None]:
-    """While active, each distinct code bundle and task spec is built once and then reused."""
-    import importlib
+    """While active, each distinct code bundle and task spec is built once and then reused.
 
+    Re-entrant across threads: the outermost entry patches, the last exit restores.
+    """
     global _depth
-    module = importlib.import_module(BUNDLE_MODULE)
-    utils = importlib.import_module(BUNDLE_UTILS_MODULE)
-    runner = getattr(importlib.import_module(RUN_MODULE), RUNNER_CLASS)
-    patched = ((module, BUNDLE_BUILDER, _memoised), (utils, IN_DIRECTORY_CHECK, _resolving_once),
-               (runner, TASK_SPEC_BUILDER, _task_spec_memoised))  # fmt: skip
     with _lock:
+        if _depth == 0:
+            _patch_all()
         _depth += 1
-        if _depth == 1:
-            for owner, name, wrap in patched:
-                setattr(owner, name, wrap(getattr(owner, name)))
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                for owner, name, _ in patched:
-                    setattr(owner, name, getattr(owner, name).__wrapped__)
+                _restore_all()
+
+
+def _patch_all() -> None:
+    """Patch every usable symbol, or (on any failure) none: nothing is left wrapped."""
+    wraps: dict[str, Callable[[Any], Any]] = {
+        "bundle": _memoised, "directory_check": _resolving_once, "task_spec": _task_spec_memoised,
+    }  # fmt: skip
+    planned: list[tuple[Any, str, Any, Any]] = []
+    for key, private in SYMBOLS.items():
+        found = private.get()  # None (and one warning) when this flyte moved it: flyte's own path
+        if found is None:
+            continue
+        owner, name = found
+        original = getattr(owner, name)
+        planned.append((owner, name, original, wraps[key](original)))
+    try:
+        for owner, name, original, wrapper in planned:
+            setattr(owner, name, wrapper)
+            _active.append((owner, name, original))
+    except BaseException:
+        _restore_all()
+        raise
+
+
+def _restore_all() -> None:
+    while _active:
+        owner, name, original = _active.pop()
+        setattr(owner, name, original)
 
 
 def _task_spec_memoised(build: Any) -> Any:

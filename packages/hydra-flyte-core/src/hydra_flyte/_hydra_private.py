@@ -8,15 +8,27 @@ Three behaviours of hydra-core 1.3 are relied on here:
   which run Hydra's full runtime (sweepers, callbacks, output dirs) without argv parsing.
 - `Sweeper.validate_batch_is_legal` (used by BasicSweeper and the Optuna sweeper before each
   launch) composes every job of the batch with `load_sweep_config` and drops the result.
+
+Fast paths, each with the public way as fallback (checked at first use; one warning when a
+release moved the symbol):
+- `ConfigLoaderImpl._apply_overrides_to_config` and `get_overrides_dirname` let a sweep compose a
+  job by applying its value overrides to a copy of an already composed config; without them each
+  job is composed in full by Hydra's config loader (`load_sweep_config`).
+- hydra_flyte's job runner (`_job_runner.py`, which needs `hydra.core.utils._check_hydra_context`,
+  `_flush_loggers`, `hydra._internal.deprecation_warning` and OmegaConf's `_utils` helpers) does
+  Hydra's per-job bookkeeping for less; without it, Hydra's own `hydra.core.utils.run_job` does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ._fallback import Private, expect
 from .launcher_config import LAUNCHER_GROUP, LAUNCHER_NAME, register_launcher_config
 
 VERSION_BASE = "1.3"
@@ -58,7 +70,18 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
                 version_base=VERSION_BASE, config_dir=config_dir, job_name=job_name
             )
         with context:
-            yield GlobalHydra.instance().hydra
+            app = GlobalHydra.instance().hydra
+            if not all(callable(getattr(app, name, None)) for name in ("run", "multirun")):
+                # Hydra's only programmatic entry to its runtime (sweepers, callbacks, output dirs):
+                # there is no public path to fall back on, so say exactly what is missing.
+                from ._errors import ConfigurationError
+                from ._fallback import installed_version
+
+                raise ConfigurationError(
+                    f"hydra-core {installed_version('hydra-core')} has no GlobalHydra.instance().hydra.run/multirun, "
+                    "which hydra_run and hydra_sweep drive: install a supported hydra-core (>=1.3.2,<1.4)."
+                )
+            yield app
     finally:
         global_hydra.clear()
         if saved_hydra is not None:
@@ -67,24 +90,125 @@ def hydra_app(config_dir: str | None, *, job_name: str) -> Iterator[Any]:
         VersionBase.instance().version_base = saved_version_base  # may be Hydra's "unspecified" marker
 
 
-def apply_value_overrides(overrides: list[Any], cfg: Any) -> None:
-    """Apply parsed value overrides (set, +, ++, ~) exactly as Hydra's config loader does."""
+def _apply_overrides() -> Any:
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-    ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+    apply = ConfigLoaderImpl._apply_overrides_to_config
+    params = list(inspect.signature(apply).parameters)
+    expect(params == ["overrides", "cfg"], f"takes {params}, not (overrides, cfg)")
+    return apply
+
+
+def _overrides_dirname() -> Any:
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    params = set(inspect.signature(get_overrides_dirname).parameters)
+    expect({"overrides", "kv_sep", "item_sep", "exclude_keys"} <= params, f"takes {sorted(params)}")
+    return get_overrides_dirname
+
+
+_FULL_COMPOSE = "each job of a sweep is composed in full by Hydra's config loader"
+APPLY_OVERRIDES = Private(
+    "hydra._internal.config_loader_impl.ConfigLoaderImpl._apply_overrides_to_config",
+    "hydra-core",
+    _apply_overrides,
+    fallback=_FULL_COMPOSE,
+)
+OVERRIDES_DIRNAME = Private(
+    "hydra._internal.config_loader_impl.get_overrides_dirname",
+    "hydra-core",
+    _overrides_dirname,
+    fallback=_FULL_COMPOSE,
+)
+
+
+def value_overrides_applicable() -> bool:
+    """True if this Hydra lets a job be composed by applying value overrides (else: compose in full)."""
+    return APPLY_OVERRIDES.available() and OVERRIDES_DIRNAME.available()
+
+
+def apply_value_overrides(overrides: list[Any], cfg: Any) -> None:
+    """Apply parsed value overrides (set, +, ++, ~) exactly as Hydra's config loader does."""
+    APPLY_OVERRIDES.get()(overrides, cfg)
 
 
 def overrides_dirname(overrides: list[Any], cfg: Any) -> str:
     """`hydra.job.override_dirname` for these app overrides, with the config's separators and exclusions."""
-    from hydra._internal.config_loader_impl import get_overrides_dirname
-
     settings = cfg.hydra.job.config.override_dirname
-    return get_overrides_dirname(
+    return OVERRIDES_DIRNAME.get()(
         overrides=overrides,
         kv_sep=settings.kv_sep,
         item_sep=settings.item_sep,
         exclude_keys=settings.exclude_keys,
     )
+
+
+# What hydra_flyte's job runner imports from Hydra and OmegaConf (module, name) beyond their public API.
+JOB_RUNNER_HYDRA = (
+    ("hydra.core.utils", "_check_hydra_context"),
+    ("hydra.core.utils", "_flush_loggers"),
+    ("hydra._internal.deprecation_warning", "deprecation_warning"),
+)
+JOB_RUNNER_OMEGACONF = (("omegaconf._utils", "_is_special"), ("omegaconf._utils", "get_omega_conf_dumper"))
+
+
+def _importable(names: tuple[tuple[str, str], ...]) -> Any:
+    def find() -> bool:
+        for module, name in names:
+            expect(
+                callable(getattr(importlib.import_module(module), name)), f"{module}.{name} is not callable"
+            )
+        return True
+
+    return find
+
+
+_HYDRAS_RUN_JOB = "Hydra's own hydra.core.utils.run_job runs each job"
+JOB_RUNNER_HYDRA_SYMBOLS = Private(
+    ", ".join(f"{m}.{n}" for m, n in JOB_RUNNER_HYDRA), "hydra-core", _importable(JOB_RUNNER_HYDRA),
+    fallback=_HYDRAS_RUN_JOB,
+)  # fmt: skip
+JOB_RUNNER_OMEGACONF_SYMBOLS = Private(
+    ", ".join(f"{m}.{n}" for m, n in JOB_RUNNER_OMEGACONF), "omegaconf", _importable(JOB_RUNNER_OMEGACONF),
+    fallback=_HYDRAS_RUN_JOB,
+)  # fmt: skip
+
+
+def job_runner() -> Any:
+    """`run_job(hydra_context=..., task_function=..., config=..., job_dir_key=..., job_subdir_key=..., job_end_callbacks=...)`.
+
+    hydra_flyte's job runner when this Hydra and OmegaConf have what it needs, else Hydra's own.
+    """
+    if JOB_RUNNER_HYDRA_SYMBOLS.available() and JOB_RUNNER_OMEGACONF_SYMBOLS.available():
+        from ._job_runner import run_job
+
+        return run_job
+    return _hydras_run_job
+
+
+def _hydras_run_job(*, hydra_context: Any, job_end_callbacks: bool = True, **kwargs: Any) -> Any:
+    """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it)."""
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext
+
+    if not job_end_callbacks:
+        hydra_context = HydraContext(
+            config_loader=hydra_context.config_loader, callbacks=_WithoutJobEnd(hydra_context.callbacks)
+        )
+    return run_job(hydra_context=hydra_context, **kwargs)
+
+
+class _WithoutJobEnd:
+    """Hydra's callbacks with `on_job_end` held back."""
+
+    def __init__(self, callbacks: Any) -> None:
+        self._callbacks = callbacks
+
+    def on_job_end(self, **kwargs: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._callbacks, name)
 
 
 def config_group_exists(config_loader: Any, name: str) -> bool:

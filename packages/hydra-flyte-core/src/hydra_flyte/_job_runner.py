@@ -58,6 +58,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, UnionNode, open_dict, read_write
 from omegaconf._utils import _is_special, get_omega_conf_dumper
 
+from ._run_callback import only_our_callbacks
+
 
 def run_job(
     hydra_context: HydraContext,
@@ -221,13 +223,6 @@ def _copy_without_hydra(config: DictConfig) -> DictConfig:
         return copy.deepcopy(config, {id(hydra_node): hydra_node})
     finally:
         hydra_node.__dict__["_parent"] = parent  # already restored by __deepcopy__; make it certain
-
-
-def only_our_callbacks(callbacks: Any) -> bool:
-    """True if no callback but FlyteRunCallback (which reads neither `hydra_cfg` nor the job's hydra node) is set."""
-    from ._run_callback import FlyteRunCallback
-
-    return all(type(c) is FlyteRunCallback for c in getattr(callbacks, "callbacks", [None]))
 
 
 class _JobReturnCopyingOnRead(JobReturn):

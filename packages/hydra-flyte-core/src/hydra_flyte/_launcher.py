@@ -317,7 +317,7 @@ class FlyteLauncher(Launcher):
         progress: Any,
     ) -> tuple[JobReturn, Any, DictConfig]:
         """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
-        from ._job_runner import run_job
+        from ._hydra_private import job_runner
         from ._job_scope import job_scope
         from ._submit import JobSpec
 
@@ -347,7 +347,7 @@ class FlyteLauncher(Launcher):
             # The SDK's own task call needs no job directory, logging or snapshots to say what it would run.
             return _planned(overlay.plan_job, sweep_config, job), job, sweep_config
         with job_scope(job):
-            ret = run_job(
+            ret = job_runner()(
                 hydra_context=self.hydra_context,
                 task_function=self.task_function,
                 config=sweep_config,
@@ -359,7 +359,7 @@ class FlyteLauncher(Launcher):
         return ret, job, sweep_config
 
     def _plain_callbacks(self) -> bool:
-        from ._job_runner import only_our_callbacks
+        from ._run_callback import only_our_callbacks
 
         assert self.hydra_context is not None
         return only_our_callbacks(self.hydra_context.callbacks)
@@ -417,7 +417,7 @@ class FlyteLauncher(Launcher):
         """Hydra's on_job_end for one job, now that its outcome is known, with its Hydra config set."""
         from hydra.core.hydra_config import HydraConfig
 
-        from ._job_runner import only_our_callbacks
+        from ._run_callback import only_our_callbacks
 
         assert self.hydra_context is not None
         if only_our_callbacks(self.hydra_context.callbacks):  # ours reads neither HydraConfig nor hydra_cfg

@@ -10,16 +10,21 @@ logging is configured. A parse tree depends on the string alone and OmegaConf on
 `omegaconf.base` and `omegaconf._utils`) is replaced by one that keeps each tree by its string.
 Strings that do not parse raise as before and are not kept.
 
-tests/test_core_omegaconf_private.py fails loudly if OmegaConf moves these names.
+tests/test_core_omegaconf_private.py fails loudly if OmegaConf moves these names. At run time
+they are checked when a launch first needs them: if a release moved either, OmegaConf parses
+every string itself (slower, same values) after one warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from ._fallback import Private, expect
 
 PARSE_IMPORTERS = ("omegaconf.base", "omegaconf._utils")  # modules that call `parse` by that name
 PARSE_NAME = "parse"
@@ -30,6 +35,24 @@ _depth = 0
 _originals: dict[str, Callable[..., Any]] = {}
 
 
+def _parse_importers() -> list[Any]:
+    modules = [importlib.import_module(name) for name in PARSE_IMPORTERS]
+    parses = [getattr(module, PARSE_NAME) for module in modules]
+    expect(all(callable(p) for p in parses), f"{PARSE_NAME} is not callable")
+    expect(len({id(getattr(p, "__wrapped__", p)) for p in parses}) == 1, f"the modules' {PARSE_NAME} differ")
+    params = list(inspect.signature(getattr(parses[0], "__wrapped__", parses[0])).parameters)
+    expect(params[:3] == ["value", "parser_rule", "lexer_mode"], f"{PARSE_NAME} takes {params}")
+    return modules
+
+
+PARSE = Private(
+    " and ".join(f"{m}.{PARSE_NAME}" for m in PARSE_IMPORTERS),
+    "omegaconf",
+    _parse_importers,
+    fallback="OmegaConf parses each interpolation string every time",
+)
+
+
 @contextlib.contextmanager
 def interpolations_parsed_once() -> Iterator[None]:
     """While active (re-entrant, across threads), OmegaConf parses each interpolation string once."""
@@ -37,21 +60,30 @@ def interpolations_parsed_once() -> Iterator[None]:
     with _lock:
         _depth += 1
         if _depth == 1:
-            modules = [importlib.import_module(name) for name in PARSE_IMPORTERS]
-            parse = getattr(modules[0], PARSE_NAME)
-            memo = _memoised(parse)
-            for module in modules:
-                _originals[module.__name__] = getattr(module, PARSE_NAME)
-                setattr(module, PARSE_NAME, memo)
+            modules = PARSE.get() or []  # none: this OmegaConf moved them, parse as it does
+            try:
+                if modules:
+                    memo = _memoised(getattr(modules[0], PARSE_NAME))
+                for module in modules:
+                    _originals[module.__name__] = getattr(module, PARSE_NAME)
+                    setattr(module, PARSE_NAME, memo)
+            except BaseException:
+                _restore()
+                _depth -= 1
+                raise
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                for name, original in _originals.items():
-                    setattr(importlib.import_module(name), PARSE_NAME, original)
-                _originals.clear()
+                _restore()
+
+
+def _restore() -> None:
+    for name, original in _originals.items():
+        setattr(importlib.import_module(name), PARSE_NAME, original)
+    _originals.clear()
 
 
 def _memoised(parse: Callable[..., Any]) -> Callable[..., Any]:

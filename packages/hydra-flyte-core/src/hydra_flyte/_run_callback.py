@@ -83,3 +83,8 @@ class FlyteRunCallback(Callback):
         # task function, which waits or not as its caller asked) is the caller's business.
         if job is not None and any(run is job_return._return_value for run in started):
             settle(job_return, job)
+
+
+def only_our_callbacks(callbacks: Any) -> bool:
+    """True if no callback but FlyteRunCallback (which reads neither `hydra_cfg` nor the job's hydra node) is set."""
+    return all(type(c) is FlyteRunCallback for c in getattr(callbacks, "callbacks", [None]))

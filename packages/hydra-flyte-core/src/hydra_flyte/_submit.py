@@ -264,10 +264,32 @@ def is_flyte_run(value: Any) -> bool:
 
 def _failure_message(run: Any) -> str:
     """The task's own error message for a run that did not succeed."""
+    raise_for_status = getattr(run, "raise_for_status", None)
+    if not callable(raise_for_status):  # flyte < 2.10's Run: read the root action's details
+        return _failure_from_action(run)
     try:
-        run.raise_for_status()
+        raise_for_status()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
+    return "no error details"
+
+
+def _failure_from_action(run: Any) -> str:
+    """The error (or abort reason) recorded on a run's root action, through the public `Action.details`."""
+    try:
+        from flyte.remote import ActionDetails
+
+        # Fresh details: those kept from watching the run may lack the error.
+        details = ActionDetails.get_details(run.action.action_id)
+    except Exception as exc:  # the control plane is gone: say why there is no message
+        return f"no error details (could not read them: {type(exc).__name__}: {exc})"
+    abort = getattr(details, "abort_info", None)
+    if abort is not None and getattr(abort, "reason", ""):
+        return f"ActionAbortedError: Run {run.name} was aborted: {abort.reason}"
+    info = getattr(details, "error_info", None)
+    if info is not None and (getattr(info, "message", "") or getattr(info, "kind", "")):
+        kind = str(getattr(info, "kind", "") or "")
+        return f"{kind}: {info.message}" if kind else str(info.message)
     return "no error details"
 
 
