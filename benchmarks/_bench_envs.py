@@ -2,7 +2,7 @@
 
 - ours:    the interpreter running run.py (hydra_flyte, its launcher and CLI installed).
 - theirs:  a venv with flyteplugins-hydra==2.12.1; its `flyte hydra` entry point and its
-           `hydra_plugins.hydra_flyte_launcher` module collide with ours, so it never shares a venv.
+           `hydra/launcher=flyte` option have the same names as ours, so it never shares a venv.
 - bare:    a venv with only what our packages need (flyte, hydra-core, omegaconf,
            flyteplugins-omegaconf, at the versions of ours), and none of our packages: the
            "without" side of `flyte --help` and of a `@hydra.main` app's start. The "with" side is

@@ -434,7 +434,7 @@ def markdown(data: dict[str, Any], *, json_name: str) -> str:
     out += _table(["measurement", "wall ms", "CPU ms (user+sys)"], rows)
     out += [
         "Wall time is what the goal is judged on; CPU time is less sensitive to other load on the machine. "
-        "Hydra's plugin scan loads `hydra_plugins.hydra_flyte_launcher` itself without the import system, "
+        "Hydra's plugin scan loads `hydra_plugins.hydra_flyte_plugin` itself without the import system, "
         "so `-X importtime` sees only what that module imports, not its own body; the wall-clock difference "
         "is the whole cost (and mostly noise at this size).",
         "",

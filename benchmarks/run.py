@@ -178,7 +178,7 @@ def time_command(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float
 
 OUR_MODULE_PREFIXES = (
     "hydra_flyte",
-    "hydra_plugins.hydra_flyte_launcher",
+    "hydra_plugins.hydra_flyte_plugin",
     "hydra_plugins._hydra_flyte_core",
     "flyte_hydra_cli",
 )

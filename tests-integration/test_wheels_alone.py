@@ -108,3 +108,37 @@ def test_cli_alone_runs_an_optuna_sweep(
                 cwd=example, env=no_endpoint_env)  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     assert len(re.findall(r"^job \d+ .*: [0-9.]+$", sweep.stdout, re.MULTILINE)) == 3, sweep.stdout
+
+
+IMAGE_PROBE = textwrap.dedent(
+    """
+    import flyte
+    from omegaconf import OmegaConf
+    from hydra_flyte import apply_task_env
+
+    env = flyte.TaskEnvironment(name="training", image="example.com/base:1")
+
+    @env.task
+    async def pipeline(x: int) -> int:
+        return x
+
+    cfg = OmegaConf.create({"task_env": {"pipeline": {"image": "ghcr.io/acme/training:2"}}})
+    template = apply_task_env(pipeline, cfg).pod_template
+    print(type(template).__name__, [(c.name, c.image) for c in template.pod_spec.containers])
+    """
+)
+
+
+@pytest.mark.parametrize("package", ["hydra-flyte-launcher", "flyte-hydra-cli"])
+def test_a_plain_install_by_name_builds_the_image_preset_pod_template(
+    package: str, wheels: dict[str, Path], tmp_path: Path, no_endpoint_env: dict[str, str]
+) -> None:
+    # `pip install hydra-flyte-launcher`: by name, our wheels found locally, everything else
+    # (kubernetes included, through core's [image] extra) resolved from the index.
+    wheel_dir = wheels["core"].parent
+    python = clean_venv(tmp_path / "venv", "--find-links", wheel_dir, package)
+    assert {package, "hydra-flyte-core", "kubernetes"} <= installed(python)
+    (tmp_path / "probe.py").write_text(IMAGE_PROBE)
+    result = run(python, "probe.py", cwd=tmp_path, env=no_endpoint_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "PodTemplate [('primary', 'ghcr.io/acme/training:2')]"

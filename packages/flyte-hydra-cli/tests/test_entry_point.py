@@ -104,3 +104,37 @@ def test_help_of_task_shows_override_flag_and_inputs(project) -> None:
     result = hydra_run("fixture_tasks.py", "describe", "--help")
     text = flat(result.output)
     assert "--config" in text and "--label" in text and "--cfg" not in text
+
+
+def test_beside_flyteplugins_hydra_the_first_use_says_so_with_the_fix(project, tmp_path) -> None:
+    # A fake installed flyteplugins-hydra: a dist-info directory (METADATA only) on the path.
+    import os
+    import subprocess
+    import sys
+
+    info = tmp_path / "site" / "flyteplugins_hydra-2.12.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flyteplugins-hydra\nVersion: 2.12.1\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]),
+    }
+    code = "import sys; from flyte.cli.main import main; sys.argv = ['flyte', *sys.argv[1:]]; main()"
+    args = [
+        "hydra",
+        "run",
+        "--local",
+        "--config-path",
+        "conf",
+        "--config-name",
+        "main",
+        "fixture_tasks.py",
+        "score",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "1.0"
+    assert proc.stderr.count("flyteplugins-hydra 2.12.1 is installed too") == 1, proc.stderr
+    assert "pip uninstall flyteplugins-hydra" in proc.stderr

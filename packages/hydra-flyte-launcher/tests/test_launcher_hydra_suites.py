@@ -7,7 +7,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
 
-from hydra_plugins.hydra_flyte_launcher import FlyteLauncher
+from hydra_plugins.hydra_flyte_plugin import FlyteLauncher
 
 
 def test_discovery() -> None:

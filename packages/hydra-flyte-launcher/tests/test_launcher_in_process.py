@@ -47,7 +47,7 @@ LOCAL = ["hydra/launcher=flyte", "hydra.launcher.mode=local"]
 
 
 def test_config_option_defaults() -> None:
-    import hydra_plugins.hydra_flyte_launcher  # noqa: F401  (stores the option; discovery did already)
+    import hydra_plugins.hydra_flyte_plugin  # noqa: F401  (stores the option; discovery did already)
 
     node = ConfigStore.instance().load("hydra/launcher/flyte.yaml")
     assert node.provider == "hydra-flyte-launcher"
@@ -64,7 +64,7 @@ def test_plugin_import_is_light() -> None:
         "import sys\n"
         "from hydra.core.plugins import Plugins\n"
         "Plugins.instance()\n"
-        "assert 'hydra_plugins.hydra_flyte_launcher' in sys.modules\n"
+        "assert 'hydra_plugins.hydra_flyte_plugin' in sys.modules\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('flyte', 'grpc', 'numpy', 'pydantic'))\n"
         "print(heavy)\n"
     )

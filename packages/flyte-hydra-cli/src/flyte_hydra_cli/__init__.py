@@ -62,6 +62,9 @@ class _LazyGroup(click.RichGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Ctrl-C in any subcommand: exit 130 with one line (or none, when core already explained)."""
+        from hydra_flyte._coexistence import warn_if_other_plugin_installed
+
+        warn_if_other_plugin_installed()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:

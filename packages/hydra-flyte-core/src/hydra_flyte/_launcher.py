@@ -68,9 +68,11 @@ class FlyteLauncher(Launcher):
         self._sweep_lock: Any = None  # this sweep's lock on its directory (see _lock_sweep_dir)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from ._coexistence import warn_if_other_plugin_installed
         from ._compose import ReusingConfigLoader
         from ._validation import check_settings, check_sweeper_supports, compact, launch_settings
 
+        warn_if_other_plugin_installed()
         try:
             self._base_settings = launch_settings(self._fields)
             check_settings(self.settings())  # with the SDK's run options, when it drives the launch

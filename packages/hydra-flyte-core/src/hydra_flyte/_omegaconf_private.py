@@ -40,8 +40,12 @@ def _parse_importers() -> list[Any]:
     parses = [getattr(module, PARSE_NAME) for module in modules]
     expect(all(callable(p) for p in parses), f"{PARSE_NAME} is not callable")
     expect(len({id(getattr(p, "__wrapped__", p)) for p in parses}) == 1, f"the modules' {PARSE_NAME} differ")
-    params = list(inspect.signature(getattr(parses[0], "__wrapped__", parses[0])).parameters)
-    expect(params[:3] == ["value", "parser_rule", "lexer_mode"], f"{PARSE_NAME} takes {params}")
+    try:  # called as parse(value, parser_rule, lexer_mode)
+        inspect.signature(parses[0]).bind("${x}", "configValue", "DEFAULT_MODE")
+    except TypeError as exc:
+        raise TypeError(
+            f"{PARSE_NAME}{inspect.signature(parses[0])} does not take (value, parser_rule, lexer_mode)"
+        ) from exc
     return modules
 
 
@@ -50,6 +54,7 @@ PARSE = Private(
     "omegaconf",
     _parse_importers,
     fallback="OmegaConf parses each interpolation string every time",
+    memo=False,  # checked at each outermost entry: what is there may be swapped (tests, profilers)
 )
 
 

@@ -36,6 +36,9 @@ class FlyteRunCallback(Callback):
     """Routes a single run's `flyte.run` to `hydra.launcher.mode` and hands Hydra the run's result."""
 
     def __init__(self) -> None:
+        from ._coexistence import warn_if_other_plugin_installed
+
+        warn_if_other_plugin_installed()
         self._scope: contextlib.ExitStack | None = None
         self._job: Any = None
         self._started: list[Any] = []
