@@ -249,3 +249,22 @@ def test_reading_a_held_run_starts_that_one_only() -> None:
         assert first.result() == "a"
         assert started == ["a"] and len(held) == 1
         held.cancel(ConfigurationError("stop"))
+
+
+def test_interval_without_optuna_installed_says_how_to_install_it(
+    conf_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: object) -> object:
+        # Stands in for an environment without hydra-optuna-sweeper (a stub of one lookup, named as such).
+        return None if name == "hydra_plugins.hydra_optuna_sweeper" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(
+        ConfigurationError,
+        match="hydra/sweeper=optuna \\(install it first: pip install hydra-optuna-sweeper\\)",
+    ):
+        sweep(conf_dir, ["optimizer.lr=interval(0.001,0.1)"])

@@ -199,3 +199,19 @@ def test_a_launch_leaves_a_heap_frozen_by_someone_else_alone(hydra_app: Any) -> 
         assert 0 < gc.get_freeze_count() <= frozen, "not unfrozen by the launch"
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("multirun", [False, True])
+def test_a_task_input_of_the_wrong_type_is_named_and_compact(hydra_app: Any, multirun: bool) -> None:
+    from hydra.errors import CompactHydraException
+
+    from hydra_flyte import ConfigurationError
+
+    def wrong_type(cfg: DictConfig) -> Any:
+        return flyte.run(score, cfg=cfg, offset="abc")
+
+    launch = hydra_app.multirun if multirun else hydra_app.run
+    overrides = [*LOCAL, *(["x=1,2"] if multirun else [])]
+    with pytest.raises(ConfigurationError, match="input 'offset' needs float, got 'abc'") as info:
+        launch(config_name="app", task_function=wrong_type, overrides=overrides)
+    assert isinstance(info.value, CompactHydraException)

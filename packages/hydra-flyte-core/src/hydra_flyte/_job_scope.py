@@ -35,12 +35,31 @@ def current_job() -> JobSpec | None:
 
 
 def _submit_in_job(task: Any, args: Any, kwargs: Any, job: JobSpec) -> Any:
-    """Submit for `job` and remember the run among those the job's scope started."""
+    """Submit for `job` and remember the run among those the job's scope started.
+
+    The task's inputs other than configs are checked by Flyte's type engine first, so a wrong
+    type is one of our errors (nothing submitted, the input named) rather than the SDK's.
+    """
+    kwargs = _checked_inputs(task, kwargs)
     value = submit(task, args, kwargs, job)
     started = _started.get()
     if started is not None:
         started.append(value)
     return value
+
+
+def _checked_inputs(task: Any, kwargs: Any) -> Any:
+    from omegaconf import DictConfig
+
+    from ._validation import check_task_inputs
+
+    inputs = getattr(getattr(task, "native_interface", None), "inputs", None)
+    if not inputs:
+        return kwargs
+    plain = {k: v for k, v in kwargs.items() if k in inputs and not isinstance(v, DictConfig)}
+    if not plain:
+        return kwargs
+    return {**kwargs, **check_task_inputs(task, plain)}
 
 
 class _RoutedRun:

@@ -163,9 +163,13 @@ class FlyteLauncher(Launcher):
                         )
                     del configs
                     # Remote submissions were only recorded: release them if every job is valid.
-                    self._raise_if_invalid(
-                        [_invalid_job(ret, job) for ret, job, _ in submitted], total=len(submitted)
-                    )
+                    # (Local jobs ran as they came: their own errors are reported job by job.)
+                    if held is not None or settings.dry_run:
+                        self._raise_if_invalid(
+                            [_invalid_job(ret, job) for ret, job, _ in submitted], total=len(submitted)
+                        )
+                    else:
+                        _compact_job_errors(submitted)
                     if manifest is not None:  # name every run on disk before the first one is submitted
                         manifest.plan((job.job_num, job.overrides, run_name(job)) for _, job, _ in submitted)
                     if held is not None and len(held):
@@ -456,6 +460,15 @@ def _invalid_job(ret: JobReturn, job: Any) -> Any:
     if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
         return InvalidJob(job.job_num, tuple(job.overrides), ret._return_value)
     return None
+
+
+def _compact_job_errors(submitted: Sequence[tuple[JobReturn, Any, DictConfig]]) -> None:
+    """Jobs that stopped on one of our configuration errors hand Hydra a compact one (no traceback)."""
+    from ._validation import compact, is_our_configuration_error
+
+    for ret, _, _ in submitted:
+        if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
+            ret.return_value = compact(ret._return_value)
 
 
 def _save_if_planned(manifest: Any) -> None:
