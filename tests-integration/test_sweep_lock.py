@@ -115,7 +115,8 @@ def test_the_cli_exits_2_and_the_launcher_fails(
 ) -> None:
     sweep_dir = tmp_path / "shared"
     flyte_remote.faults.add_latency("RunService/CreateRun", 0.5)
-    holder = driver(flyte_remote, project, str(sweep_dir), "hold", 10)
+    # Long enough to outlast both attempts: the manifest appears only once every job is validated.
+    holder = driver(flyte_remote, project, str(sweep_dir), "hold", 24)
     try:
         wait_until(lambda: manifest_exists(sweep_dir), timeout=120)
         env = flyte_remote.env(flyte_remote.write_flyte_config(project / "flyte.yaml"))
@@ -141,7 +142,7 @@ def test_the_cli_exits_2_and_the_launcher_fails(
         if holder.poll() is None:
             holder.kill()
     created = {c.name for c in flyte_remote.requests.created_runs()}
-    assert created == {f"hold-{n}" for n in range(10)}, "neither refused sweep submitted anything"
+    assert created == {f"hold-{n}" for n in range(24)}, "neither refused sweep submitted anything"
     assert {r.run_name for r in load_manifest(sweep_dir).records()} == created
 
 
