@@ -80,6 +80,7 @@ class Settings:
     submit_max_workers: int | None = None
     fail_fast: bool = False
     abort_on_interrupt: bool = False
+    resume: str | None = None
     run_options: dict[str, Any] = field(default_factory=dict)
     init_args: dict[str, Any] = field(default_factory=dict)
 
@@ -165,6 +166,11 @@ def _settings(params: dict[str, Any]) -> Settings:
         )
 
     _check_sweep_options(params, mode)
+    if params["resume"] and not params["multirun"]:
+        raise usage(
+            "--resume finishes a sweep, and this is a single run: add --multirun (the command the sweep was "
+            "started with, plus --resume SWEEP), or drop --resume."
+        )
 
     if mode == "local" and not params["tracked"]:
         remote_only = [flag for flag, given in _remote_only_options(params) if given]
@@ -222,6 +228,7 @@ def _settings(params: dict[str, Any]) -> Settings:
         submit_max_workers=params["submit_max_workers"],
         fail_fast=params["fail_fast"],
         abort_on_interrupt=params["abort_on_interrupt"],
+        resume=params["resume"],
         run_options=run_options,
         init_args={
             "project": params["project"],
@@ -667,6 +674,8 @@ def _execute(
         launch = hydra_flyte.hydra_sweep
         common["fail_fast"] = settings.fail_fast
         common["abort_on_interrupt"] = settings.abort_on_interrupt
+        if settings.resume is not None:
+            common["resume"] = settings.resume
         if settings.submit_max_workers is not None:
             common["submit_max_workers"] = settings.submit_max_workers
     else:
@@ -905,6 +914,14 @@ run = RunGroup(
             default=False,
             help="With --multirun, remote: Ctrl-C aborts every unfinished run (by default they go on, and "
             "`flyte hydra status` reattaches).",
+        ),
+        click.Option(
+            ["--resume"],
+            metavar="SWEEP",
+            default=None,
+            help="With --multirun, remote: finish the sweep of this manifest (its path, sweep directory or sweep "
+            "id) with the same command: succeeded jobs are kept, unfinished runs waited on, failed or "
+            "never-submitted jobs submitted anew.",
         ),
         _hydra_override_option(),
         *fp.run_options(),

@@ -86,7 +86,17 @@ class FlyteLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
-        self._lock_sweep_dir(config)
+        try:
+            if self._base_settings.resume is not None:
+                from ._resume import prepare
+
+                # The manifest's sweep: its directory (locked next), its id and run names.
+                self.manifest = prepare(config, self._base_settings)
+            self._lock_sweep_dir(config)
+        except HydraFlyteError as exc:
+            raise compact(exc) from None
+        if self.manifest is not None:
+            self._sweep_lock.describe(sweep_id=self.manifest.sweep_id)
         if self._base_settings.run_options.get("env_vars"):
             from ._redact import redact_env_vars
 
@@ -132,6 +142,9 @@ class FlyteLauncher(Launcher):
             (initial_job_idx + offset, tuple(overrides)) for offset, overrides in enumerate(job_overrides)
         ]
         manifest = self._manifest_for(settings, sweep_dir)
+        resumed = None
+        if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
+            resumed = self._resume(manifest, numbered, initial_job_idx, settings)
         progress = None
         if manifest is not None and settings.wait:
             from ._waiting import Progress
@@ -159,7 +172,10 @@ class FlyteLauncher(Launcher):
                 try:
                     for (idx, overrides), cfg in zip(numbered, configs, strict=True):
                         submitted.append(
-                            self._start_job(cfg, overrides, idx, settings, held, manifest, progress)
+                            self._start_job(
+                                cfg, overrides, idx, settings, held, manifest, progress,
+                                resumed.existing.get(idx) if resumed is not None else None,
+                            )  # fmt: skip
                         )
                     del configs
                     # Remote submissions were only recorded: release them if every job is valid.
@@ -170,11 +186,11 @@ class FlyteLauncher(Launcher):
                         )
                     else:
                         _compact_job_errors(submitted)
-                    if manifest is not None:  # name every run on disk before the first one is submitted
+                    if manifest is not None and resumed is None:  # every run named on disk before submitting
                         manifest.plan((job.job_num, job.overrides, run_name(job)) for _, job, _ in submitted)
                     if held is not None and len(held):
                         _probe_endpoint()
-                    if manifest is not None:  # a reused --name: caught before anything is submitted
+                    if manifest is not None and resumed is None:  # a reused --name: caught before submitting
                         self._check_name_is_free(settings, manifest, [job for _, job, _ in submitted])
                 except BaseException as exc:
                     if held is not None:
@@ -239,6 +255,30 @@ class FlyteLauncher(Launcher):
         invalid = [job for job in found if job is not None]
         if invalid:
             raise compact(SweepValidationError(invalid, total=len(found) if total is None else total))
+    def _resume(self, manifest: Any, numbered: Any, initial_job_idx: int, settings: Any) -> Any:
+        """Check this batch against the manifest, look its jobs up, plan their new attempts."""
+        import sys
+
+        from ._resume import check_jobs, plan
+        from ._submit import ensure_endpoint
+
+        assert self.config is not None
+        sweeper = self.config.hydra.sweeper
+        whole = initial_job_idx == 0 and sweeper.get("max_batch_size") is None
+        from ._validation import compact
+
+        try:
+            check_jobs(manifest, numbered, whole_sweep=whole)
+            ensure_endpoint()
+        except HydraFlyteError as exc:
+            raise compact(exc) from None
+        resumed = plan(manifest, numbered, max_workers=settings.submit_max_workers)
+        print(resumed.summary(manifest), file=sys.stderr, flush=True)
+        return resumed
+
+    def _resuming(self, manifest: Any, idx: int) -> bool:
+        """A resumed sweep's job: its run name is the manifest's (a new attempt's is `<name>-r<k>`)."""
+        return manifest is not None and self._base_settings.resume is not None and idx in manifest.jobs
 
     def _config_loader(self) -> Any:
         """The sweep's ReusingConfigLoader (set up in `setup`)."""
@@ -321,17 +361,20 @@ class FlyteLauncher(Launcher):
         pool: Any,
         manifest: Any,
         progress: Any,
+        existing: Any = None,
     ) -> tuple[JobReturn, Any, DictConfig]:
         """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
         from ._hydra_private import job_runner
         from ._job_scope import job_scope
+        from ._phases import PLANNED
         from ._submit import JobSpec
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
 
         def recorded(run: Any) -> None:
-            manifest.submitted(idx, run_name=run.name, url=run.url)
+            if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
+                manifest.submitted(idx, run_name=run.name, url=run.url)
             if progress is not None:
                 progress.submitted()
 
@@ -342,6 +385,8 @@ class FlyteLauncher(Launcher):
             pool=pool,
             sweep_id=manifest.sweep_id if manifest is not None else None,
             on_submitted=recorded if manifest is not None else None,
+            planned_name=manifest.jobs[idx].run_name if existing is not None or self._resuming(manifest, idx) else None,
+            existing=existing,
         )
         overlay = _overlay.get()
         if (

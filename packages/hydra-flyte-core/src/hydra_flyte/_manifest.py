@@ -173,6 +173,30 @@ class Manifest:
             self._encoded.pop(num, None)
             self._schedule_flush()
 
+    def new_attempts(
+        self, names: dict[int, str], *, previous: dict[int, tuple[str, str]] | None = None
+    ) -> None:
+        """`--resume`: each job's previous attempt moves to `attempts`; its new run name is planned (on disk at once).
+
+        `previous` can say what a previous attempt is recorded as first: (phase, error), e.g. why its
+        run cannot be used.
+        """
+        with self._lock:
+            for num, name in names.items():
+                record = self.jobs[num]
+                if previous and num in previous:
+                    record.phase, record.error = previous[num]
+                record.attempts.append(
+                    {
+                        k: getattr(record, k)
+                        for k in ("run_name", "url", "phase", "value", "error", "updated_at")
+                    }
+                )
+                record.run_name, record.url, record.phase = name, None, PLANNED
+                record.value, record.error, record.updated_at = None, None, _now()
+                self._encoded.pop(num, None)
+            self._write()
+
     def mark_interrupted(self) -> None:
         with self._lock:
             self.interrupted = True

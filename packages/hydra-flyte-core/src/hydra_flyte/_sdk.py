@@ -220,6 +220,7 @@ def hydra_sweep(
     dry_run: bool = False,
     fail_fast: bool = False,
     abort_on_interrupt: bool = False,
+    resume: str | os.PathLike[str] | None = None,
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -228,6 +229,10 @@ def hydra_sweep(
     waited on `wait_max_workers` at a time. Results come back in the order Hydra's BasicSweeper produces the jobs (for a custom
     sweeper such as Optuna: the order its trials were launched). If any job fails, every job
     still finishes and then SweepFailedError is raised with every job's outcome.
+
+    `resume` (a manifest, its sweep directory or a sweep id) finishes an earlier remote grid sweep
+    instead of starting one, with the same arguments: its succeeded jobs are kept (their values
+    returned), its unfinished runs waited on, and its failed or never-submitted jobs submitted anew.
 
     Example::
 
@@ -254,6 +259,7 @@ def hydra_sweep(
         dry_run=dry_run,
         fail_fast=fail_fast,
         abort_on_interrupt=abort_on_interrupt,
+        resume=None if resume is None else os.fspath(resume),
     )
     user_overrides = _without_flyte_launcher_selection(override_list)
     if settings.mode == "remote" and not settings.dry_run:
@@ -285,6 +291,9 @@ def hydra_sweep(
             "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt"
         )
     ]  # fmt: skip
+    if settings.resume is not None:
+        quoted = settings.resume.replace("\\", "\\\\").replace("'", "\\'")
+        launcher_overrides.append(f"hydra.launcher.resume='{quoted}'")
     overlay = LaunchOverlay(
         run_options=settings.run_options,
         on_job_finished=record,

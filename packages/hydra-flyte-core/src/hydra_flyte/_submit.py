@@ -50,6 +50,8 @@ class LaunchSettings:
     fail_fast: bool = False
     # On Ctrl-C while waiting, abort every unfinished run (default: leave them going).
     abort_on_interrupt: bool = False
+    # Finish the sweep of this manifest (a path, its directory or a sweep id) instead of starting one.
+    resume: str | None = None
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
@@ -81,6 +83,7 @@ def settings_from_config(node: Any) -> LaunchSettings:
         dry_run=bool(node.get("dry_run", False)),
         fail_fast=bool(node.get("fail_fast", False)),
         abort_on_interrupt=bool(node.get("abort_on_interrupt", False)),
+        resume=None if node.get("resume") in (None, "") else str(node.get("resume")),
     )
 
 
@@ -97,6 +100,10 @@ class JobSpec:
     sweep_id: str | None = None
     # Called with the submitted run (after its URL is printed), e.g. to record it in the manifest.
     on_submitted: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
+    # The run name the sweep manifest planned for this job (a resumed job's new attempt has its own).
+    planned_name: str | None = None
+    # A resumed job's run (of this sweep, on the control plane) or kept result: used instead of submitting.
+    existing: Any = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -144,7 +151,7 @@ def _runner(job: JobSpec) -> Any:
     import flyte
 
     options = dict(job.settings.run_options)
-    name = run_name(job)
+    name = job.planned_name or run_name(job)
     if name is not None:
         options["name"] = name
     labels = run_labels(job)
@@ -167,6 +174,10 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
     """
     if job.settings.dry_run:
         return DryRunPlan.of(task, job)
+    if job.existing is not None:  # a resumed job whose run exists (or whose result was kept)
+        if job.on_submitted is not None:
+            job.on_submitted(job.existing)
+        return job.existing
     if job.settings.mode == "local":
         runner = _runner(job)
         try:

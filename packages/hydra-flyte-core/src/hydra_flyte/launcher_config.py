@@ -35,6 +35,9 @@ class FlyteLauncherConf:
     fail_fast: bool = False
     # On Ctrl-C while waiting, abort every unfinished run (default: leave them going, print how to reattach).
     abort_on_interrupt: bool = False
+    # Finish an earlier sweep from its manifest (path, sweep directory or sweep id): succeeded jobs are
+    # kept, running ones waited on, failed or never-submitted ones submitted anew. Grid sweeps only.
+    resume: Optional[str] = None  # noqa: UP045
     # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
     run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 
