@@ -173,7 +173,13 @@ class FlyteLauncher(Launcher):
                     for (idx, overrides), cfg in zip(numbered, configs, strict=True):
                         submitted.append(
                             self._start_job(
-                                cfg, overrides, idx, settings, held, manifest, progress,
+                                cfg,
+                                overrides,
+                                idx,
+                                settings,
+                                held,
+                                manifest,
+                                progress,
                                 resumed.existing.get(idx) if resumed is not None else None,
                             )  # fmt: skip
                         )
@@ -255,6 +261,7 @@ class FlyteLauncher(Launcher):
         invalid = [job for job in found if job is not None]
         if invalid:
             raise compact(SweepValidationError(invalid, total=len(found) if total is None else total))
+
     def _resume(self, manifest: Any, numbered: Any, initial_job_idx: int, settings: Any) -> Any:
         """Check this batch against the manifest, look its jobs up, plan their new attempts."""
         import sys
@@ -385,7 +392,7 @@ class FlyteLauncher(Launcher):
             pool=pool,
             sweep_id=manifest.sweep_id if manifest is not None else None,
             on_submitted=recorded if manifest is not None else None,
-            planned_name=manifest.jobs[idx].run_name if existing is not None or self._resuming(manifest, idx) else None,
+            planned_name=manifest.jobs[idx].run_name if self._resuming(manifest, idx) else None,
             existing=existing,
         )
         overlay = _overlay.get()

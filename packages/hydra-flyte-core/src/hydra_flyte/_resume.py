@@ -27,7 +27,7 @@ from typing import Any
 
 from . import _phases as ph
 from ._errors import ConfigurationError
-from ._manifest import JOB_LABEL, SWEEP_LABEL, JobRecord, Manifest
+from ._manifest import JobRecord, Manifest
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 #: Sweepers whose jobs are the same, in the same order, every time the sweep is composed again.
@@ -109,32 +109,12 @@ def check_jobs(
         )
 
 
-def run_labels_of(run: Any) -> dict[str, str]:
-    """The labels of a `flyte.remote.Run` (from its details: the list view carries them, `Run.get` does not)."""
-    labels = dict(getattr(getattr(run, "pb2", None), "labels", None) or {})
-    if labels:
-        return labels
-    details = run.details()
-    return dict(details.pb2.run_spec.labels.values)
-
-
 def is_ours(run: Any, sweep_id: str, job: int) -> bool:
-    """A run belongs to this sweep's job only if its labels say so."""
-    labels = run_labels_of(run)
-    return labels.get(SWEEP_LABEL) == sweep_id and labels.get(JOB_LABEL) == str(job)
+    """A run belongs to this sweep's job only if its labels say so (see _ownership)."""
+    from ._ownership import is_ours as labels_are_ours
+    from ._ownership import labels_of
 
-
-def lookup(name: str) -> Any:
-    """The run called `name` on the control plane, or None if there is none."""
-    from flyte.remote import Run
-
-    try:
-        return Run.get(name=name)
-    except Exception as exc:
-        text = f"{type(exc).__name__} {exc}".lower()
-        if "not found" in text or "notfound" in text or "not_found" in text:
-            return None
-        raise
+    return labels_are_ours(labels_of(run), sweep_id=sweep_id, job_num=job)
 
 
 class Resumed:
@@ -166,8 +146,10 @@ def plan(
     errors: list[BaseException] = []
     lock = threading.Lock()
 
+    from ._ownership import lookup
+
     def look(record: JobRecord) -> None:
-        run = lookup(str(record.run_name))
+        run = lookup(record.run_name)
         with lock:
             found[record.job] = run
 
