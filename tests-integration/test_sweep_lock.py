@@ -114,7 +114,9 @@ def test_the_cli_exits_2_and_the_launcher_fails_without_a_traceback(
     flyte_remote: ControlPlane, project: Path, tmp_path: Path
 ) -> None:
     sweep_dir = tmp_path / "shared"
-    flyte_remote.faults.hang_runs(lambda target: target.run_name.startswith("hold-"))  # it holds the directory
+    flyte_remote.faults.hang_runs(
+        lambda target: target.run_name.startswith("hold-")
+    )  # it holds the directory
     holder = driver(flyte_remote, project, str(sweep_dir), "hold", 10)
     try:
         wait_until(lambda: manifest_exists(sweep_dir), timeout=120)
