@@ -10,6 +10,22 @@ from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, Launche
 from hydra_plugins.hydra_flyte_plugin import FlyteLauncher
 
 
+@pytest.fixture(autouse=True)
+def _version_base_of_a_fresh_process():
+    """Hydra's suites expect the version base a fresh process has (unspecified, so 1.1's chdir).
+
+    Anything earlier in the same pytest process that initialised Hydra with a version base (the
+    CLI's and core's tests, through `initialize(version_base=...)`) leaves it set for the process.
+    """
+    from hydra import version
+
+    base = version.VersionBase.instance()
+    saved = base.getbase()
+    base.version_base = version._UNSPECIFIED_
+    yield
+    base.version_base = saved
+
+
 def test_discovery() -> None:
     """Hydra's plugin scan finds the launcher under the name its config's _target_ uses."""
     launchers = Plugins.instance().discover(Launcher)
