@@ -287,6 +287,16 @@ class FlyteLauncher(Launcher):
         """A resumed sweep's job: its run name is the manifest's (a new attempt's is `<name>-r<k>`)."""
         return manifest is not None and self._base_settings.resume is not None and idx in manifest.jobs
 
+    def job_stream(self, *, total: int) -> Any:
+        """A context manager yielding a JobStream: start jobs one by one, collect each as it finishes.
+
+        For sweepers that keep a number of jobs in flight (hydra/sweeper=optuna_async); remote
+        sweeps that wait only (`can_stream`). See hydra_flyte._job_stream.
+        """
+        from ._job_stream import job_stream
+
+        return job_stream(self, total=total)
+
     def _config_loader(self) -> Any:
         """The sweep's ReusingConfigLoader (set up in `setup`)."""
         assert self.hydra_context is not None

@@ -1,0 +1,177 @@
+"""Jobs started one at a time through FlyteLauncher and handed back as each finishes.
+
+`FlyteLauncher.launch` is batch-shaped: it submits every job it is given, then waits for all of
+them. A sweeper that keeps a fixed number of trials in flight (hydra/sweeper=optuna_async) needs
+the two halves apart: `start` composes one job and submits its run at once (the URL is printed
+when the control plane confirms it), and `next_finished` blocks until any started job is done.
+Each job goes through the launcher's own steps (composition, Hydra's run_job, the manifest, the
+progress counts, waiting with `finish_all`, `on_job_end`), so its directory, `.hydra/`
+snapshots, run name, labels and manifest record are those of any other sweep's job.
+
+Only remote sweeps that wait have a stream; in local mode, dry runs and `wait=false` a sweeper
+launches one job at a time through `launch` instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+def can_stream(launcher: Any) -> bool:
+    """True if `launcher` is a FlyteLauncher whose jobs go remote and are waited on."""
+    from ._launcher import FlyteLauncher
+
+    if not isinstance(launcher, FlyteLauncher):
+        return False
+    settings = launcher.settings()
+    return settings.mode == "remote" and settings.wait and not settings.dry_run
+
+
+class JobStream:
+    """Start jobs of one sweep whenever the caller likes; collect them in the order they finish."""
+
+    def __init__(self, launcher: Any, *, total: int, stack: contextlib.ExitStack) -> None:
+        from hydra.core.utils import configure_log, setup_globals
+
+        from ._waiting import Progress
+
+        setup_globals()
+        config = launcher.config
+        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        self._launcher = launcher
+        self.settings = launcher.settings()
+        self.manifest = launcher._manifest_for(self.settings, sweep_dir)
+        self.progress = Progress(total)
+        if self.manifest is not None:  # whatever happens, what was submitted is on disk
+            stack.callback(self.manifest.save)
+        self._pool = launcher._remote_submission(self.settings, stack)
+        self._done: queue.Queue[tuple[int, Any]] = queue.Queue()
+        self._jobs: dict[int, tuple[JobReturn, Any, Any]] = {}
+        self._runs: dict[int, Any] = {}  # what each unfinished job's task function returned (a PendingRun)
+        self._aborted = False
+        self.submitted_any = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._jobs)
+
+    def start(self, job_num: int, overrides: list[str] | tuple[str, ...]) -> None:
+        """Compose job `job_num` and start its run; returns once its submission is under way.
+
+        A job that does not compose raises (nothing was submitted for it).
+        """
+        from ._launcher import FlyteLauncher
+        from ._submit import JobSpec, run_name
+
+        launcher: FlyteLauncher = self._launcher
+        overrides = tuple(overrides)
+        if self.manifest is not None:  # the run's name is on disk before it is submitted
+            planned = JobSpec(settings=self.settings, job_num=job_num, overrides=overrides,
+                              sweep_id=self.manifest.sweep_id)  # fmt: skip
+            self.manifest.plan([(job_num, overrides, run_name(planned))])
+        ret, job, config = launcher._start_job(
+            overrides, job_num, self.settings, self._pool, self.manifest, self.progress
+        )
+        self._jobs[job_num] = (ret, job, config)
+        if ret.status is not JobStatus.COMPLETED:  # the task function raised before (or while) submitting
+            self.progress.finished(ok=False, started=False, submitted=False)
+            self._done.put((job_num, None))
+            return
+        self.submitted_any = True
+        value = ret._return_value
+        self._runs[job_num] = value
+        threading.Thread(
+            target=self._wait_one, args=(job_num, value, job), name=f"hydra-flyte-job-{job_num}", daemon=True
+        ).start()
+
+    def _wait_one(self, job_num: int, value: Any, job: Any) -> None:
+        from ._launcher import _record_in_manifest
+        from ._waiting import finish_all
+
+        def finished(_index: int, outcome: Any) -> None:
+            if self.manifest is not None:
+                _record_in_manifest(self.manifest, job, outcome)
+
+        try:
+            (outcome,) = finish_all(
+                [(value, job)], max_workers=1, on_finished=finished, progress=self.progress
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread as the job's outcome
+            outcome = exc
+        self._done.put((job_num, outcome))
+
+    def next_finished(self) -> tuple[int, JobReturn]:
+        """Block until a started job finishes; its number and JobReturn (COMPLETED or FAILED).
+
+        A Ctrl-C stops the waiting as in any sweep (the runs go on, or are aborted with
+        `abort_on_interrupt`; the manifest says how to reattach) and is re-raised.
+        """
+        from ._launcher import _overlay, record_outcome
+
+        if not self._jobs:
+            raise RuntimeError("no job in flight")
+        try:
+            while True:
+                try:
+                    job_num, outcome = self._done.get(timeout=0.5)
+                    break
+                except queue.Empty:
+                    continue
+        except KeyboardInterrupt as interrupt:
+            from ._interrupt import handle_interrupt
+
+            handle_interrupt(interrupt, self.manifest, list(self._runs.values()), self.settings)
+            raise
+        ret, job, config = self._jobs.pop(job_num)
+        self._runs.pop(job_num, None)
+        if ret.status is JobStatus.COMPLETED:
+            record_outcome(ret, job, outcome)
+        self._launcher._job_end(config, ret)
+        overlay = _overlay.get()
+        if overlay is not None and overlay.on_job_finished is not None:
+            overlay.on_job_finished(job_num, ret)
+        if self.settings.fail_fast and ret.status is not JobStatus.COMPLETED and not self._aborted:
+            self._aborted = True
+            self.abort_all(reason=f"fail_fast: job {job.label} failed")
+        return job_num, ret
+
+    def abort_all(self, *, reason: str) -> None:
+        """Abort every run still going (their jobs still come back from next_finished, failed)."""
+        from ._waiting import abort_runs
+
+        abort_runs(list(self._runs.values()), reason=reason)
+
+    def summary(self) -> None:
+        """Write the manifest and print the summary table of every job so far."""
+        if self.manifest is None:
+            return
+        from ._manifest import format_summary
+
+        self.manifest.save()
+        print(format_summary(self.manifest.records()), flush=True)
+
+
+@contextlib.contextmanager
+def job_stream(launcher: Any, *, total: int) -> Iterator[JobStream]:
+    """A JobStream over `launcher` (a FlyteLauncher set up for a remote, waiting sweep)."""
+    from ._launcher import heap_frozen
+    from ._omegaconf_private import interpolations_parsed_once
+
+    if not can_stream(launcher):
+        raise RuntimeError("job streams need FlyteLauncher in remote mode with wait=true")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(heap_frozen())
+        stack.enter_context(interpolations_parsed_once())
+        yield JobStream(launcher, total=total, stack=stack)
