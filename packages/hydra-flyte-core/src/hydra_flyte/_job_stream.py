@@ -61,6 +61,7 @@ class JobStream:
         self._jobs: dict[int, tuple[JobReturn, Any, Any]] = {}
         self._runs: dict[int, Any] = {}  # what each unfinished job's task function returned (a PendingRun)
         self._aborted = False
+        self._released = False  # the first job's submission is held until it is checked
         self.submitted_any = False
 
     @property
@@ -68,22 +69,45 @@ class JobStream:
         return len(self._jobs)
 
     def start(self, job_num: int, overrides: list[str] | tuple[str, ...]) -> None:
-        """Compose job `job_num` and start its run; returns once its submission is under way.
+        """Compose job `job_num`, check it and start its run; returns once its submission is under way.
 
-        A job that does not compose raises (nothing was submitted for it).
+        A job that does not compose or is invalid raises, with nothing submitted for it. The first
+        job's submission is held until it is checked (and the endpoint answers), as in `launch`.
         """
-        from ._launcher import FlyteLauncher
+        from ._launcher import (
+            FlyteLauncher,
+            _compact_job_errors,
+            _invalid_job,
+            _probe_endpoint,
+        )
         from ._submit import JobSpec, run_name
 
         launcher: FlyteLauncher = self._launcher
         overrides = tuple(overrides)
+        config = launcher._compose(overrides, job_num, self.settings)
+        launcher._raise_if_invalid([launcher._invalid_config(config, job_num, overrides)])
         if self.manifest is not None:  # the run's name is on disk before it is submitted
             planned = JobSpec(settings=self.settings, job_num=job_num, overrides=overrides,
                               sweep_id=self.manifest.sweep_id)  # fmt: skip
             self.manifest.plan([(job_num, overrides, run_name(planned))])
-        ret, job, config = launcher._start_job(
-            overrides, job_num, self.settings, self._pool, self.manifest, self.progress
-        )
+        first = not self._released
+        try:
+            ret, job, config = launcher._start_job(
+                config, overrides, job_num, self.settings, self._pool, self.manifest, self.progress
+            )
+            if first:
+                launcher._raise_if_invalid([_invalid_job(ret, job)])
+                _probe_endpoint()
+                if self.manifest is not None:
+                    launcher._check_name_is_free(self.settings, self.manifest, [job])
+        except BaseException as exc:
+            if first and self._pool is not None:
+                self._pool.cancel(exc)
+            raise
+        if first and self._pool is not None:
+            self._pool.release()
+            self._released = True
+        _compact_job_errors([(ret, job, config)])
         self._jobs[job_num] = (ret, job, config)
         if ret.status is not JobStatus.COMPLETED:  # the task function raised before (or while) submitting
             self.progress.finished(ok=False, started=False, submitted=False)
@@ -132,7 +156,13 @@ class JobStream:
         except KeyboardInterrupt as interrupt:
             from ._interrupt import handle_interrupt
 
-            handle_interrupt(interrupt, self.manifest, list(self._runs.values()), self.settings)
+            handle_interrupt(
+                interrupt,
+                self.manifest,
+                list(self._runs.values()),
+                self.settings,
+                sdk=_overlay.get() is not None,
+            )
             raise
         ret, job, config = self._jobs.pop(job_num)
         self._runs.pop(job_num, None)
