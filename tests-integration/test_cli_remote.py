@@ -225,12 +225,13 @@ def test_no_wait_returns_once_submitted_with_the_urls(cli: Cli) -> None:
     assert not result.jobs, "nothing but the URLs is printed"
 
 
-def test_optuna_sweep_runs_every_trial_remotely(cli: Cli) -> None:
+@pytest.mark.parametrize("sweeper", ["optuna", "optuna_async"])
+def test_optuna_sweep_runs_every_trial_remotely(cli: Cli, sweeper: str) -> None:
     result = cli.run(
         *SMALL,
         "--multirun",
         "--hydra-override",
-        "hydra/sweeper=optuna",
+        f"hydra/sweeper={sweeper}",
         "--hydra-override",
         "hydra.sweeper.n_trials=3",
         "--hydra-override",

@@ -86,9 +86,10 @@ def test_fire_and_forget_returns_at_once(cp: ControlPlane, project: Path) -> Non
     assert not cp.requests.of("RunService/WatchActionDetails")
 
 
-def test_optuna_reads_objectives_from_remote_runs(cp: ControlPlane, project: Path) -> None:
+@pytest.mark.parametrize("sweeper", ["optuna", "optuna_async"])
+def test_optuna_reads_objectives_from_remote_runs(cp: ControlPlane, project: Path, sweeper: str) -> None:
     code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
-                         "hydra/sweeper=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=3",
+                         f"hydra/sweeper={sweeper}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=3",
                          "optimizer.lr=interval(0.01,1.0)")  # fmt: skip
     assert code == 0, text
     values = [float(v) for v in re.findall(rf"finished: RunResult\(value=({FLOAT})", text)]

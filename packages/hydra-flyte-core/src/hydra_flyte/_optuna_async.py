@@ -95,6 +95,12 @@ class OptunaAsyncSweep:
         from omegaconf import OmegaConf
 
         optuna = self.optuna
+        if self._launcher_setting("resume", None) is not None:
+            raise ConfigurationError(
+                "hydra/sweeper=optuna_async does not resume a sweep yet (--resume / hydra.launcher.resume / "
+                "resume=): run without it; with the same storage and study_name the study goes on, its "
+                "finished trials informing the sampler, in a new sweep directory."
+            )
         space = build_search_space(self.params, arguments, self.search_space_config)
         extender = self._custom_search_space()
         sampler = build_sampler(self.sampler_node, space, optuna)
