@@ -17,3 +17,17 @@ def objective(cfg: DictConfig) -> float:
 def expected(x: int, scale: float = 1.0, lr: float = 0.01) -> float:
     """What `objective` returns for job x with the default groups (model=small, optimizer=sgd)."""
     return float(x) * scale + lr
+
+
+@env.task
+async def timed_objective(cfg: DictConfig) -> float:
+    """The optuna_async workload: sleeps 1 to 6 s by its parameter u (in [0, 1]), returns (u - 0.7)^2 + (v - 0.2)^2."""
+    import asyncio
+
+    u, v = float(cfg.u), float(cfg.v)
+    await asyncio.sleep(sleep_seconds(u))
+    return (u - 0.7) ** 2 + (v - 0.2) ** 2
+
+
+def sleep_seconds(u: float) -> float:
+    return 1.0 + 5.0 * u
