@@ -109,3 +109,27 @@ def test_trials_stream_out_of_order_and_values_reach_the_study(
     assert manifest.count('"SUCCEEDED"') == 6
     out = capsys.readouterr().out
     assert out.count("Submitted ") == 6  # each trial's URL, as it was submitted
+
+
+def test_the_guides_optuna_example_with_optuna_async_remotely(
+    flyte_remote: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walkthrough's Optuna sweep (examples/), `hydra/sweeper=optuna` replaced by `optuna_async`."""
+    from conftest import init_flyte_for
+
+    examples = HERE.parent / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    monkeypatch.chdir(tmp_path)
+    from train import pipeline
+
+    init_flyte_for(flyte_remote, root_dir=examples)  # bundle train.py from examples/
+    results = hydra_sweep(
+        pipeline,
+        config_path=str(examples / "conf"),
+        config_name="training",
+        overrides=["hydra/sweeper=optuna_async", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2",
+                   "optimizer.lr=interval(1e-4,1e-1)", "training.epochs=3"],
+        dataset="digits",
+    )  # fmt: skip
+    assert len(results) == 3 and all(0.0 < float(r) < 5.0 for r in results)
+    assert len(flyte_remote.requests.created_runs()) == 3

@@ -59,13 +59,14 @@ def test_walkthrough_grid_in_basic_sweeper_order() -> None:
     assert len(set(losses)) == 6, "every job trained a different model"
 
 
-def test_walkthrough_optuna_sweep_returns_real_objectives() -> None:
+@pytest.mark.parametrize("sweeper", ["optuna", "optuna_async"])
+def test_walkthrough_optuna_sweep_returns_real_objectives(sweeper: str) -> None:
     results = hydra_sweep(
         pipeline,
         config_path=CONF,
         config_name="training",
         overrides=[
-            "hydra/sweeper=optuna",
+            f"hydra/sweeper={sweeper}",
             "hydra.sweeper.n_trials=6",
             "hydra.sweeper.n_jobs=2",
             "hydra.sweeper.sampler.seed=3",
