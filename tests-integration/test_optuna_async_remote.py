@@ -133,3 +133,31 @@ def test_the_guides_optuna_example_with_optuna_async_remotely(
     )  # fmt: skip
     assert len(results) == 3 and all(0.0 < float(r) < 5.0 for r in results)
     assert len(flyte_remote.requests.created_runs()) == 3
+
+
+def test_failed_runs_are_told_as_failed_trials(remote4: ControlPlane, tmp_path: Path) -> None:
+    from hydra_flyte import SweepFailedError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with pytest.raises(SweepFailedError) as info:
+        hydra_sweep(
+            timed_objective,
+            config_path=CONF,
+            config_name="training",
+            overrides=["hydra/sweeper=optuna_async", "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3",
+                       "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=2",
+                       "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweeper.storage={storage}",
+                       "hydra.sweeper.study_name=failures", "+sleep=0.2", "+fail=choice(true,false)",
+                       "optimizer.lr=interval(0.01,1.0)", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        )  # fmt: skip
+    outcomes = {o.job_num: o for o in info.value.outcomes}
+    assert sorted(outcomes) == list(range(6))  # max_failure_rate=1.0: every trial was asked and run
+    study = optuna.load_study(study_name="failures", storage=storage)
+    runs = runs_by_job(remote4)
+    for trial in study.trials:
+        failed = trial.params["+fail"] == "true" or trial.params["+fail"] is True
+        assert trial.state.name == ("FAIL" if failed else "COMPLETE")
+        assert runs[trial.number].phase == ("FAILED" if failed else "SUCCEEDED")
+        assert outcomes[trial.number].ok is not failed
+        if not failed:
+            assert trial.value == pytest.approx(float(outcomes[trial.number].result))
