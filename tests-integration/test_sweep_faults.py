@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,140 @@ def test_status_and_rerun_never_take_another_sweeps_run_for_this_sweeps(
     after = rerun_failed(path)
     assert len(flyte_remote.requests.created_runs()) == creates, "sweep A's run is not rerun"
     assert [(r.phase, r.value) for r in after.records()] == [("SUBMIT_FAILED", None), ("SUBMIT_FAILED", None)]
+
+
+# ------------------------------------------------------------------ lost contact while waiting
+
+
+@pytest.fixture
+def slow_project(tmp_path: Path) -> Path:
+    root = tmp_path / "slow"
+    shutil.copytree(HERE / "conf", root / "conf")
+    for name in ("slow_tasks.py", "fault_driver.py"):
+        shutil.copy(HERE / name, root / name)
+    return root
+
+
+def start_fault_driver(
+    cp: ControlPlane, project: Path, name: str, jobs: int, seconds: float, **options: object
+) -> subprocess.Popen[str]:
+    env = cp.env(cp.write_flyte_config(project / "flyte.yaml"))
+    args = [f"{k}={json.dumps(v)}" for k, v in options.items()]
+    return subprocess.Popen(
+        [sys.executable, "fault_driver.py", str(project / "sweep"), name, str(jobs), str(seconds), *args],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_until(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.2)
+
+
+def _waiting_on_all(cp: ControlPlane, names: list[str]) -> bool:
+    """Every run exists and the sweep is watching (submission is over)."""
+    watched = {r.request.action_id.run.name for r in cp.requests.of("RunService/WatchActionDetails")}
+    return all(name in cp.runs for name in names) and set(names) <= watched
+
+
+def test_an_outage_of_45_s_while_waiting_is_ridden_out(
+    control_plane: ControlPlane, slow_project: Path
+) -> None:
+    control_plane.reset()
+    names = [f"out45-{n}" for n in range(4)]
+    proc = start_fault_driver(control_plane, slow_project, "out45", 4, 8.0)
+    try:
+        wait_until(lambda: _waiting_on_all(control_plane, names))
+        control_plane.stop()
+        time.sleep(45)
+        control_plane.start()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if not control_plane.running:
+            control_plane.start()
+    assert proc.returncode == 0, out + err
+    assert json.loads(out.splitlines()[-1]) == [2.0, 4.0, 6.0, 8.0], "the true values"
+    manifest = load_manifest(slow_project / "sweep")
+    assert [(r.phase, r.value) for r in manifest.records()] == [
+        ("SUCCEEDED", 2.0 * (n + 1)) for n in range(4)
+    ]
+    assert runs_named(control_plane, "out45-") == names, "no run was submitted twice"
+    control_plane.reset()
+
+
+def test_an_outage_past_the_limit_leaves_jobs_unconfirmed_then_status_finds_the_truth(
+    control_plane: ControlPlane, project: Path
+) -> None:
+    control_plane.reset()
+    shutil.copy(HERE / "slow_tasks.py", project / "slow_tasks.py")
+    names = [f"lim-{n}" for n in range(3)]
+    env = control_plane.env(control_plane.write_flyte_config(project / "flyte-cli.yaml"))
+    env["COLUMNS"] = "400"
+    command = [str(FLYTE), "hydra", "run", *SMALL, "--multirun", "--name", "lim", "--reconnect-timeout", "3",
+               "slow_tasks.py", "slow_objective", "--cfg", lrs(3), "--seconds", "6",
+               "--hydra-override", f"hydra.sweep.dir={project / 'sweep'}"]  # fmt: skip
+    proc = subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: _waiting_on_all(control_plane, names))
+        control_plane.stop()
+        stopped = time.monotonic()
+        out, err = proc.communicate(timeout=300)  # the control plane stays away until the sweep gives up
+        gave_up_after = time.monotonic() - stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        control_plane.start()
+    print(f"the sweep gave up {gave_up_after:.1f} s after the control plane stopped (limit 3 s)")
+    assert proc.returncode == 1, out + err
+    manifest_path = project / "sweep" / "flyte-sweep.json"
+    flat = " ".join(err.split())
+    assert "3 of 3 jobs unconfirmed" in flat and f"flyte hydra status {manifest_path} --wait" in flat, flat
+    assert "UNCONFIRMED: " in out and "FAILED" not in out, out
+    manifest = load_manifest(manifest_path)
+    assert [r.phase for r in manifest.records()] == ["UNCONFIRMED"] * 3, "not FAILED: we could not ask"
+    assert all("reconnect within 3 s" in (r.error or "") for r in manifest.records())
+
+    status = flyte_cli(control_plane, project, "hydra", "status", str(manifest_path), "--wait")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "3 succeeded" in status.stdout
+    after = load_manifest(manifest_path)
+    assert [(r.phase, r.value) for r in after.records()] == [
+        ("SUCCEEDED", 2.0),
+        ("SUCCEEDED", 4.0),
+        ("SUCCEEDED", 6.0),
+    ]
+    creates = len(control_plane.requests.of("RunService/CreateRun"))
+    rerun = flyte_cli(control_plane, project, "hydra", "rerun", str(manifest_path), "--failed")
+    assert rerun.returncode == 0 and "No failed or aborted run to rerun." in rerun.stdout, (
+        rerun.stdout + rerun.stderr
+    )
+    assert len(control_plane.requests.of("RunService/CreateRun")) == creates, "rerun created nothing"
+    assert runs_named(control_plane, "lim-") == names
+    control_plane.reset()
+
+
+def test_status_reattaches_to_unconfirmed_jobs_and_rerun_leaves_them_alone(
+    flyte_remote: ControlPlane, tmp_path: Path
+) -> None:
+    """UNCONFIRMED is refreshed like any unfinished phase; only a failure the control plane reports is rerun."""
+    from flyte_loopback.faults import run_named
+
+    flyte_remote.faults.fail_runs(run_named("unc-1"), "injected: really failed")
+    with pytest.raises(SweepFailedError):
+        hydra_sweep(objective, config_path=CONF, config_name="training",
+                    overrides=[lrs(2), f"hydra.sweep.dir={tmp_path / 'sweep'}"], run_options={"name": "unc"})  # fmt: skip
+    path = tmp_path / "sweep" / "flyte-sweep.json"
+    data = json.loads(path.read_text())
+    for job in data["jobs"]:  # as a sweep that lost contact leaves it
+        job.update(phase="UNCONFIRMED", value=None, error="lost contact with the control plane ...")
+    path.write_text(json.dumps(data))
+    refreshed = sweep_status(path)
+    assert [(r.phase, r.value) for r in refreshed.records()] == [("SUCCEEDED", 2.0), ("FAILED", None)]
+    assert "injected: really failed" in refreshed.records()[1].error

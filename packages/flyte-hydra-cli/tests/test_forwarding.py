@@ -93,9 +93,18 @@ def test_defaults_are_a_remote_waited_run(project, core) -> None:
         "run_options": {"copy_style": "loaded_modules"},
         "task_env_key": "task_env",
         "dry_run": False,
+        "reconnect_timeout_seconds": 600.0,
         "offset": 0.0,
     }
     assert result.stdout.splitlines()[-1] == "1.5"
+
+
+def test_reconnect_timeout_is_forwarded(project, core) -> None:
+    result = hydra_run(*CONF, "--reconnect-timeout", "2.5", *SCORE)
+    assert result.exit_code == 0, result.output
+    assert core.calls[-1][1]["reconnect_timeout_seconds"] == 2.5
+    bad = hydra_run(*CONF, "--reconnect-timeout", "-1", *SCORE)
+    assert bad.exit_code == 2 and "--reconnect-timeout" in bad.output
 
 
 def test_every_run_option_is_forwarded(project, core) -> None:

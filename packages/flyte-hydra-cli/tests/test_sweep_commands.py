@@ -273,7 +273,12 @@ def test_status_exit_code(project, fake, phases, wait, code) -> None:
     assert fake.calls == [
         (
             "sweep_status",
-            {"sweep": str(project / "sweep" / "flyte-sweep.json"), "wait": wait, "wait_max_workers": 32},
+            {
+                "sweep": str(project / "sweep" / "flyte-sweep.json"),
+                "wait": wait,
+                "wait_max_workers": 32,
+                "reconnect_timeout_seconds": 600.0,
+            },
         )
     ]
 
@@ -345,8 +350,24 @@ def test_rerun_resubmits_the_failed_jobs_and_reports_success(project, fake) -> N
     assert result.exit_code == 0, result.output
     manifest_path = str(project / "sweep" / "flyte-sweep.json")
     assert fake.calls == [
-        ("sweep_status", {"sweep": manifest_path, "wait": False, "wait_max_workers": 32}),
-        ("rerun_failed", {"sweep": manifest_path, "wait": True, "wait_max_workers": 32}),
+        (
+            "sweep_status",
+            {
+                "sweep": manifest_path,
+                "wait": False,
+                "wait_max_workers": 32,
+                "reconnect_timeout_seconds": 600.0,
+            },
+        ),
+        (
+            "rerun_failed",
+            {
+                "sweep": manifest_path,
+                "wait": True,
+                "wait_max_workers": 32,
+                "reconnect_timeout_seconds": 600.0,
+            },
+        ),
     ]
     out = result.stdout.splitlines()
     assert out[:2] == [
@@ -385,7 +406,12 @@ def test_rerun_no_wait(project, fake) -> None:
     assert result.exit_code == 0, result.output  # resubmitted, nothing left failed
     assert fake.calls[-1] == (
         "rerun_failed",
-        {"sweep": str(project / "sweep" / "flyte-sweep.json"), "wait": False, "wait_max_workers": 3},
+        {
+            "sweep": str(project / "sweep" / "flyte-sweep.json"),
+            "wait": False,
+            "wait_max_workers": 3,
+            "reconnect_timeout_seconds": 600.0,
+        },
     )
     assert "1 submitted, 1 succeeded" in result.stdout
 

@@ -81,6 +81,7 @@ class Settings:
     fail_fast: bool = False
     abort_on_interrupt: bool = False
     resume: str | None = None
+    reconnect_timeout_seconds: float = 600.0
     run_options: dict[str, Any] = field(default_factory=dict)
     init_args: dict[str, Any] = field(default_factory=dict)
 
@@ -229,6 +230,7 @@ def _settings(params: dict[str, Any]) -> Settings:
         fail_fast=params["fail_fast"],
         abort_on_interrupt=params["abort_on_interrupt"],
         resume=params["resume"],
+        reconnect_timeout_seconds=params["reconnect_timeout"],
         run_options=run_options,
         init_args={
             "project": params["project"],
@@ -643,6 +645,7 @@ def _execute(
     import hydra_flyte
     from hydra_flyte import (
         ConfigurationError,
+        ContactLostError,
         DryRunPlan,
         NoEndpointError,
         RunFailedError,
@@ -669,6 +672,7 @@ def _execute(
         "run_options": settings.run_options,
         "task_env_key": settings.task_env_key,
         "dry_run": settings.dry_run,
+        "reconnect_timeout_seconds": settings.reconnect_timeout_seconds,
     }
     if settings.multirun:
         launch = hydra_flyte.hydra_sweep
@@ -698,11 +702,27 @@ def _execute(
     except NoEndpointError as exc:
         _fail(ctx, str(exc), exc)
     except SweepFailedError as exc:
+        unconfirmed = [o for o in exc.outcomes if isinstance(o.error, ContactLostError)]
         for outcome in exc.outcomes:
-            body = _result_body(outcome.result) if outcome.error is None else f"FAILED: {outcome.error}"
+            if outcome.error is None:
+                body = _result_body(outcome.result)
+            elif isinstance(outcome.error, ContactLostError):
+                body = f"UNCONFIRMED: {outcome.error}"
+            else:
+                body = f"FAILED: {outcome.error}"
             click.echo(_job_line(outcome.job_num, outcome.overrides, body))
-        failed = sum(1 for o in exc.outcomes if o.error is not None)
-        _fail(ctx, f"{failed} of {len(exc.outcomes)} jobs failed.", exc)
+        failed = sum(1 for o in exc.outcomes if o.error is not None) - len(unconfirmed)
+        message = f"{failed} of {len(exc.outcomes)} jobs failed."
+        if unconfirmed:
+            path = next((o.error.manifest_path for o in unconfirmed if o.error.manifest_path), None)
+            message = (
+                f"{len(unconfirmed)} of {len(exc.outcomes)} jobs unconfirmed (contact with the control plane was "
+                f"lost; the runs may well go on), {failed} failed. Reattach with: flyte hydra status "
+                f"{path or 'SWEEP'} --wait"
+            )
+        _fail(ctx, message, exc)
+    except ContactLostError as exc:
+        _fail(ctx, f"{exc}. Look it up later with `flyte get run {exc.run_name}`.", exc)
     except (RunFailedError, RunNameClashError) as exc:
         _fail(ctx, str(exc), exc)
     except Exception as exc:
@@ -922,6 +942,16 @@ run = RunGroup(
             help="With --multirun, remote: finish the sweep of this manifest (its path, sweep directory or sweep "
             "id) with the same command: succeeded jobs are kept, unfinished runs waited on, failed or "
             "never-submitted jobs submitted anew.",
+        ),
+        click.Option(
+            ["--reconnect-timeout"],
+            type=click.FloatRange(min=0),
+            default=600.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Remote, while waiting: how long an unreachable control plane is retried (after flyte's own "
+            "reconnects, about 36 s) before the unfinished jobs are recorded UNCONFIRMED; "
+            "`flyte hydra status MANIFEST --wait` reattaches.",
         ),
         _hydra_override_option(),
         *fp.run_options(),

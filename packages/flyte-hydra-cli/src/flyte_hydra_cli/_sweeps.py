@@ -61,12 +61,20 @@ def _initialise_flyte(ctx: click.Context, manifest: Any) -> None:
 
 def _call(ctx: click.Context, function: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a hydra_flyte function, mapping its errors to exit statuses (2 usage, 1 anything else)."""
-    from hydra_flyte import ConfigurationError, NoEndpointError
+    from hydra_flyte import ConfigurationError, ContactLostError, NoEndpointError
 
     try:
         return function(*args, **kwargs)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc), ctx) from exc
+    except ContactLostError as exc:
+        manifest = args[1] if len(args) > 1 else "SWEEP"
+        _fail(
+            ctx,
+            f"{exc}. What was confirmed is in the manifest; the jobs left unconfirmed are looked up again by "
+            f"`flyte hydra status {manifest} --wait` once the control plane is back.",
+            exc,
+        )
     except NoEndpointError as exc:
         _fail(ctx, str(exc), exc)
     except click.ClickException:
@@ -151,6 +159,19 @@ def _exit_code(records: Iterable[Any], *, all_finished: bool) -> int:
     return 1 if any(ph.is_settled(p) and not ph.is_success(p) for p in phases) else 0
 
 
+def _reconnect_timeout_option() -> Any:
+    return click.option(
+        "--reconnect-timeout",
+        "reconnect_timeout",
+        type=click.FloatRange(min=0),
+        default=600.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long an unreachable control plane is retried (after flyte's own reconnects) before the "
+        "command gives up, leaving the jobs it could not confirm UNCONFIRMED.",
+    )
+
+
 def _wait_max_workers_option() -> Any:
     return click.option(
         "--wait-max-workers",
@@ -173,8 +194,11 @@ def _wait_max_workers_option() -> Any:
     help="Wait for every unfinished run to end before printing.",
 )
 @_wait_max_workers_option()
+@_reconnect_timeout_option()
 @click.pass_context
-def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) -> None:
+def status(
+    ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int, reconnect_timeout: float
+) -> None:
     """
     Show the phase and result of every job of a remote sweep, from its manifest.
 
@@ -192,8 +216,9 @@ def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) ->
     manifest = _load(ctx, sweep)
     _initialise_flyte(ctx, manifest)
     manifest = _on_manifest(
-        ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers
-    )
+        ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers,
+        reconnect_timeout_seconds=reconnect_timeout,
+    )  # fmt: skip
     _report(manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
 
@@ -216,8 +241,11 @@ def status(ctx: click.Context, sweep: str, wait: bool, wait_max_workers: int) ->
     help="Wait for the new runs to end, or return once they are submitted.",
 )
 @_wait_max_workers_option()
+@_reconnect_timeout_option()
 @click.pass_context
-def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_workers: int) -> None:
+def rerun(
+    ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_workers: int, reconnect_timeout: float
+) -> None:
     """
     Submit again the jobs of a remote sweep that failed, were aborted or timed out.
 
@@ -246,8 +274,9 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
     _initialise_flyte(ctx, manifest)
     # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
     manifest = _on_manifest(
-        ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers
-    )
+        ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers,
+        reconnect_timeout_seconds=reconnect_timeout,
+    )  # fmt: skip
     rerunnable = [r for r in manifest.failed() if r.run_name]
     from hydra_flyte._phases import is_never_ran
 
@@ -260,13 +289,15 @@ def rerun(ctx: click.Context, sweep: str, failed: bool, wait: bool, wait_max_wor
         )
     if rerunnable:
         manifest = _on_manifest(
-            ctx, manifest, hydra_flyte.rerun_failed, wait=wait, wait_max_workers=wait_max_workers
-        )
+            ctx, manifest, hydra_flyte.rerun_failed, wait=wait, wait_max_workers=wait_max_workers,
+            reconnect_timeout_seconds=reconnect_timeout,
+        )  # fmt: skip
     else:
         click.echo("No failed or aborted run to rerun.")
         if wait:  # as rerun_failed would: wait for the runs still going
             manifest = _on_manifest(
-                ctx, manifest, hydra_flyte.sweep_status, wait=True, wait_max_workers=wait_max_workers
-            )
+                ctx, manifest, hydra_flyte.sweep_status, wait=True, wait_max_workers=wait_max_workers,
+                reconnect_timeout_seconds=reconnect_timeout,
+            )  # fmt: skip
     _report(manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))

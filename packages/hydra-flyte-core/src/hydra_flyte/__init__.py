@@ -43,6 +43,8 @@ _EXPORTS = {
     "RunFailedError": "._errors",
     "SweepFailedError": "._errors",
     "RunNameClashError": "._errors",
+    "ContactLostError": "._errors",
+    "SweepUnconfirmedError": "._errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -50,6 +52,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from ._errors import (
         ConfigurationError,
+        ContactLostError,
         EndpointUnreachableError,
         HydraFlyteError,
         InvalidJob,
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
         RunFailedError,
         RunNameClashError,
         SweepFailedError,
+        SweepUnconfirmedError,
         SweepValidationError,
     )
     from ._job_scope import run

@@ -99,16 +99,52 @@ class SweepFailedError(HydraFlyteError):
     def __init__(self, outcomes: Sequence[JobOutcome]) -> None:
         self.outcomes = list(outcomes)
         failed = [o for o in self.outcomes if o.error is not None]
-        lines = [f"{len(failed)} of {len(self.outcomes)} jobs failed:"]
+        unconfirmed = [o for o in failed if isinstance(o.error, ContactLostError)]
+        if unconfirmed:
+            lines = [
+                f"{len(failed)} of {len(self.outcomes)} jobs did not succeed ({len(failed) - len(unconfirmed)} "
+                f"failed, {len(unconfirmed)} unconfirmed: contact with the control plane was lost):"
+            ]
+        else:
+            lines = [f"{len(failed)} of {len(self.outcomes)} jobs failed:"]
         for outcome in failed:
             overrides = " ".join(outcome.overrides) or "(no overrides)"
             lines.append(f"  job {outcome.job_num} [{overrides}]: {outcome.error}")
+        path = next((o.error.manifest_path for o in unconfirmed if o.error.manifest_path), None)  # type: ignore[union-attr]
+        if path is not None:
+            lines.append(f"Reattach with: flyte hydra status {path} --wait")
         super().__init__("\n".join(lines))
 
     @property
     def results(self) -> list[Any]:
         """The results of the jobs that succeeded, None in the place of each failed one."""
         return [o.result for o in self.outcomes]
+
+
+class SweepUnconfirmedError(SweepFailedError):
+    """Contact with the control plane was lost while waiting: some jobs' phases are unconfirmed (UNCONFIRMED).
+
+    `outcomes` holds every job's outcome; an unconfirmed job's error is a ContactLostError. The
+    runs may well go on: `flyte hydra status <manifest> --wait` (or `sweep_status(..., wait=True)`)
+    reattaches.
+    """
+
+
+class ContactLostError(HydraFlyteError):
+    """The control plane could not be reached for longer than the reconnect limit: a phase we could not confirm."""
+
+    def __init__(self, *, what: str, seconds: float, cause: BaseException, run: Any = None) -> None:
+        self.seconds = seconds
+        self.run = run
+        self.run_name = getattr(run, "name", None)
+        self.url = getattr(run, "url", None)
+        self.manifest_path: Any = None  # set by the launcher for a sweep's job
+        super().__init__(
+            f"lost contact with the control plane while {what} and could not reconnect within "
+            f"{seconds:g} s (reconnect_timeout_seconds) after flyte's own reconnects "
+            f"({type(cause).__name__}: {' '.join(str(cause).split())[:200]}); the phase is unconfirmed, "
+            "the run itself may well go on"
+        )
 
 
 class RunNameClashError(HydraFlyteError):

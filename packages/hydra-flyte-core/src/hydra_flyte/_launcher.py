@@ -592,13 +592,16 @@ def freeze_kept() -> None:
 
 def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
     """A finished job's phase and value (or error) in the sweep manifest."""
-    from ._errors import RunFailedError
-    from ._phases import FAILED, PLANNED, SUCCEEDED
+    from ._errors import ContactLostError, RunFailedError
+    from ._phases import FAILED, PLANNED, SUCCEEDED, UNCONFIRMED
     from ._results import RunResult
     from ._submit import is_flyte_run
 
     if isinstance(outcome, RunFailedError):
         manifest.finished(job.job_num, phase=outcome.phase, error=outcome.message)
+    elif isinstance(outcome, ContactLostError):  # we could not ask: not a failure
+        outcome.manifest_path = manifest.path
+        manifest.finished(job.job_num, phase=UNCONFIRMED, error=str(outcome))
     elif isinstance(outcome, BaseException) and manifest.jobs[job.job_num].phase == PLANNED:
         # The control plane never confirmed a run of ours under the name: the submission failed.
         manifest.finished(

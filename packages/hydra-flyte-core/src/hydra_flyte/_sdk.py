@@ -7,7 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import ConfigurationError, HydraFlyteError, SweepFailedError
+from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS
+from ._errors import (
+    ConfigurationError,
+    ContactLostError,
+    HydraFlyteError,
+    SweepFailedError,
+    SweepUnconfirmedError,
+)
 from ._overrides import normalise, parse, sweep_overrides
 from ._results import JobOutcome
 from ._submission_pool import DEFAULT_SUBMIT_WORKERS
@@ -153,12 +160,15 @@ def hydra_run(
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
     dry_run: bool = False,
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
     **task_kwargs: Any,
 ) -> Any:
     """Compose one config and run `task` once with it.
 
     Returns a RunResult (local mode, or remote with wait=True) or the submitted
-    `flyte.remote.Run` (remote with wait=False). Raises RunFailedError if the run fails.
+    `flyte.remote.Run` (remote with wait=False). Raises RunFailedError if the run fails, and
+    ContactLostError if the control plane stayed unreachable for `reconnect_timeout_seconds`
+    (after flyte's own reconnects) while waiting: the run's phase is then unconfirmed.
 
     Example::
 
@@ -179,6 +189,7 @@ def hydra_run(
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
         dry_run=dry_run,
+        reconnect_timeout_seconds=reconnect_timeout_seconds,
     )
     # Launcher fields were read into the settings; a single run has no launcher to give them to.
     override_list = [o for o in override_list if not o.lstrip("+~").startswith("hydra.launcher.")]
@@ -221,6 +232,7 @@ def hydra_sweep(
     fail_fast: bool = False,
     abort_on_interrupt: bool = False,
     resume: str | os.PathLike[str] | None = None,
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -233,6 +245,10 @@ def hydra_sweep(
     `resume` (a manifest, its sweep directory or a sweep id) finishes an earlier remote grid sweep
     instead of starting one, with the same arguments: its succeeded jobs are kept (their values
     returned), its unfinished runs waited on, and its failed or never-submitted jobs submitted anew.
+    While waiting, an unreachable control plane is retried for `reconnect_timeout_seconds` (after
+    flyte's own reconnects, about 36 s); the jobs still unfinished then are recorded UNCONFIRMED
+    in the manifest and SweepUnconfirmedError (a SweepFailedError, every outcome kept; an
+    unconfirmed job's error is a ContactLostError) says how to reattach.
 
     Example::
 
@@ -260,6 +276,7 @@ def hydra_sweep(
         fail_fast=fail_fast,
         abort_on_interrupt=abort_on_interrupt,
         resume=None if resume is None else os.fspath(resume),
+        reconnect_timeout_seconds=reconnect_timeout_seconds,
     )
     user_overrides = _without_flyte_launcher_selection(override_list)
     if settings.mode == "remote" and not settings.dry_run:
@@ -288,7 +305,8 @@ def hydra_sweep(
     launcher_overrides = ["hydra/launcher=flyte"] + [
         f"hydra.launcher.{key}={_override_value(getattr(settings, key))}"
         for key in (
-            "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt"
+            "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt",
+            "reconnect_timeout_seconds",
         )
     ]  # fmt: skip
     if settings.resume is not None:
@@ -326,6 +344,8 @@ def hydra_sweep(
         for lock in overlay.sweep_locks:  # the sweep has ended: its directory is free again
             release_sweep_lock(lock)
     outcomes.sort(key=lambda o: o.job_num)
+    if any(isinstance(o.error, ContactLostError) for o in outcomes):
+        raise SweepUnconfirmedError(outcomes)
     if any(not o.ok for o in outcomes):
         raise SweepFailedError(outcomes)
     return [o.result for o in outcomes]

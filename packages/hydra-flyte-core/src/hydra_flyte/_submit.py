@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
 from ._errors import ConfigurationError, NoEndpointError, RunFailedError, RunNameClashError
 from ._ownership import adopt_existing, is_already_exists
 from ._phases import FAILED, is_success, phase_name
@@ -35,6 +36,16 @@ def validate_max_workers(value: Any, *, name: str = "wait_max_workers") -> int |
     return value
 
 
+def validate_reconnect_timeout(value: Any) -> float:
+    """A number of seconds, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigurationError(
+            f"reconnect_timeout_seconds must be a number of seconds >= 0, got {value!r}: how long waiting "
+            f"retries an unreachable control plane (default {DEFAULT_RECONNECT_TIMEOUT_SECONDS:g})."
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class LaunchSettings:
     """How the jobs of one launch are run: mode, waiting, and the run context options."""
@@ -52,9 +63,13 @@ class LaunchSettings:
     abort_on_interrupt: bool = False
     # Finish the sweep of this manifest (a path, its directory or a sweep id) instead of starting one.
     resume: str | None = None
+    # While waiting, how long an unreachable control plane is retried (after flyte's own
+    # reconnects) before the unfinished jobs are recorded UNCONFIRMED.
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
+        validate_reconnect_timeout(self.reconnect_timeout_seconds)
         validate_max_workers(self.wait_max_workers)
         validate_max_workers(self.submit_max_workers, name="submit_max_workers")
         if not isinstance(self.run_options, Mapping):
@@ -84,6 +99,7 @@ def settings_from_config(node: Any) -> LaunchSettings:
         fail_fast=bool(node.get("fail_fast", False)),
         abort_on_interrupt=bool(node.get("abort_on_interrupt", False)),
         resume=None if node.get("resume") in (None, "") else str(node.get("resume")),
+        reconnect_timeout_seconds=node.get("reconnect_timeout_seconds", DEFAULT_RECONNECT_TIMEOUT_SECONDS),
     )
 
 
@@ -246,8 +262,11 @@ class DryRunPlan:
         return f"{where} [{' '.join(self.overrides) or 'no overrides'}]: {self.task} as {name} ({self.mode}); task_env: {env}"
 
 
-def finish(value: Any, job: JobSpec) -> Any:
-    """Turn what a job returned into its result: local runs and waited remote runs become RunResults."""
+def finish(value: Any, job: JobSpec, *, contact: Contact | None = None) -> Any:
+    """Turn what a job returned into its result: local runs and waited remote runs become RunResults.
+
+    `contact`: the sweep's outage clock, shared by its waiters (see _contact).
+    """
     if isinstance(value, PendingRun):
         value = value.result()  # the submission's own error, if it failed
     if not is_flyte_run(value):
@@ -256,7 +275,10 @@ def finish(value: Any, job: JobSpec) -> Any:
         return RunResult(tuple(value.outputs()), run=value, overrides=job.overrides)
     if not job.settings.wait:
         return value
-    return wait_for(value, overrides=job.overrides)
+    return wait_for(
+        value, overrides=job.overrides, contact=contact,
+        reconnect_timeout_seconds=job.settings.reconnect_timeout_seconds,
+    )  # fmt: skip
 
 
 def announce(run: Any, job: JobSpec) -> None:
@@ -304,16 +326,34 @@ def _failure_from_action(run: Any) -> str:
     return "no error details"
 
 
-def wait_for(run: Any, *, overrides: Sequence[str] = ()) -> RunResult:
+def wait_for(
+    run: Any,
+    *,
+    overrides: Sequence[str] = (),
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
+    contact: Contact | None = None,
+) -> RunResult:
     """Wait for a submitted remote run and return its RunResult; RunFailedError (URL, phase, message) if it failed.
+
+    An unreachable control plane is retried with backoff for `reconnect_timeout_seconds` (after
+    flyte's own reconnects); then ContactLostError: the run's phase is unconfirmed, not failed.
 
     Example::
 
         runs = hydra_sweep(pipeline, ..., wait=False)
         results = [wait_for(run) for run in runs]
     """
-    run.wait(quiet=True)
-    phase = run.phase
+    contact = contact or Contact(reconnect_timeout_seconds)
+    what = f"waiting for run {run.name}"
+
+    def ended() -> Any:
+        run.wait(quiet=True)
+        return run.phase
+
+    phase = contact.call(ended, what=what, run=run)
     if not is_success(phase):
         raise RunFailedError(url=run.url, phase=phase_name(phase), message=_failure_message(run), run=run)
-    return RunResult(tuple(run.outputs()), run=run, url=run.url, name=run.name, overrides=overrides)
+    outputs = contact.call(
+        lambda: tuple(run.outputs()), what=f"reading the outputs of run {run.name}", run=run
+    )
+    return RunResult(outputs, run=run, url=run.url, name=run.name, overrides=overrides)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _phases as ph
+from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
 from ._manifest import JobRecord, Manifest, find_manifest
 from ._phases import NOT_SUBMITTED, PLANNED
 
@@ -46,13 +47,13 @@ def _disown(manifest: Manifest, record: JobRecord, clash: BaseException) -> None
     manifest._update(record.job, phase=ph.SUBMIT_FAILED, url=None, value=None, error=str(clash))
 
 
-def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> None:
+def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool, contact: Contact) -> None:
     """Bring one record up to date from its run (waiting for it first if asked).
 
     A run whose labels do not name this sweep and job is never taken for the job's: the record
     becomes SUBMIT_FAILED, with an error naming the sweep that owns the name.
     """
-    from ._errors import RunFailedError, RunNameClashError
+    from ._errors import ContactLostError, RunFailedError, RunNameClashError
     from ._ownership import check_ours
     from ._submit import wait_for
 
@@ -74,7 +75,10 @@ def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> 
         manifest.submitted(record.job, run_name=run.name, url=run.url)
     if wait:
         try:
-            result = wait_for(run, overrides=record.overrides)
+            result = wait_for(run, overrides=record.overrides, contact=contact)
+        except ContactLostError as exc:  # we could not ask: unconfirmed, not failed
+            manifest.finished(record.job, phase=ph.UNCONFIRMED, error=str(exc))
+            raise
         except RunFailedError as exc:
             manifest.finished(record.job, phase=exc.phase, error=exc.message)
         else:
@@ -83,11 +87,13 @@ def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> 
     phase = ph.phase_name(run.phase)
     if ph.is_success(phase):
         manifest.finished(
-            record.job, phase=ph.SUCCEEDED, value=wait_for(run, overrides=record.overrides).value
+            record.job,
+            phase=ph.SUCCEEDED,
+            value=wait_for(run, overrides=record.overrides, contact=contact).value,
         )
     elif ph.is_confirmed_terminal(phase):
         try:
-            wait_for(run)
+            wait_for(run, contact=contact)
         except RunFailedError as exc:
             manifest.finished(record.job, phase=exc.phase, error=exc.message)
     else:
@@ -95,26 +101,37 @@ def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool) -> 
 
 
 def sweep_status(
-    sweep: str | os.PathLike[str], *, wait: bool = False, wait_max_workers: int | None = 32
+    sweep: str | os.PathLike[str],
+    *,
+    wait: bool = False,
+    wait_max_workers: int | None = 32,
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
 ) -> Manifest:
     """Every job's current phase (and, once finished, its value or error), written back to the manifest.
 
-    With `wait=True`, waits for every unfinished run first. Needs the Flyte endpoint the sweep was
-    submitted to (flyte.init / the default Flyte config).
+    Every job not in a terminal phase the control plane confirmed is looked up again (PLANNED,
+    SUBMITTED, QUEUED/RUNNING, UNCONFIRMED); SUCCEEDED, FAILED, ABORTED, TIMED_OUT, SUBMIT_FAILED
+    and NOT_SUBMITTED are kept. With `wait=True`, waits for every unfinished run first. An
+    unreachable control plane is retried for `reconnect_timeout_seconds`; then the jobs it could
+    not confirm are recorded UNCONFIRMED and ContactLostError is raised. Needs the Flyte endpoint
+    the sweep was submitted to (flyte.init / the default Flyte config).
     """
     from ._submit import ensure_endpoint
 
     manifest = load_manifest(sweep)
     ensure_endpoint()
-    return _refresh(manifest, wait=wait, wait_max_workers=wait_max_workers)
+    return _refresh(
+        manifest, wait=wait, wait_max_workers=wait_max_workers, contact=Contact(reconnect_timeout_seconds)
+    )
 
 
-def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None) -> Manifest:
+def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None, contact: Contact) -> Manifest:
     """Update every unfinished record from the control plane, concurrently; save the manifest."""
     open_records = [r for r in manifest.records() if ph.needs_refresh(r.phase)]
 
     def update(record: JobRecord) -> None:
-        _collect(manifest, record, _lookup(record), wait=wait)
+        run = contact.call(lambda: _lookup(record), what=f"looking up run {record.run_name}")
+        _collect(manifest, record, run, wait=wait, contact=contact)
 
     workers = max(1, min(len(open_records), wait_max_workers or len(open_records) or 1))
     errors: list[BaseException] = []
@@ -199,6 +216,7 @@ def rerun_failed(
     wait: bool = True,
     wait_max_workers: int | None = 32,
     jobs: Sequence[int] | None = None,
+    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
 ) -> Manifest:
     """Submit again the jobs that failed or were aborted, with the very inputs their runs had.
 
@@ -228,6 +246,8 @@ def rerun_failed(
         print(f"Resubmitted job {record.job} ({' '.join(record.overrides)}): {run.url}", flush=True)
         manifest.resubmitted(record.job, run_name=run.name, url=run.url)
     if wait:
-        return _refresh(manifest, wait=True, wait_max_workers=wait_max_workers)
+        return _refresh(
+            manifest, wait=True, wait_max_workers=wait_max_workers, contact=Contact(reconnect_timeout_seconds)
+        )
     manifest.save()
     return manifest

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
+from ._errors import ContactLostError
 from ._submission_pool import PendingRun
 from ._submit import JobSpec, finish, is_flyte_run
 
@@ -101,9 +103,15 @@ def finish_all(
                 continue
         settled.append((value, job))
 
+    # One outage clock for the whole sweep: its runs share one control plane.
+    first = next((job for _, job in items), None)
+    contact = Contact(
+        first.settings.reconnect_timeout_seconds if first is not None else DEFAULT_RECONNECT_TIMEOUT_SECONDS
+    )
+
     def one(item: tuple[Any, JobSpec]) -> Any:
         try:
-            return finish(*item)
+            return finish(*item, contact=contact)
         except Exception as exc:
             return exc
 
@@ -149,22 +157,32 @@ def finish_all(
 
     remaining = set(waiting)
     aborted = False
-    while remaining:
-        try:
-            index, outcome = done.get(timeout=0.5)
-        except queue.Empty:
-            continue
+
+    def settle(index: int, outcome: Any) -> None:
+        nonlocal aborted
         remaining.discard(index)
         outcomes[index] = outcome
         if progress is not None:
             progress.finished(ok=not isinstance(outcome, BaseException), started=index in started)
         if on_finished:
             on_finished(index, outcome)
-        if fail_fast and isinstance(outcome, BaseException) and not aborted:
+        failed = isinstance(outcome, BaseException) and not isinstance(outcome, ContactLostError)
+        if fail_fast and failed and not aborted:
             aborted = True
             abort_runs(
                 [settled[i][0] for i in remaining], reason=f"fail_fast: job {items[index][1].label} failed"
             )  # type: ignore[index]
+
+    while remaining:
+        try:
+            index, outcome = done.get(timeout=0.5)
+        except queue.Empty:
+            if contact.expired():  # no answer for longer than the limit: stop waiting on every run left
+                for index in sorted(remaining):
+                    settle(index, contact.lost(settled[index][0]))  # type: ignore[index]
+            continue
+        if index in remaining:
+            settle(index, outcome)
     return outcomes
 
 

@@ -38,6 +38,9 @@ class FlyteLauncherConf:
     # Finish an earlier sweep from its manifest (path, sweep directory or sweep id): succeeded jobs are
     # kept, running ones waited on, failed or never-submitted ones submitted anew. Grid sweeps only.
     resume: Optional[str] = None  # noqa: UP045
+    # While waiting, how long an unreachable control plane is retried (after flyte's own ~36 s of
+    # reconnects) before the unfinished jobs are recorded UNCONFIRMED (reattach with `flyte hydra status`).
+    reconnect_timeout_seconds: float = 600.0
     # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
     run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
 
