@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -277,6 +278,16 @@ def test_status_and_rerun_never_take_another_sweeps_run_for_this_sweeps(
 
 
 @pytest.fixture
+def outage_cp(control_plane: ControlPlane, tmp_path: Path) -> Iterator[ControlPlane]:
+    """A control plane of the test's own, to stop and start: the session's one is left untouched."""
+    cp = ControlPlane(tmp_path / "outage-cp", home=control_plane.home).start()
+    try:
+        yield cp
+    finally:
+        cp.close()
+
+
+@pytest.fixture
 def slow_project(tmp_path: Path) -> Path:
     root = tmp_path / "slow"
     shutil.copytree(HERE / "conf", root / "conf")
@@ -338,9 +349,9 @@ def test_an_outage_of_45_s_while_waiting_is_ridden_out(
 
 
 def test_an_outage_past_the_limit_leaves_jobs_unconfirmed_then_status_finds_the_truth(
-    control_plane: ControlPlane, project: Path
+    outage_cp: ControlPlane, project: Path
 ) -> None:
-    control_plane.reset()
+    control_plane = outage_cp
     shutil.copy(HERE / "slow_tasks.py", project / "slow_tasks.py")
     names = [f"lim-{n}" for n in range(3)]
     env = control_plane.env(control_plane.write_flyte_config(project / "flyte-cli.yaml"))
