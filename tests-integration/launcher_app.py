@@ -1,6 +1,8 @@
 """A @hydra.main app in the guide's pattern over tests-integration/conf, for the launcher's remote tests.
 
-`task=objective` (default) or `task=fails_for_sgd` picks the entry task.
+`task=objective` (default) or `task=fails_for_sgd` picks the entry task. `+runs_in_main=N` calls
+`flyte.run` N times in `main` (returning the last run) and `+wait_in_main=true` waits on the run
+inside `main` and returns its outputs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ TASKS = {"objective": objective, "fails_for_sgd": fails_for_sgd}
 def main(cfg: DictConfig):  # noqa: ANN201 - returns whatever flyte.run returns in this job
     flyte.init_from_config()
     entry_task = apply_task_env(TASKS[cfg.get("task", "objective")], cfg)
-    return flyte.run(entry_task, cfg=cfg)
+    runs = [flyte.run(entry_task, cfg=cfg) for _ in range(cfg.get("runs_in_main", 1))]
+    if len(runs) > 1:
+        print(f"runs in main: {' '.join(run.name for run in runs)}")
+    if cfg.get("wait_in_main", False):
+        run = runs[-1]
+        run.wait(quiet=True)
+        print(f"waited in main: {run.name} {run.phase} {run.outputs()[0]}")
+        return run.outputs()[0]
+    return runs[-1]
 
 
 if __name__ == "__main__":

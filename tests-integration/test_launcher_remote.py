@@ -138,3 +138,24 @@ def test_a_failing_job_exits_non_zero_and_keeps_the_others(cp: ControlPlane, pro
         text,
     )
     assert failed and failed.group(1).startswith(cp.endpoint), text
+
+
+def test_two_flyte_runs_in_one_main_are_two_runs(cp: ControlPlane, project: Path) -> None:
+    code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
+                         "hydra.launcher.wait=false", "+runs_in_main=2", "optimizer.lr=0.1,0.2")  # fmt: skip
+    assert code == 0, text
+    pairs = [line.split()[3:] for line in text.splitlines() if line.startswith("runs in main:")]
+    names = [name for pair in pairs for name in pair]
+    assert len(pairs) == 2 and len(set(names)) == 4, text
+    assert sorted(r.name for r in cp.requests.created_runs()) == sorted(names)
+
+
+def test_waiting_on_the_run_inside_main(cp: ControlPlane, project: Path) -> None:
+    code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
+                         "+wait_in_main=true", "optimizer.lr=0.25,0.5")  # fmt: skip
+    assert code == 0, text
+    waited = re.findall(rf"waited in main: (\S+) \S+ ({FLOAT})", text)
+    assert [float(v) for _, v in waited] == pytest.approx([0.5, 1.0]), text
+    assert all(cp.runs[name].phase == "SUCCEEDED" for name, _ in waited)
+    values = [float(v) for v in re.findall(rf"Job #\d+ \(.*\) finished: ({FLOAT})", text)]
+    assert values == pytest.approx([0.5, 1.0]), text

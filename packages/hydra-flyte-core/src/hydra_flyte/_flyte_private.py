@@ -23,6 +23,13 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
   same result for every job of a sweep. It is memoised per task, run settings it reads
   (`TASK_SPEC_RUNNER_FIELDS`) and `flyte.init` configuration. `flyte.run` only reads the spec
   it gets back (filling in ids that are the same for every job), copying it into its requests.
+- `flyte._initialize._get_init_config` and `init_config_context`: which `flyte.init*`
+  configuration is current, and running a submission under a given one. A launch's submissions
+  run after the job that asked for them (held, then pooled), so each is pinned to the
+  configuration current when its job called `flyte.run`; and a job's repeated
+  `flyte.init_from_config()` with an unchanged configuration is recognised as a no-op
+  (`_repeated_init.py`). Without them, every call re-initialises flyte and each submission uses
+  the configuration current when it is sent.
 
 Each of the three is checked when a sweep starts its submissions (present, async or not as
 expected, the task spec builder reading no setting outside the memo's key). One that a flyte
@@ -256,3 +263,43 @@ async def _once(
     except Exception:
         cache.pop(key, None)
         raise
+
+
+INIT_CONFIG_GETTER = "_get_init_config"
+INIT_CONFIG_CONTEXT = "init_config_context"
+
+
+def _init_config_accessors() -> tuple[Any, Any]:
+    module = importlib.import_module(INITIALIZE_MODULE)
+    getter, context = getattr(module, INIT_CONFIG_GETTER), getattr(module, INIT_CONFIG_CONTEXT)
+    expect(
+        callable(getter) and not inspect.iscoroutinefunction(getter),
+        f"{INIT_CONFIG_GETTER} is not a function",
+    )
+    expect(not inspect.signature(getter).parameters, f"{INIT_CONFIG_GETTER} takes arguments")
+    expect(len(inspect.signature(context).parameters) == 1, f"{INIT_CONFIG_CONTEXT} does not take (cfg)")
+    return getter, context
+
+
+INIT_CONFIG = Private(
+    f"{INITIALIZE_MODULE}.{INIT_CONFIG_GETTER}", "flyte", _init_config_accessors,
+    fallback="every flyte.init_from_config() of a launch re-initialises flyte, and each submission uses the "
+    "configuration current when it is sent",
+)  # fmt: skip
+
+
+def current_init_config() -> Any:
+    """The `flyte.init*` configuration in effect (an opaque object; None if not initialised or unknown)."""
+    found = INIT_CONFIG.get()
+    return None if found is None else found[0]()
+
+
+@contextlib.contextmanager
+def init_config_pinned(init_config: Any) -> Iterator[None]:
+    """Run the body (a submission, on any thread) under `init_config`, whatever flyte.init does meanwhile."""
+    found = INIT_CONFIG.get() if init_config is not None else None
+    if found is None:
+        yield
+        return
+    with found[1](init_config):
+        yield

@@ -41,8 +41,14 @@ def _submit_in_job(task: Any, args: Any, kwargs: Any, job: JobSpec) -> Any:
     type is one of our errors (nothing submitted, the input named) rather than the SDK's.
     """
     kwargs = _checked_inputs(task, kwargs)
-    value = submit(task, args, kwargs, job)
     started = _started.get()
+    if started:  # a later flyte.run of the same job: its own run name, not the job's manifest record
+        import dataclasses
+
+        job = dataclasses.replace(
+            job, call=len(started) + 1, on_submitted=None, planned_name=None, existing=None
+        )
+    value = submit(task, args, kwargs, job)
     if started is not None:
         started.append(value)
     return value

@@ -193,7 +193,8 @@ class FlyteLauncher(Launcher):
                     else:
                         _compact_job_errors(submitted)
                     if manifest is not None and resumed is None:  # every run named on disk before submitting
-                        manifest.plan((job.job_num, job.overrides, run_name(job)) for _, job, _ in submitted)
+                        unplanned = [job for _, job, _ in submitted if job.job_num not in manifest.jobs]
+                        manifest.plan((job.job_num, job.overrides, run_name(job)) for job in unplanned)
                     if held is not None and len(held):
                         _probe_endpoint()
                     if manifest is not None and resumed is None:  # a reused --name: caught before submitting
@@ -364,9 +365,11 @@ class FlyteLauncher(Launcher):
             return None
         from ._flyte_private import builds_shared_by_submissions
         from ._held_submissions import HeldSubmissions
+        from ._repeated_init import init_from_config_reused
         from ._submission_pool import SubmissionPool
 
         stack.enter_context(builds_shared_by_submissions())
+        stack.enter_context(init_from_config_reused())
         return HeldSubmissions(stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers)))
 
     def _start_job(
@@ -384,7 +387,7 @@ class FlyteLauncher(Launcher):
         from ._hydra_private import job_runner
         from ._job_scope import job_scope
         from ._phases import PLANNED
-        from ._submit import JobSpec
+        from ._submit import JobSpec, run_name
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
@@ -395,6 +398,11 @@ class FlyteLauncher(Launcher):
             if progress is not None:
                 progress.submitted()
 
+        def planned_now() -> None:
+            """The script reads its run inside main: it is sent now, so its name goes on disk first."""
+            if idx not in manifest.jobs:  # (a resumed job's record is there already)
+                manifest.plan([(idx, tuple(overrides), run_name(job))])
+
         job = JobSpec(
             settings=settings,
             job_num=idx,
@@ -404,6 +412,7 @@ class FlyteLauncher(Launcher):
             on_submitted=recorded if manifest is not None else None,
             planned_name=manifest.jobs[idx].run_name if self._resuming(manifest, idx) else None,
             existing=existing,
+            before_send=planned_now if manifest is not None else None,
         )
         overlay = _overlay.get()
         if (

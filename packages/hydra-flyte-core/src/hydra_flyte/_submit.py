@@ -120,6 +120,10 @@ class JobSpec:
     planned_name: str | None = None
     # A resumed job's run (of this sweep, on the control plane) or kept result: used instead of submitting.
     existing: Any = field(default=None, compare=False, repr=False)
+    # Called before the run is sent (a launch records its planned name if not yet recorded).
+    before_send: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    # Which `flyte.run` of the job's task function this is (1 for the first; later ones get their own name).
+    call: int = 1
 
     @property
     def label(self) -> str:
@@ -131,7 +135,8 @@ def run_name(job: JobSpec) -> str | None:
     name = job.settings.run_options.get("name") or job.sweep_id
     if not name:
         return None
-    return str(name) if job.job_num is None else f"{name}-{job.job_num}"
+    name = str(name) if job.job_num is None else f"{name}-{job.job_num}"
+    return name if job.call == 1 else f"{name}-{job.call}"
 
 
 def run_labels(job: JobSpec) -> dict[str, str]:
@@ -203,8 +208,18 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
     ensure_endpoint()
     runner = _runner(job)
     name = run_name(job)
+    from ._flyte_private import current_init_config, init_config_pinned
+
+    # Sent later (held, then pooled): under the flyte.init configuration of this moment.
+    init_config = current_init_config()
 
     def start() -> Any:
+        if job.before_send is not None:
+            job.before_send()
+        with init_config_pinned(init_config):
+            return send()
+
+    def send() -> Any:
         try:
             return runner.run(task, *args, **kwargs)
         except Exception as exc:
