@@ -15,6 +15,9 @@ import _bench_envs as envs
 
 METRICS = (
     "seconds",
+    "main_seconds",
+    "sdk_seconds",
+    "main_over_sdk",
     "per_job_ms",
     "peak_rss_mb",
     "bare_flyte_per_job_ms",
@@ -171,7 +174,25 @@ def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
         g("local", "ours", "overhead_per_job_ms"), g("local", "theirs", "overhead_per_job_ms")
     )
     help_ratio = paired_ratio(data["startup"].get("samples", {}), "flyte_help_with", "flyte_help_without")
+    main_vs_sdk = _get(data, "main_200", "ours", "main_over_sdk")
+    main_speedup = _ratio(g("main_200", "theirs", "main_seconds"), g("main_200", "ours", "main_seconds"))
     return [
+        goal(
+            "`@hydra.main` (guide's pattern) within 1.3x of our SDK, N=200",
+            "ours main / ours SDK, median of the paired runs' ratios (whole processes)",
+            main_vs_sdk,
+            "<= 1.3",
+            lambda v: v <= 1.3,
+            "{:.2f}",
+        ),
+        goal(
+            "`@hydra.main`, N=200: ours >= 15x faster than theirs",
+            "theirs / ours, median seconds (whole processes)",
+            main_speedup,
+            ">= 15x",
+            lambda v: v >= 15,
+            "{:.1f}x",
+        ),
         goal(
             "N=200 submission: ours >= 20x faster than theirs",
             "theirs / ours, median seconds",
@@ -246,6 +267,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _reps(w: dict[str, Any]) -> str:
     return " / ".join(str(w["reps"].get(impl, 0)) for impl in ("ours", "theirs"))
+
+
+def _main_section(data: dict[str, Any]) -> list[str]:
+    """#7: the `@hydra.main` path (the guide's pattern) next to our SDK and theirs, whole processes."""
+    w = data["workloads"].get("main_200")
+    if w is None:
+        return []
+    g = lambda *a: _get(data, *a)  # noqa: E731
+    out = [
+        "## 7. `@hydra.main` submission (the guide's pattern, `wait=false`, record-only control plane)",
+        "",
+        "`python main_app.py --multirun hydra/launcher=flyte hydra.launcher.wait=false x=range(0,N)`, where "
+        "`main` calls `flyte.init_from_config()` then `return flyte.run(objective, cfg=cfg)` "
+        "(workload/main_app.py), run with each side's launcher plugin; for ours, the same sweep through "
+        "the SDK (`hydra_sweep(..., wait=False)`, workload/sdk_app.py) right after it, against the same "
+        "control plane. Wall time of each whole process (interpreter start and imports included).",
+        "",
+    ]
+    out += _table(
+        ["jobs", "ours @hydra.main s", "ours SDK s", "ours main / SDK (paired)", "theirs @hydra.main s",
+         "theirs / ours (@hydra.main)", "reps ours / theirs"],
+        [[
+            w["label"], _f(g("main_200", "ours", "main_seconds"), "{:.2f}"),
+            _f(g("main_200", "ours", "sdk_seconds"), "{:.2f}"), _f(g("main_200", "ours", "main_over_sdk"), "{:.2f}"),
+            _f(g("main_200", "theirs", "main_seconds"), "{:.2f}"),
+            _f(_ratio(g("main_200", "theirs", "main_seconds"), g("main_200", "ours", "main_seconds")), "{:.1f}x"),
+            _reps(w),
+        ]],
+    )  # fmt: skip
+    return out
 
 
 def markdown(data: dict[str, Any], *, json_name: str) -> str:
@@ -387,7 +438,8 @@ def markdown(data: dict[str, Any], *, json_name: str) -> str:
         methods |= {s.get("group_method") for runs in w["samples"].values() for s in runs}
         out += ["Measured by: " + "; ".join(sorted(x for x in methods if x)) + ".", ""]
 
-    st = data["startup"]
+    out += _main_section(data)
+    st = data["startup"] or {"reps": 0, "method": "not measured in this run (--workloads)"}
     med = st.get("median_ms", {})
     out += [
         "## 5. Start-up cost",

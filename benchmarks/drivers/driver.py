@@ -6,6 +6,9 @@ Workloads:
   submit   remote grid sweep, wait=False, against a record-only control plane (tasks not run)
   wait     remote grid sweep, wait=True, every task executed by the control plane
   local    local-mode grid sweep, per-job time, next to a bare flyte local run of the same task
+  main     the same remote grid (wait=False, record-only) from a whole `@hydra.main` process in the
+           guide's pattern (workload/main_app.py, `hydra/launcher=flyte`); for ours also the same sweep
+           through the SDK as a whole process (workload/sdk_app.py), alternating with it
   compose  composition alone: Hydra's own per-job composition and each SDK's, for a value-only
            sweep and a sweep that changes group selections
 
@@ -366,7 +369,60 @@ def run_compose(impl: str, n: int) -> dict[str, Any]:
     return figures
 
 
-WORKLOADS = {"submit": run_submit, "wait": run_wait, "local": run_local, "compose": run_compose}
+def _timed_process(argv: list[str], cwd: Path, n: int, cp: ControlPlaneProcess) -> float:
+    """Wall seconds of one whole process that submits n runs; it must exit 0 and n more runs must be recorded."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[1]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return seconds
+
+
+def run_main(impl: str, n: int) -> dict[str, Any]:
+    """`python main_app.py --multirun hydra/launcher=flyte hydra.launcher.wait=false x=range(0,n)`, whole process.
+
+    The apps run in a copy of workload/ (the code bundle's root is the working directory), with the
+    default Flyte config (~/.flyte/config.yaml under this HOME) pointing at the control plane. For
+    ours, the SDK's process (sdk_app.py) runs right after, against the same control plane.
+    """
+    import shutil
+
+    work = Path.cwd() / "app"
+    shutil.copytree(WORKLOAD, work, ignore=shutil.ignore_patterns("__pycache__"))
+    figures: dict[str, Any] = {}
+    with ControlPlaneProcess(record_only="queued") as cp:
+        config = Path(os.environ["HOME"]) / ".flyte" / "config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        info = cp.info
+        config.write_text(
+            f"admin:\n  endpoint: {info['endpoint']}\n  insecure: true\n"
+            f"task:\n  org: {info['org']}\n  project: {info['project']}\n  domain: {info['domain']}\n"
+        )
+        app = [sys.executable, "main_app.py", "--multirun", "hydra/launcher=flyte", "hydra.launcher.wait=false",
+               f"x=range(0,{n})"]  # fmt: skip
+        figures["main_seconds"] = _timed_process(app, work, n, cp)
+        if impl == "ours":
+            figures["sdk_seconds"] = _timed_process([sys.executable, "sdk_app.py", str(n)], work, n, cp)
+    expected_runs = n * (2 if impl == "ours" else 1)
+    figures.update(
+        seconds=figures["main_seconds"],
+        per_job_ms=1000 * figures["main_seconds"] / n,
+        created_runs=cp.summary.get("created_runs"),
+        ok=cp.summary.get("created_runs") == expected_runs,
+    )
+    if impl == "ours":
+        figures["main_over_sdk"] = figures["main_seconds"] / figures["sdk_seconds"]
+    return figures
+
+
+WORKLOADS = {
+    "main": run_main,
+    "submit": run_submit,
+    "wait": run_wait,
+    "local": run_local,
+    "compose": run_compose,
+}
 
 
 def main() -> None:
