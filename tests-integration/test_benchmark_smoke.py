@@ -34,14 +34,14 @@ def test_quick_benchmark_run_writes_every_section(tmp_path: Path) -> None:
 
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["mode"] == "quick" and data["only"] == "ours"
-    expected = {"compose", "local", "submit_50", "submit_200", "wait_20", "submit_1000"}
+    expected = {"compose", "local", "submit_50", "submit_200", "wait_20", "submit_1000", "main_200"}
     assert set(data["workloads"]) == expected
     for key, workload in data["workloads"].items():
         assert workload["errors"] == [], key
         assert workload["all_ok"] == {"ours": True}, key
         assert "theirs" not in workload["samples"], key
     medians = {key: w["medians"]["ours"] for key, w in data["workloads"].items()}
-    for key in ("submit_50", "submit_200", "submit_1000", "wait_20", "local"):
+    for key in ("submit_50", "submit_200", "submit_1000", "wait_20", "local", "main_200"):
         assert medians[key]["seconds"] > 0, key
     assert medians["submit_1000"]["peak_rss_mb"] > 0
     assert medians["local"]["overhead_per_job_ms"] is not None
@@ -49,7 +49,8 @@ def test_quick_benchmark_run_writes_every_section(tmp_path: Path) -> None:
     assert data["startup"]["median_ms"]["flyte_help_with"] > 0
     assert data["startup"]["median_ms"]["hydra_app_with"] > 0
     assert data["startup"]["plugin_imports"]["ms"] > 0
-    assert len(data["goals"]) == 7
+    assert medians["main_200"]["sdk_seconds"] > 0 and medians["main_200"]["main_over_sdk"] > 0
+    assert len(data["goals"]) == 9
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
 
     text = out.read_text()
@@ -61,6 +62,7 @@ def test_quick_benchmark_run_writes_every_section(tmp_path: Path) -> None:
         "## 4. Composition alone",
         "## 5. Start-up cost",
         "## 6. Peak memory",
+        "## 7. `@hydra.main` submission",
         "## Machine",
     ):
         assert heading in text, heading
