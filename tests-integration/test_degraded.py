@@ -36,6 +36,7 @@ PRIVATE = {
     "bundle": _flyte_private.SYMBOLS["bundle"],
     "directory_check": _flyte_private.SYMBOLS["directory_check"],
     "task_spec": _flyte_private.SYMBOLS["task_spec"],
+    "init_config": _flyte_private.INIT_CONFIG,
     "omegaconf_parse": _oc.PARSE,
     "apply_overrides": _hydra_private.APPLY_OVERRIDES,
     "overrides_dirname": _hydra_private.OVERRIDES_DIRNAME,
