@@ -180,6 +180,19 @@ def test_injected_failure_hang_and_server_restart_mid_wait(flyte_remote: Control
     assert flyte_remote.runs[name].root.process is None  # never executed
 
 
+def test_hung_runs_take_no_executor_slot(flyte_remote: ControlPlane) -> None:
+    """More hung runs than root slots still leave a slot for the next run (no deadlock at random)."""
+    prefix = _unique("slot-hang")
+    flyte_remote.faults.hang_runs(lambda target: target.run_name.startswith(prefix))
+    hung = [_remote(name=f"{prefix}-{n}").run(tasks.square, n) for n in range(3)]  # the default: 2 root slots
+    for run in hung:
+        flyte_remote.wait_for_phase(run.name, ["RUNNING"])
+    free = _remote().run(tasks.square, 7)
+    free.wait(quiet=True)
+    assert free.phase == "succeeded"
+    assert [flyte_remote.runs[run.name].phase for run in hung] == ["RUNNING"] * 3
+
+
 def test_rpc_latency_is_injected(flyte_remote: ControlPlane) -> None:
     """Per-RPC latency delays submission by at least the configured time."""
     flyte_remote.faults.set_record_only("queued")

@@ -105,6 +105,14 @@ class Executor:
         if decision == "succeeded":
             self.store.set_phase(action, SUCCEEDED)
             return
+        if decision == "hang":
+            # A hung action runs no process, so it takes no slot: otherwise hung runs could hold every
+            # slot and leave the runs a test is about QUEUED forever (as fail_fast's did, at random).
+            self.store.set_phase(action, INITIALIZING)
+            self.store.set_phase(action, RUNNING)
+            while not action.done:
+                await self.store.wait_for_change(1.0)
+            return
         slots = self._root_slots if action.is_root else self._child_slots
         async with slots:
             if action.done:
@@ -115,10 +123,6 @@ class Executor:
                     kind=execution_pb2.ExecutionError.USER, code="InjectedFailure", message=message
                 )
                 self.store.set_phase(action, FAILED, err)
-            elif decision == "hang":
-                self.store.set_phase(action, RUNNING)
-                while not action.done:
-                    await self.store.wait_for_change(1.0)
             else:
                 await self._execute(action)
 

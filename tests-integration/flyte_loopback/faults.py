@@ -92,7 +92,7 @@ class Faults:
             self._fail.append((predicate, message))
 
     def hang_runs(self, predicate: Predicate) -> None:
-        """Keep matching actions RUNNING, without executing them, until aborted."""
+        """Keep matching actions RUNNING, without executing them or taking an executor slot, until aborted."""
         with self._lock:
             self._hang.append(predicate)
 
