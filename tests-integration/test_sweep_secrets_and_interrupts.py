@@ -1,7 +1,8 @@
 """Secrets stay out of the sweep directory, and Ctrl-C at any point says how to resume.
 
 - No value of `run_options.env_vars` / `--env` / `hydra.launcher.run_options.env_vars` is in any file
-  of the sweep directory, for the SDK, the CLI and the launcher; the runs still get the values.
+  of the sweep directory, for the SDK, the CLI and the launcher (and of a single launcher run's run
+  directory); the runs still get the values.
 - SIGINT while submitting (and while waiting) prints the manifest and the entry point's exact resume
   command, with the root options (`-c CONFIG`) for the CLI.
 """
@@ -115,6 +116,26 @@ def test_launcher_env_vars_are_redacted_in_every_snapshot(flyte_remote: ControlP
     assert [(c.env_vars["API_TOKEN"], c.env_vars["OTHER"]) for c in created] == [
         ("tok-app-3b9d", "tok-env-77aa")
     ] * 2
+
+
+def test_a_single_launcher_run_keeps_env_var_values_out_of_its_run_dir(
+    flyte_remote: ControlPlane, project: Path
+) -> None:
+    """No `--multirun`: Hydra saves `.hydra/hydra.yaml` itself, after our callback's on_run_start redacted it."""
+    env = flyte_remote.env(flyte_remote.write_flyte_config(project / "flyte.yaml"))
+    app = subprocess.run(
+        [sys.executable, "launcher_app.py", "hydra/launcher=flyte", "optimizer.lr=1", "hydra.run.dir=single",
+         "+hydra.launcher.run_options.name=sec-single",
+         "+hydra.launcher.run_options.env_vars.API_TOKEN=tok-single-6d0e"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert app.returncode == 0, app.stdout + app.stderr
+    run_dir = project / "single"
+    assert ".hydra/hydra.yaml" in all_files(run_dir), all_files(run_dir)
+    assert files_holding(run_dir, "tok-single-6d0e") == []
+    assert "API_TOKEN: <redacted>" in (run_dir / ".hydra/hydra.yaml").read_text(), "the name is kept"
+    created = flyte_remote.requests.created_runs()
+    assert [(c.name, c.env_vars["API_TOKEN"]) for c in created] == [("sec-single", "tok-single-6d0e")]
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------------

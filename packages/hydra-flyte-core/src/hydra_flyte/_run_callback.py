@@ -42,6 +42,20 @@ class FlyteRunCallback(Callback):
         self._scope: contextlib.ExitStack | None = None
         self._job: Any = None
         self._started: list[Any] = []
+        self._settings: Any = None  # read by on_run_start, before the snapshot is redacted
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Read the launch settings, then redact env var values before Hydra saves `.hydra/hydra.yaml`."""
+        from ._redact import redact_env_vars
+        from ._validation import launch_settings
+
+        try:
+            self._settings = launch_settings(config.hydra.launcher)
+        except Exception as exc:  # reported by on_job_start, through the job
+            self._settings = exc
+            return
+        if self._settings.run_options.get("env_vars"):
+            redact_env_vars(config)  # the run still gets the values: they are in self._settings
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         from ._job_scope import current_job, failing_scope, job_scope
@@ -53,8 +67,13 @@ class FlyteRunCallback(Callback):
         overrides = tuple(OmegaConf.to_container(config.hydra.overrides.task) or ())  # type: ignore[arg-type]
         scope = contextlib.ExitStack()
         started: list[Any] = []
+        settings, self._settings = self._settings, None
         try:
-            job = JobSpec(settings=launch_settings(config.hydra.launcher), job_num=None, overrides=overrides)
+            if isinstance(settings, Exception):
+                raise settings
+            if settings is None:  # a caller that skipped on_run_start
+                settings = launch_settings(config.hydra.launcher)
+            job = JobSpec(settings=settings, job_num=None, overrides=overrides)
         except Exception as exc:  # a bad mode or option: fail the job when it tries to run
             scope.enter_context(failing_scope(exc))
             job = None
