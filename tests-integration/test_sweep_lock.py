@@ -170,3 +170,20 @@ def test_a_sigkilled_sweep_leaves_no_lock_that_blocks(
                           overrides=["optimizer.lr=1,2", f"hydra.sweep.dir={sweep_dir}"], run_options={"name": "next"})  # fmt: skip
     assert [float(r) for r in results] == [2.0, 4.0]
     assert time.monotonic() - started < 120
+
+
+def test_a_later_sweep_into_the_same_directory_keeps_the_earlier_manifest(
+    flyte_remote: ControlPlane, project: Path, tmp_path: Path
+) -> None:
+    sweep_dir = tmp_path / "reused"
+    for name, lrs in (("first", "1,2"), ("second", "3")):
+        hydra_sweep(objective, config_path=str(project / "conf"), config_name="training",
+                    overrides=[f"optimizer.lr={lrs}", f"hydra.sweep.dir={sweep_dir}"], run_options={"name": name})  # fmt: skip
+    (kept,) = sweep_dir.glob("flyte-sweep.hf-*.json")
+    earlier = load_manifest(kept)
+    assert [(r.run_name, r.phase, r.value) for r in earlier.records()] == [
+        ("first-0", "SUCCEEDED", 2.0),
+        ("first-1", "SUCCEEDED", 4.0),
+    ]
+    assert [(r.run_name, r.value) for r in load_manifest(sweep_dir).records()] == [("second-0", 6.0)]
+    assert {c.name for c in flyte_remote.requests.created_runs()} == {"first-0", "first-1", "second-0"}

@@ -87,6 +87,30 @@ def test_manifest_is_written_atomically_owner_only_and_found_by_id(
     assert "n-0" in table and "SUCCEEDED" in table and "1 planned, 1 succeeded" in table
 
 
+def test_a_new_sweep_keeps_the_manifest_of_the_sweep_it_replaces_in_a_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = Manifest.create(tmp_path / "sweep", run_options={"name": "old"})
+    first.plan([(0, ["a=1"], "old-0"), (1, ["a=2"], "old-1")])
+    first.save()
+    second = Manifest.create(tmp_path / "sweep", run_options={"name": "new"})
+    second.plan([(0, ["a=3"], "new-0")])
+    second.save()
+    kept = tmp_path / "sweep" / f"flyte-sweep.{first.sweep_id}.json"
+    assert [r.run_name for r in Manifest.load(kept).records()] == ["old-0", "old-1"], "nothing of it is lost"
+    assert [r.run_name for r in Manifest.load(tmp_path / "sweep").records()] == ["new-0"]
+    assert find_manifest(first.sweep_id) == kept, "its sweep id still finds it"
+    assert find_manifest(second.sweep_id) == tmp_path / "sweep" / "flyte-sweep.json"
+    (message,) = [r.getMessage() for r in caplog.records if "held the manifest" in r.getMessage()]
+    assert first.sweep_id in message and "2 jobs" in message and kept.name in message
+    third = Manifest.create(tmp_path / "sweep", run_options={"name": "newer"})
+    third.plan([(0, ["a=4"], "newer-0")])
+    assert sorted(p.name for p in (tmp_path / "sweep").glob("flyte-sweep*.json")) == sorted(
+        ["flyte-sweep.json", kept.name, f"flyte-sweep.{second.sweep_id}.json"]
+    ), third.sweep_id
+
+
 def test_a_missing_manifest_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(
         FileNotFoundError, match="pass the manifest's path, its sweep directory, or a sweep id"

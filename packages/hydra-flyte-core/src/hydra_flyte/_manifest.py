@@ -4,6 +4,10 @@ The file is rewritten atomically (a temporary file in the same directory, then `
 readable by its owner alone. Jobs are recorded with their planned run names before anything is
 submitted, so a process killed at any point leaves a manifest naming every run the control plane
 may have received. Environment variables given to the runs are recorded by name only.
+
+A new sweep into a directory that holds another sweep's manifest keeps that manifest: it is moved
+aside to `flyte-sweep.<its sweep id>.json` (still readable by `status`, also by its sweep id), with
+a warning, before the new one is written.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -26,6 +31,8 @@ MANIFEST_NAME = "flyte-sweep.json"
 SWEEP_LABEL = "hydra-flyte-sweep"
 JOB_LABEL = "hydra-flyte-job"
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def new_sweep_id() -> str:
@@ -100,6 +107,7 @@ class Manifest:
     ) -> Manifest:
         """A new manifest for a sweep in `sweep_dir` (created if needed), with secrets kept out."""
         options = dict(run_options or {})
+        _keep_earlier_manifest(Path(sweep_dir) / MANIFEST_NAME)
         manifest = cls(
             path=Path(sweep_dir) / MANIFEST_NAME,
             sweep_id=sweep_id or new_sweep_id(),
@@ -288,6 +296,32 @@ def _remember(manifest: Manifest) -> None:
         entry.write_text(str(manifest.path.resolve()))
     except OSError:
         pass  # the index is a convenience; the manifest itself is what matters
+
+
+def _keep_earlier_manifest(path: Path) -> Path | None:
+    """Move another sweep's manifest at `path` aside (its runs stay findable); where it went, or None."""
+    try:
+        data = json.loads(path.read_text())
+        sweep_id = str(data["sweep_id"])
+        jobs = len(data.get("jobs") or ())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable: keep its bytes all the same
+        sweep_id, jobs = f"unreadable-{new_sweep_id()}", 0
+    kept = path.with_name(f"flyte-sweep.{sweep_id}.json")
+    if kept.exists():
+        kept = path.with_name(f"flyte-sweep.{sweep_id}.{new_sweep_id()}.json")
+    os.replace(path, kept)
+    entry = index_dir() / sweep_id
+    with contextlib.suppress(OSError):
+        if entry.is_file():
+            entry.write_text(str(kept.resolve()))
+    log.warning(
+        f"{path.parent} held the manifest of sweep {sweep_id} ({jobs} jobs); it is kept as {kept.name} "
+        f"(`flyte hydra status {kept}` reads it). Give each sweep a hydra.sweep.dir of its own, "
+        "or resume that sweep with --resume."
+    )
+    return kept
 
 
 def find_manifest(sweep: str | os.PathLike[str]) -> Path:
