@@ -205,7 +205,8 @@ def status(
     SWEEP is the manifest (`flyte-sweep.json`), the sweep directory holding it, or the sweep id
     printed when the sweep started. The runs are looked up on the control plane configured for
     `flyte` (`-c/--config`, `--endpoint`, ...), in the sweep's project and domain, and the
-    manifest is brought up to date.
+    manifest is brought up to date. A local sweep's manifest (`--local`) is shown as recorded,
+    with no control plane contacted.
 
     Exit status: 1 if any job failed, was aborted, timed out, was refused or was never submitted; with
     `--wait`, 1 unless every job succeeded; 0 otherwise (jobs still running do not count as
@@ -214,11 +215,12 @@ def status(
     import hydra_flyte
 
     manifest = _load(ctx, sweep)
-    _initialise_flyte(ctx, manifest)
-    manifest = _on_manifest(
-        ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers,
-        reconnect_timeout_seconds=reconnect_timeout,
-    )  # fmt: skip
+    if manifest.mode != "local":  # a local sweep's manifest is final: no control plane to ask
+        _initialise_flyte(ctx, manifest)
+        manifest = _on_manifest(
+            ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers,
+            reconnect_timeout_seconds=reconnect_timeout,
+        )  # fmt: skip
     _report(manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
 
@@ -271,6 +273,10 @@ def rerun(
             ctx,
         )
     manifest = _load(ctx, sweep)
+    if manifest.mode == "local":
+        from hydra_flyte._sweeps import local_rerun_message
+
+        raise click.UsageError(local_rerun_message(manifest), ctx)
     _initialise_flyte(ctx, manifest)
     # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
     manifest = _on_manifest(

@@ -60,7 +60,7 @@ class FlyteLauncher(Launcher):
         # launcher in its own message, and prints what `setup` raises as it is.
         self._fields = fields
         self._base_settings: Any = None
-        self.manifest: Any = None  # the sweep manifest of a remote sweep, once launched
+        self.manifest: Any = None  # the sweep manifest (remote or local sweep), once launched
         self._name_checked = False
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -146,7 +146,7 @@ class FlyteLauncher(Launcher):
         if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
             resumed = self._resume(manifest, numbered, initial_job_idx, settings)
         progress = None
-        if manifest is not None and settings.wait:
+        if manifest is not None and settings.mode == "remote" and settings.wait:
             from ._waiting import Progress
 
             progress = Progress(len(numbered))
@@ -213,6 +213,9 @@ class FlyteLauncher(Launcher):
                 # The pool has let the submissions in flight land (and dropped the queued ones).
                 runs = [ret._return_value for ret, _, _ in submitted if ret.status is JobStatus.COMPLETED]
                 sdk = _overlay.get() is not None
+                if manifest is not None and manifest.mode == "local":  # no run to reattach to: recorded only
+                    manifest.mark_interrupted()
+                    manifest = None
                 handle_interrupt(interrupt, manifest, runs, settings, submitting=True, sdk=sdk)
             raise
 
@@ -304,15 +307,17 @@ class FlyteLauncher(Launcher):
         return self.hydra_context.config_loader
 
     def _manifest_for(self, settings: Any, sweep_dir: Path) -> Any:
-        """The sweep's manifest (one per launcher, across a custom sweeper's batches); remote sweeps only."""
-        if settings.mode != "remote" or settings.dry_run:
+        """The sweep's manifest (one per launcher, across a custom sweeper's batches); none for a dry run."""
+        if settings.dry_run:
             return None
         if self.manifest is None:
             from ._manifest import Manifest
 
             overlay = _overlay.get()
             task = overlay.task_name if overlay is not None else ""
-            self.manifest = Manifest.create(sweep_dir, task=task, run_options=settings.run_options)
+            self.manifest = Manifest.create(
+                sweep_dir, task=task, run_options=settings.run_options, mode=settings.mode
+            )
             if self._sweep_lock is not None:
                 self._sweep_lock.describe(sweep_id=self.manifest.sweep_id)
             log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
@@ -326,7 +331,12 @@ class FlyteLauncher(Launcher):
         owner. Names made from the sweep id are new by construction and are not looked up. A
         lookup that fails is left to the submissions (which find a clash at the first one).
         """
-        if self._name_checked or not jobs or not settings.run_options.get("name"):
+        if (
+            self._name_checked
+            or not jobs
+            or not settings.run_options.get("name")
+            or settings.mode != "remote"
+        ):
             return
         self._name_checked = True
         from ._errors import RunNameClashError
@@ -391,6 +401,8 @@ class FlyteLauncher(Launcher):
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        if manifest is not None and settings.mode == "local":
+            return self._run_local_job(sweep_config, overrides, idx, settings, manifest)
 
         def recorded(run: Any) -> None:
             if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
@@ -432,6 +444,40 @@ class FlyteLauncher(Launcher):
                 job_subdir_key="hydra.sweep.subdir",
                 job_end_callbacks=False,  # called in _finish, with the job's real outcome
             )
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return ret, job, sweep_config
+
+    def _run_local_job(
+        self, sweep_config: DictConfig, overrides: Sequence[str], idx: int, settings: Any, manifest: Any
+    ) -> tuple[JobReturn, Any, DictConfig]:
+        """A local sweep's job: recorded RUNNING, run here, then its duration (and a failure) recorded."""
+        import time
+
+        from ._hydra_private import job_runner
+        from ._job_scope import job_scope
+        from ._phases import FAILED, RUNNING
+        from ._submit import JobSpec
+
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        if idx not in manifest.jobs:
+            manifest.plan([(idx, tuple(overrides), None)])
+        manifest.finished(idx, phase=RUNNING)
+        job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
+        started = time.monotonic()
+        with job_scope(job):
+            ret = job_runner()(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=sweep_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+                job_end_callbacks=False,  # called in _finish, with the job's real outcome
+            )
+        manifest.timed(idx, time.monotonic() - started)
+        if ret.status is JobStatus.FAILED:
+            error = ret._return_value
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            manifest.finished(idx, phase=FAILED, error=str(message))
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return ret, job, sweep_config
 
@@ -479,7 +525,7 @@ class FlyteLauncher(Launcher):
             returns.append(ret)
         if manifest is not None:
             manifest.save()
-            if settings.wait:
+            if settings.wait and settings.mode == "remote":
                 from ._manifest import format_summary
 
                 print(format_summary(manifest.records()), flush=True)
@@ -620,6 +666,8 @@ def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
         manifest.finished(job.job_num, phase=FAILED, error=f"{type(outcome).__name__}: {outcome}")
     elif isinstance(outcome, RunResult):
         manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome.value)
+    elif manifest.mode == "local":  # the task function returned a value of its own (no flyte.run)
+        manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome)
     elif is_flyte_run(outcome):
         pass  # fire and forget: stays SUBMITTED until `status` looks
 

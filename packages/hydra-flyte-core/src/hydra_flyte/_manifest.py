@@ -66,6 +66,7 @@ class JobRecord:
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier runs of this job (reruns)
     updated_at: str = field(default_factory=_now)
+    duration_seconds: float | None = None  # how long the job took (local sweeps: its run on this machine)
 
 
 @dataclass
@@ -104,20 +105,27 @@ class Manifest:
         sweep_id: str | None = None,
         task: str = "",
         run_options: Mapping[str, Any] | None = None,
+        mode: str = "remote",
     ) -> Manifest:
-        """A new manifest for a sweep in `sweep_dir` (created if needed), with secrets kept out."""
+        """A new manifest for a sweep in `sweep_dir` (created if needed), with secrets kept out.
+
+        A local sweep's manifest (`mode="local"`) records each job's phase, value and duration;
+        its jobs have no run name or URL, and nothing in it is looked up on a control plane.
+        """
         options = dict(run_options or {})
         _keep_earlier_manifest(Path(sweep_dir) / MANIFEST_NAME)
         manifest = cls(
             path=Path(sweep_dir) / MANIFEST_NAME,
             sweep_id=sweep_id or new_sweep_id(),
             task=task,
+            mode=mode,
             project=options.get("project"),
             domain=options.get("domain"),
             env_var_names=sorted((options.get("env_vars") or {}).keys()),
             labels=dict(options.get("labels") or {}),
         )
-        manifest._endpoint_from_flyte()
+        if mode == "remote":
+            manifest._endpoint_from_flyte()
         return manifest
 
     def _endpoint_from_flyte(self) -> None:
@@ -145,6 +153,10 @@ class Manifest:
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
         self._update(num, phase=phase, value=_jsonable(value), error=error)
+
+    def timed(self, num: int, seconds: float) -> None:
+        """How long job `num` took (a local job: from the start of its task function to its end)."""
+        self._update(num, duration_seconds=round(seconds, 3))
 
     def _update(self, num: int, **changes: Any) -> None:
         with self._lock:

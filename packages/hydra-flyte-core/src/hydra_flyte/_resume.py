@@ -63,6 +63,11 @@ def prepare(config: Any, settings: Any) -> Manifest:
             f"{sweep} --wait` to collect the runs this sweep already submitted."
         )
     manifest = load_manifest(sweep)
+    if manifest.mode == "local":
+        raise ConfigurationError(
+            f"resume={sweep!r} is a local sweep's manifest: its jobs ran on this machine and left no runs to "
+            "look up, so it cannot be resumed. Run the sweep again (locally or remotely) without the resume option."
+        )
     manifest.path = manifest.path.resolve()
     directory = manifest.path.parent
     given = [

@@ -1,7 +1,8 @@
 """Reattaching to a remote sweep from its manifest: `sweep_status` (phases, results) and `rerun_failed`.
 
 Both work from the manifest alone, hours after the sweep was submitted and from another process:
-the runs are looked up by the names the manifest recorded.
+the runs are looked up by the names the manifest recorded. A local sweep's manifest is complete
+when the sweep ends: `sweep_status` returns it as recorded, and `rerun_failed` refuses it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
             f"{path} is not a hydra-flyte sweep manifest this version can read ({exc}); "
             "pass the flyte-sweep.json a sweep wrote."
         ) from exc
+
+
+def local_rerun_message(manifest: Manifest) -> str:
+    """Why a local sweep is not rerun, and what to do instead."""
+    failed = [r.job for r in manifest.failed()]
+    which = f" (failed: job {', '.join(map(str, failed))})" if failed else ""
+    return (
+        f"{manifest.path} is a local sweep{which}: its jobs ran on this machine, so there is no Flyte run to "
+        "rerun from. Run the failed jobs again with the sweep's own command (with --local / mode=local and "
+        "their overrides, listed by `flyte hydra status`), or run the sweep remotely to get reruns."
+    )
 
 
 def _lookup(record: JobRecord) -> Any:
@@ -114,11 +126,14 @@ def sweep_status(
     and NOT_SUBMITTED are kept. With `wait=True`, waits for every unfinished run first. An
     unreachable control plane is retried for `reconnect_timeout_seconds`; then the jobs it could
     not confirm are recorded UNCONFIRMED and ContactLostError is raised. Needs the Flyte endpoint
-    the sweep was submitted to (flyte.init / the default Flyte config).
+    the sweep was submitted to (flyte.init / the default Flyte config). A local sweep's manifest is
+    returned as recorded, with no control plane contacted.
     """
     from ._submit import ensure_endpoint
 
     manifest = load_manifest(sweep)
+    if manifest.mode == "local":
+        return manifest
     ensure_endpoint()
     return _refresh(
         manifest, wait=wait, wait_max_workers=wait_max_workers, contact=Contact(reconnect_timeout_seconds)
@@ -223,12 +238,14 @@ def rerun_failed(
     Each failed run is re-run by Flyte from its own recorded task and inputs (so the composed
     config and task arguments are exactly the same), as a new run recorded in the same manifest;
     the old run moves to the job's `attempts`. With `wait=True` the new runs are waited on and
-    their results collected.
+    their results collected. A local sweep has no runs to rerun from: ConfigurationError.
     """
-    from ._errors import RunNameClashError
+    from ._errors import ConfigurationError, RunNameClashError
     from ._submit import ensure_endpoint
 
     manifest = load_manifest(sweep)
+    if manifest.mode == "local":
+        raise ConfigurationError(local_rerun_message(manifest))
     ensure_endpoint()
     # Only runs the control plane says failed; refused or never submitted jobs have no run to
     # rerun from (`--resume` submits those anew).
