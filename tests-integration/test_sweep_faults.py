@@ -112,6 +112,22 @@ def test_lost_replies_through_the_cli_exit_0_and_print_every_url(
     control_plane.reset()
 
 
+def test_a_named_single_run_whose_reply_was_lost_is_adopted_and_a_taken_name_is_refused(
+    flyte_remote: ControlPlane, tmp_path: Path
+) -> None:
+    """hydra_run: the run found under its name is its own (by its submission token), or a clear clash."""
+    flyte_remote.faults.lose_create_run_replies(first=1)
+    result = hydra_run(objective, config_path=CONF, config_name="training",
+                       overrides=["optimizer.lr=3", f"hydra.run.dir={tmp_path / 'one'}"], run_options={"name": "solo"})  # fmt: skip
+    assert float(result) == 6.0
+    assert len(flyte_remote.requests.lost_replies()) == 1, "the fault fired"
+    assert [c.name for c in flyte_remote.requests.created_runs()] == ["solo"], "one run, adopted"
+    with pytest.raises(RunNameClashError, match=r"run name 'solo' is already taken .*this run did not submit it"):
+        hydra_run(objective, config_path=CONF, config_name="training",
+                  overrides=["optimizer.lr=4", f"hydra.run.dir={tmp_path / 'two'}"], run_options={"name": "solo"})  # fmt: skip
+    assert [c.name for c in flyte_remote.requests.created_runs()] == ["solo"], "the second created nothing"
+
+
 # ------------------------------------------------------------------ refused submissions
 
 

@@ -162,7 +162,7 @@ class RunNameClashError(HydraFlyteError):
             owner = f"job {self.owner_job} of sweep {self.owner_sweep}" + _manifest_hint(self.owner_sweep)
         else:
             owner = "a run that is not part of any hydra-flyte sweep"
-        ours = f"sweep {sweep_id}" if sweep_id else "this sweep"
+        ours = f"sweep {sweep_id}" if sweep_id else "this sweep" if job_num is not None else "this run"
         job = f" (job {job_num})" if job_num is not None else ""
         super().__init__(
             f"run name {run_name!r}{job} is already taken on the control plane by {owner}; {ours} did not "

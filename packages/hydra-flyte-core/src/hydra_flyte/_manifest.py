@@ -30,6 +30,8 @@ from ._phases import PLANNED, SUBMITTED, is_rerunnable_failure
 MANIFEST_NAME = "flyte-sweep.json"
 SWEEP_LABEL = "hydra-flyte-sweep"
 JOB_LABEL = "hydra-flyte-job"
+# A single named run's own token: its run after a lost CreateRun reply is recognised by it.
+SUBMISSION_LABEL = "hydra-flyte-submission"
 FORMAT_VERSION = 1
 
 log = logging.getLogger(__name__)

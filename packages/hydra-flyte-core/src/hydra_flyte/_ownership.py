@@ -5,6 +5,9 @@ When a CreateRun answers ALREADY_EXISTS for a planned name (our first attempt cr
 its reply was lost, and the retry, the SDK's or ours, found it), the run is looked up: if its
 labels name this sweep and job, it *is* the submission. Anything else under the name belongs to
 someone else: it is never adopted, waited on, rerun or reported as this sweep's.
+
+A single run given a name (no sweep) carries `hydra-flyte-submission=<token>`, a token of that
+submission alone, and is adopted on ALREADY_EXISTS by the same rule.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import RunNameClashError
-from ._manifest import JOB_LABEL, SWEEP_LABEL
+from ._manifest import JOB_LABEL, SUBMISSION_LABEL, SWEEP_LABEL
 from ._submission_pool import _causes
 
 
@@ -86,3 +89,17 @@ def adopt_existing(name: str, exc: BaseException, *, sweep_id: str | None, job_n
         return check_ours(run, sweep_id=sweep_id, job_num=job_num)
     except RunNameClashError as clash:
         raise clash from exc
+
+
+def adopt_submission(name: str, exc: BaseException, *, token: str) -> Any:
+    """After ALREADY_EXISTS for a single run's `name`: the run, if it carries this submission's token.
+
+    Another run under the name is RunNameClashError; `exc` is re-raised when there is no run after all.
+    """
+    run = lookup(name)
+    if run is None:
+        raise exc
+    labels = labels_of(run)
+    if labels.get(SUBMISSION_LABEL) != token:
+        raise RunNameClashError(run.name, labels, sweep_id=None, job_num=None) from exc
+    return run

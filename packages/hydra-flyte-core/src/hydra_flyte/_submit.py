@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 
 from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
 from ._errors import ConfigurationError, NoEndpointError, RunFailedError, RunNameClashError
-from ._ownership import adopt_existing, is_already_exists
+from ._ownership import adopt_existing, adopt_submission, is_already_exists
 from ._phases import FAILED, is_success, phase_name
 from ._results import RunResult
 from ._submission_pool import DEFAULT_SUBMIT_WORKERS, PendingRun, SubmissionPool, call_with_retries
@@ -167,8 +168,8 @@ def ensure_endpoint() -> None:
     probe_endpoint(configured_endpoint())  # a dead endpoint is named in seconds, not after the SDK's retries
 
 
-def _runner(job: JobSpec) -> Any:
-    """The flyte runner for this job, with the job's mode and run options."""
+def _runner(job: JobSpec, *, submission: str | None = None) -> Any:
+    """The flyte runner for this job, with the job's mode and run options (and a single run's token)."""
     import flyte
 
     options = dict(job.settings.run_options)
@@ -176,6 +177,10 @@ def _runner(job: JobSpec) -> Any:
     if name is not None:
         options["name"] = name
     labels = run_labels(job)
+    if submission is not None:
+        from ._manifest import SUBMISSION_LABEL
+
+        labels[SUBMISSION_LABEL] = submission
     if labels:
         options["labels"] = labels
     try:
@@ -206,8 +211,10 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
         except Exception as exc:
             raise RunFailedError(url=None, phase=FAILED, message=f"{type(exc).__name__}: {exc}") from exc
     ensure_endpoint()
-    runner = _runner(job)
     name = run_name(job)
+    # A named single run has no sweep labels: a token of this submission tells its run from others.
+    token = secrets.token_hex(8) if name is not None and job.sweep_id is None else None
+    runner = _runner(job, submission=token)
     from ._flyte_private import current_init_config, init_config_pinned
 
     # Sent later (held, then pooled): under the flyte.init configuration of this moment.
@@ -223,7 +230,11 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
         try:
             return runner.run(task, *args, **kwargs)
         except Exception as exc:
-            if name is None or job.sweep_id is None or not is_already_exists(exc):
+            if name is None or not is_already_exists(exc):
+                raise
+            if token is not None:  # a single run: ours only if it carries this submission's token
+                return adopt_submission(name, exc, token=token)
+            if job.sweep_id is None:
                 raise
             # The name was planned for this job: a run under it may be our own earlier attempt
             # whose reply was lost. Kept only if its labels say it is this sweep's job.
