@@ -122,7 +122,9 @@ def test_a_named_single_run_whose_reply_was_lost_is_adopted_and_a_taken_name_is_
     assert float(result) == 6.0
     assert len(flyte_remote.requests.lost_replies()) == 1, "the fault fired"
     assert [c.name for c in flyte_remote.requests.created_runs()] == ["solo"], "one run, adopted"
-    with pytest.raises(RunNameClashError, match=r"run name 'solo' is already taken .*this run did not submit it"):
+    with pytest.raises(
+        RunNameClashError, match=r"run name 'solo' is already taken .*this run did not submit it"
+    ):
         hydra_run(objective, config_path=CONF, config_name="training",
                   overrides=["optimizer.lr=4", f"hydra.run.dir={tmp_path / 'two'}"], run_options={"name": "solo"})  # fmt: skip
     assert [c.name for c in flyte_remote.requests.created_runs()] == ["solo"], "the second created nothing"
