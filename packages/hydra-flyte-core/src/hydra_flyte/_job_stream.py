@@ -63,16 +63,20 @@ class JobStream:
         self._aborted = False
         self._released = False  # the first job's submission is held until it is checked
         self.submitted_any = False
+        # A resumed sweep (settings.resume): its jobs' records and run names are the manifest's.
+        self.resuming = self.settings.resume is not None and self.manifest is not None
 
     @property
     def in_flight(self) -> int:
         return len(self._jobs)
 
-    def start(self, job_num: int, overrides: list[str] | tuple[str, ...]) -> None:
+    def start(self, job_num: int, overrides: list[str] | tuple[str, ...], *, existing: Any = None) -> None:
         """Compose job `job_num`, check it and start its run; returns once its submission is under way.
 
         A job that does not compose or is invalid raises, with nothing submitted for it. The first
         job's submission is held until it is checked (and the endpoint answers), as in `launch`.
+        `existing` (a resumed job's run of this sweep, see _resume.plan) is waited on instead of
+        submitting; a resumed job already in the manifest keeps its record and planned run name.
         """
         from ._launcher import (
             FlyteLauncher,
@@ -86,19 +90,20 @@ class JobStream:
         overrides = tuple(overrides)
         config = launcher._compose(overrides, job_num, self.settings)
         launcher._raise_if_invalid([launcher._invalid_config(config, job_num, overrides)])
-        if self.manifest is not None:  # the run's name is on disk before it is submitted
+        if self.manifest is not None and not (self.resuming and job_num in self.manifest.jobs):
+            # the run's name is on disk before it is submitted
             planned = JobSpec(settings=self.settings, job_num=job_num, overrides=overrides,
                               sweep_id=self.manifest.sweep_id)  # fmt: skip
             self.manifest.plan([(job_num, overrides, run_name(planned))])
         first = not self._released
         try:
             ret, job, config = launcher._start_job(
-                config, overrides, job_num, self.settings, self._pool, self.manifest, self.progress
+                config, overrides, job_num, self.settings, self._pool, self.manifest, self.progress, existing
             )
             if first:
                 launcher._raise_if_invalid([_invalid_job(ret, job)])
                 _probe_endpoint()
-                if self.manifest is not None:
+                if self.manifest is not None and not self.resuming:
                     launcher._check_name_is_free(self.settings, self.manifest, [job])
         except BaseException as exc:
             if first and self._pool is not None:
@@ -176,6 +181,14 @@ class JobStream:
             self._aborted = True
             self.abort_all(reason=f"fail_fast: job {job.label} failed")
         return job_num, ret
+
+    def interrupted(self, interrupt: KeyboardInterrupt) -> None:
+        """A Ctrl-C while a job was being started: as `launch` does while submitting (the caller re-raises)."""
+        from ._interrupt import handle_interrupt
+        from ._launcher import _overlay
+
+        handle_interrupt(interrupt, self.manifest, list(self._runs.values()), self.settings, submitting=True,
+                         sdk=_overlay.get() is not None)  # fmt: skip
 
     def abort_all(self, *, reason: str) -> None:
         """Abort every run still going (their jobs still come back from next_finished, failed)."""

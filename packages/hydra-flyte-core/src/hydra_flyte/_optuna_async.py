@@ -13,6 +13,8 @@ run is told as failed), and the next trial is asked and submitted at once.
 - `max_failure_rate` is checked against the trials finished so far: once exceeded, no new trial
   is asked, the trials in flight are waited for and told, and the sweep fails with the first
   failure's error. `fail_fast` aborts the runs in flight at the first failure.
+- Resume (`--resume SWEEP`, `hydra.launcher.resume=SWEEP`, `resume=`) needs `storage`: the
+  study's finished trials count, its open trials' runs are reattached (hydra_flyte._optuna_resume).
 - The study's best parameters and value go to `<sweep dir>/optimization_results.yaml`, as the
   stock sweeper writes them (the Pareto front for several objectives).
 """
@@ -20,22 +22,20 @@ run is told as failed), and the next trial is asked and submitted at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, JobStatus
-
 from ._errors import ConfigurationError
 from ._optuna_space import (
-    SearchSpace,
     build_sampler,
     build_search_space,
     directions_of,
     is_grid_sampler,
-    objective_values,
     require_optuna,
 )
+from ._optuna_trials import TrialLoop
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,9 @@ class OptunaAsyncSweep:
     def sweep(self, arguments: list[str]) -> None:
         from omegaconf import OmegaConf
 
+        from ._job_stream import can_stream
+
         optuna = self.optuna
-        if self._launcher_setting("resume", None) is not None:
-            raise ConfigurationError(
-                "hydra/sweeper=optuna_async does not resume a sweep yet (--resume / hydra.launcher.resume / "
-                "resume=): run without it; with the same storage and study_name the study goes on, its "
-                "finished trials informing the sampler, in a new sweep directory."
-            )
         space = build_search_space(self.params, arguments, self.search_space_config)
         extender = self._custom_search_space()
         sampler = build_sampler(self.sampler_node, space, optuna)
@@ -108,13 +104,28 @@ class OptunaAsyncSweep:
         if sampler is not None and is_grid_sampler(sampler, optuna):
             n_trials = min(n_trials, space.grid_size())
             log.info(f"Grid sampler: {n_trials} trials (grid of {space.grid_size()})")
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))  # a resumed sweep's: the manifest's directory
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         dry_run = bool(self._launcher_setting("dry_run", False))
+        streaming = can_stream(self.launcher)
+        resuming = self._launcher_setting("resume", None) is not None
+        if resuming and not streaming:
+            raise ConfigurationError(
+                "hydra/sweeper=optuna_async resumes remote sweeps that wait for their runs: drop "
+                "hydra.launcher.wait=false, or drop the resume option."
+            )
+        # A remote sweep's manifest (a resumed one's is loaded already): its id goes on the study and trials.
+        manifest = self.launcher._manifest_for(self.launcher.settings(), sweep_dir) if streaming else None
+        storage = None if dry_run else self._storage()
+        study_name = self.study_name
+        if resuming and study_name is None:
+            from ._optuna_resume import find_study_name
+
+            study_name = find_study_name(optuna, storage, manifest.sweep_id, str(self.storage))
         study = optuna.create_study(
-            study_name=self.study_name,
-            storage=None if dry_run else self._storage(),
+            study_name=study_name,
+            storage=storage,
             sampler=sampler,
             directions=self.directions,
             load_if_exists=True,
@@ -123,15 +134,32 @@ class OptunaAsyncSweep:
         log.info(f"Storage: {self.storage if not dry_run else None}")
         log.info(f"Sampler: {type(study.sampler).__name__}")
         log.info(f"Directions: {self.directions}")
-        loop = _TrialLoop(self, study, space, extender, n_trials=n_trials)
+        loop = TrialLoop(self, study, space, extender, n_trials=n_trials,
+                         sweep_id=manifest.sweep_id if manifest is not None else None)  # fmt: skip
         if dry_run:
             loop.plan_only()
             return
-        from ._job_stream import can_stream
+        if streaming:
+            from ._optuna_resume import resume_trials, study_key
 
-        if can_stream(self.launcher):
+            if resuming:
+                loop.resumed = resume_trials(optuna, study, manifest, self.launcher.settings())
+                loop.count_earlier(loop.resumed.finished, loop.resumed.failures)
+                self.job_idx = max(manifest.jobs, default=-1) + 1
+            elif self.storage is not None:
+                study.set_user_attr(study_key(manifest.sweep_id), str(sweep_dir))
             log.info(f"optuna_async: {n_trials} trials, {self.n_jobs} in flight at a time")
-            loop.run_streaming()
+            try:
+                loop.run_streaming()
+            except KeyboardInterrupt:
+                if self.storage is None:
+                    print(
+                        "  This study had no storage (hydra.sweeper.storage): its trials were in memory, so the "
+                        "sweep cannot resume; the reattach command collects the runs it submitted.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                raise
         else:
             log.info(
                 f"optuna_async: {n_trials} trials, one at a time ({type(self.launcher).__name__}"
@@ -193,172 +221,6 @@ class OptunaAsyncSweep:
             for trial in front:
                 log.info(f"    Values: {trial.values}, Params: {trial.params}")
         OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
-
-
-class _TrialLoop:
-    """Asks, starts, tells: the bookkeeping of one sweep's trials."""
-
-    def __init__(
-        self, sweeper: OptunaAsyncSweep, study: Any, space: SearchSpace, extender: Any, *, n_trials: int
-    ):
-        self.sweeper = sweeper
-        self.study = study
-        self.space = space
-        self.extender = extender
-        self.n_trials = n_trials
-        self.asked = 0
-        self.told = 0
-        self.failures: list[JobReturn] = []
-        self.stopped = False  # too many failures (or fail_fast): ask no more
-
-    # -- asking ------------------------------------------------------------------------------
-    def ask(self) -> tuple[Any, list[str]]:
-        """A new trial and the overrides of its job."""
-        trial = self.study.ask()
-        self.asked += 1
-        try:
-            for dimension in self.space.dimensions:
-                dimension.suggest(trial)
-            for name, value in self.space.fixed:
-                trial.set_user_attr(name, value)
-            if self.extender is not None:
-                self.extender(self.sweeper.config, trial)
-            overlap = set(trial.params) & set(trial.user_attrs)
-            if overlap:
-                raise ConfigurationError(
-                    f"parameters both searched and fixed: {sorted(overlap)}: give each either a sweep "
-                    "(interval/range/choice) or a single value."
-                )
-        except BaseException:
-            self._tell_failed(trial)
-            raise
-        params = dict(trial.params)
-        params.update(self.space.fixed)
-        return trial, [f"{name}={value}" for name, value in params.items()]
-
-    def next_job_num(self) -> int:
-        num = self.sweeper.job_idx
-        self.sweeper.job_idx += 1
-        return num
-
-    # -- telling -----------------------------------------------------------------------------
-    def tell(self, trial: Any, ret: JobReturn) -> None:
-        """Tell the study how a trial's job ended; a failed job (or a value that is not a number) is FAIL."""
-        optuna = self.sweeper.optuna
-        try:
-            if ret.status is not JobStatus.COMPLETED:
-                raise (
-                    ret._return_value
-                    if isinstance(ret._return_value, BaseException)
-                    else RuntimeError("failed")
-                )
-            values = objective_values(ret._return_value, len(self.sweeper.directions))
-        except Exception as exc:
-            log.warning(f"Trial {trial.number} failed: {exc}")
-            if ret.status is JobStatus.COMPLETED:  # the run succeeded, its value is unusable: the job failed
-                ret.status = JobStatus.FAILED
-                ret.return_value = exc
-            self._tell_failed(trial)
-            self.failures.append(ret)
-        else:
-            self._tell(trial, state=optuna.trial.TrialState.COMPLETE, values=values)
-            shown = values[0] if len(values) == 1 else values
-            log.info(f"Trial {trial.number} finished: {shown} ({' '.join(ret.overrides or [])})")
-        self.told += 1
-        if self.too_many_failures():
-            if not self.stopped:
-                log.error(
-                    f"{len(self.failures)} of {self.told} trials failed, above max_failure_rate="
-                    f"{self.sweeper.max_failure_rate}: no new trials"
-                )
-            self.stopped = True
-
-    def _tell_failed(self, trial: Any) -> None:
-        self._tell(trial, state=self.sweeper.optuna.trial.TrialState.FAIL, values=None)
-
-    def _tell(self, trial: Any, *, state: Any, values: Sequence[float] | None) -> None:
-        try:
-            self.study.tell(trial, values=values, state=state)
-        except RuntimeError as exc:
-            # Optuna 2.x's grid sampler calls study.stop() once the grid is done, which ask-and-tell
-            # reports as an error after the trial is recorded.
-            if "Study.stop" not in str(exc):
-                raise
-
-    def too_many_failures(self) -> bool:
-        return bool(self.failures) and len(self.failures) / max(self.told, 1) > self.sweeper.max_failure_rate
-
-    def raise_if_failed(self) -> None:
-        """Fail the sweep, with the first failed job's error, if failures went above max_failure_rate."""
-        if self.stopped or self.too_many_failures():
-            first = self.failures[0]
-            first.return_value  # noqa: B018 - JobReturn raises the job's own exception, with its traceback
-
-    # -- the loops ---------------------------------------------------------------------------
-    def run_streaming(self) -> None:
-        """n_jobs trials in flight: each finished trial is told, and the next one asked and started at once."""
-        launcher = self.sweeper.launcher
-        pending: dict[int, Any] = {}
-        with launcher.job_stream(total=self.n_trials) as stream:
-            try:
-                self._fill(stream, pending)
-                while pending:
-                    job_num, ret = stream.next_finished()
-                    self.tell(pending.pop(job_num), ret)
-                    if ret.status is not JobStatus.COMPLETED and stream.settings.fail_fast:
-                        self.stopped = True
-                    self._fill(stream, pending)
-            finally:
-                stream.summary()
-
-    def _fill(self, stream: Any, pending: dict[int, Any]) -> None:
-        while not self.stopped and self.asked < self.n_trials and len(pending) < self.sweeper.n_jobs:
-            trial, overrides = self.ask()
-            job_num = self.next_job_num()
-            try:
-                stream.start(job_num, overrides)
-            except Exception as exc:
-                self._tell_failed(trial)
-                if not stream.submitted_any:
-                    raise  # nothing is running yet: the sweep fails before it starts, as any sweep would
-                log.exception(f"Trial {trial.number} (job #{job_num}) could not start")
-                self.told += 1
-                self.failures.append(_failed_return(overrides, exc))
-                if self.too_many_failures():
-                    self.stopped = True
-                continue
-            pending[job_num] = trial
-
-    def run_one_at_a_time(self) -> None:
-        """Through launcher.launch, one trial per launch (other launchers, local mode)."""
-        while not self.stopped and self.asked < self.n_trials:
-            trial, overrides = self.ask()
-            job_num = self.next_job_num()
-            try:
-                (ret,) = self.sweeper.launcher.launch([overrides], initial_job_idx=job_num)
-            except BaseException:
-                self._tell_failed(trial)
-                raise
-            self.tell(trial, ret)
-
-    def plan_only(self) -> None:
-        """A dry run: the first n_jobs trials (the next ones depend on their values), on an in-memory study."""
-        count = min(self.sweeper.n_jobs, self.n_trials)
-        asked = [self.ask() for _ in range(count)]
-        self.sweeper.launcher.launch(
-            [overrides for _, overrides in asked], initial_job_idx=self.sweeper.job_idx
-        )
-        log.info(
-            f"Dry run: planned the first {count} of {self.n_trials} trials; later trials depend on their values"
-        )
-
-
-def _failed_return(overrides: Sequence[str], error: BaseException) -> JobReturn:
-    ret = JobReturn()
-    ret.overrides = list(overrides)
-    ret.status = JobStatus.FAILED
-    ret.return_value = error
-    return ret
 
 
 def _positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:

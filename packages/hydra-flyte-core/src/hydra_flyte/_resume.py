@@ -15,6 +15,10 @@ directory). The sweeper composes the same jobs; each is checked against the mani
 A run found under a job's name is used only if its labels say it is this sweep's job
 (`hydra-flyte-sweep=<sweep id>`, `hydra-flyte-job=<n>`); any other run is never waited on or
 reported, and the job gets a new attempt.
+
+hydra/sweeper=optuna_async resumes from its study's storage instead of composing the jobs again:
+hydra_flyte._optuna_resume finds the trials still open and hands their jobs to `plan` (failed runs
+are used as they are, not run again).
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ from ._errors import ConfigurationError
 from ._manifest import JobRecord, Manifest
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+OPTUNA_ASYNC_SWEEPER = "hydra_plugins.hydra_flyte_optuna_async._sweeper.OptunaAsyncSweeper"
 #: Sweepers whose jobs are the same, in the same order, every time the sweep is composed again.
 RESUMABLE_SWEEPERS = {BASIC_SWEEPER}
+#: Sweepers that resume a sweep themselves (from their own state), through this module's `plan`.
+SELF_RESUMING_SWEEPERS = {OPTUNA_ASYNC_SWEEPER}
 
 
 def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -55,7 +62,15 @@ def prepare(config: Any, settings: Any) -> Manifest:
             "option (--resume / hydra.launcher.resume / resume=), or run remotely."
         )
     target = str(config.hydra.sweeper.get("_target_", ""))
-    if target not in RESUMABLE_SWEEPERS:
+    if target == OPTUNA_ASYNC_SWEEPER and config.hydra.sweeper.get("storage") in (None, ""):
+        raise ConfigurationError(
+            f"resume={sweep!r}: hydra/sweeper=optuna_async resumes a study from its storage, and "
+            "hydra.sweeper.storage is not set (the study lived in memory, in the process that ran it). Set "
+            "hydra.sweeper.storage (e.g. hydra.sweeper.storage=sqlite:///study.db) to the storage the sweep "
+            f"was started with; a sweep started without one cannot resume: `flyte hydra status {sweep} --wait` "
+            "collects the runs it submitted."
+        )
+    if target not in RESUMABLE_SWEEPERS | SELF_RESUMING_SWEEPERS:
         raise ConfigurationError(
             f"the sweeper {target} cannot resume a sweep: resuming relies on composing the very same jobs in the "
             "same order again, which Hydra's basic (grid) sweeper does, and a sampling sweeper does not (it would "
@@ -138,15 +153,29 @@ class Resumed:
 
 
 def plan(
-    manifest: Manifest, numbered: Sequence[tuple[int, Sequence[str]]], *, max_workers: int | None
+    manifest: Manifest,
+    numbered: Sequence[tuple[int, Sequence[str]]],
+    *,
+    max_workers: int | None,
+    rerun_failures: bool = True,
 ) -> Resumed:
-    """Look every job up on the control plane (concurrently) and plan the new attempts on disk."""
+    """Look every job up on the control plane (concurrently) and plan the new attempts on disk.
+
+    With `rerun_failures=False` a job whose run failed (FAILED, ABORTED, TIMED_OUT) is looked up
+    and its run used as it is (optuna_async tells such a trial as failed; it does not run it again).
+    """
     from ._results import RunResult
     from ._sweeps import _rerun_name
 
     resumed = Resumed()
     records = [manifest.jobs[num] for num, _ in numbered]
-    to_look_up = [r for r in records if r.run_name and not ph.needs_new_attempt_on_resume(r.phase)]
+
+    def new_attempt(phase: str) -> bool:
+        if rerun_failures:
+            return ph.needs_new_attempt_on_resume(phase)
+        return ph.is_never_ran(phase)
+
+    to_look_up = [r for r in records if r.run_name and not new_attempt(r.phase)]
     found: dict[int, Any] = {}
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -165,7 +194,7 @@ def plan(
     new_names: dict[int, str] = {}
     reasons: dict[int, tuple[str, str]] = {}  # job -> what its previous attempt is recorded as
     for record in records:
-        if ph.needs_new_attempt_on_resume(record.phase) or not record.run_name:
+        if new_attempt(record.phase) or not record.run_name:
             new_names[record.job] = _rerun_name(record)
             continue
         run = found.get(record.job)

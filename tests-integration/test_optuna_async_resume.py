@@ -1,0 +1,134 @@
+"""`hydra/sweeper=optuna_async` resumed from its study's storage after a SIGKILL, against the loopback control plane.
+
+The sweep runs in a subprocess (optuna_driver.py: trials of 1 to 2.5 s, executed for real) on a
+control plane of its own with 4 execution slots; it is killed while trials are in flight, then
+the same command is run with `resume=` the sweep directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from flyte_loopback import ControlPlane
+from flyte_loopback._sdk_private import restored_flyte_init
+from hydra_tasks import objective
+
+from hydra_flyte import ConfigurationError, hydra_sweep, load_manifest
+
+HERE = Path(__file__).resolve().parent
+N_TRIALS = 10
+N_JOBS = 3
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """A loopback control plane with 4 root slots (HOME is the session's, set by control_plane)."""
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("control-plane-4"), home=control_plane.home, root_slots=4
+    ).start()
+    try:
+        yield cp
+    finally:
+        cp.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(HERE / "conf", root / "conf")
+    for name in ("optuna_tasks.py", "optuna_driver.py"):
+        shutil.copy(HERE / name, root / name)
+    return root
+
+
+def creates(cp: ControlPlane) -> int:
+    return len(cp.requests.of("RunService/CreateRun"))
+
+
+def test_sigkill_mid_sweep_then_resume_tells_n_trials_with_one_run_each(
+    cp4: ControlPlane, project: Path
+) -> None:
+    cp = cp4
+    cp.reset()
+    env = cp.env(cp.write_flyte_config(project / "flyte.yaml"))
+    storage = f"sqlite:///{project / 'study.db'}"
+    command = [sys.executable, "optuna_driver.py", "sweep", storage, str(N_TRIALS), str(N_JOBS)]
+    proc = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 180
+    # The first N_JOBS trials and one refill: a trial was told, N_JOBS are in flight.
+    while creates(cp) < N_JOBS + 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == -signal.SIGKILL, out
+    killed_at = creates(cp)
+    assert N_JOBS < killed_at < N_TRIALS, out[-3000:]
+    time.sleep(0.3)  # a CreateRun on its way lands now
+    sweep_id = load_manifest(project / "sweep").sweep_id
+    # study_name=null: Optuna named the study; the resume finds it by the sweep id it recorded
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    before = optuna.load_study(study_name=name, storage=storage)
+    states = collections.Counter(t.state.name for t in before.trials)
+    assert states["RUNNING"] >= 1 and states["COMPLETE"] >= 1, states
+
+    resumed = subprocess.run([*command, f"resume={project / 'sweep'}"], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    text = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, text[-4000:]
+    assert f"Resuming sweep {sweep_id}" in text and "optuna_async resume:" in text
+    print(f"killed after {killed_at} CreateRuns, study {dict(states)}; "
+          + "; ".join(line for line in text.splitlines() if "esum" in line))  # fmt: skip
+
+    study = optuna.load_study(study_name=name, storage=storage)
+    ours = [t for t in study.trials if t.user_attrs.get("hydra-flyte-sweep") == sweep_id]
+    counted = [t for t in ours if "hydra-flyte-resume" not in t.user_attrs]
+    assert [t.state.name for t in counted] == ["COMPLETE"] * N_TRIALS, "n_trials told, none left open"
+    assert all(t.state.name == "FAIL" for t in ours if t not in counted), "asked, never submitted: told FAIL"
+    # (a kill inside the one storage write after ask() can leave a trial naming no sweep: left RUNNING)
+    assert len(study.trials) - len(ours) <= 1
+    # No trial's run was submitted twice: one CreateRun per job, one job per trial.
+    per_job: dict[int, list[str]] = collections.defaultdict(list)
+    for created in cp.requests.created_runs():
+        assert created.labels.get("hydra-flyte-sweep") == sweep_id
+        per_job[int(created.labels["hydra-flyte-job"])].append(created.name)
+    assert {job: len(names) for job, names in per_job.items()} == {job: 1 for job in range(N_TRIALS)}
+    assert creates(cp) == N_TRIALS
+    assert sorted(t.user_attrs["hydra-flyte-job"] for t in counted) == list(range(N_TRIALS))
+    # Told values are the runs' outputs; the best in optimization_results.yaml is the best run's.
+    manifest = load_manifest(project / "sweep")
+    assert [r.phase for r in manifest.records()] == ["SUCCEEDED"] * N_TRIALS
+    values = {r.job: float(r.value) for r in manifest.records()}
+    assert {t.user_attrs["hydra-flyte-job"]: t.value for t in counted} == pytest.approx(values)
+    best = yaml.safe_load((project / "sweep" / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(min(values.values()))
+
+    again = subprocess.run([*command, f"resume={sweep_id}"], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert creates(cp) == N_TRIALS, "a finished sweep resumed again submits nothing"
+    assert f"{N_TRIALS} trials finished earlier (kept)" in again.stderr
+
+
+def test_resume_without_storage_names_the_setting(cp4: ControlPlane, tmp_path: Path) -> None:
+    from conftest import init_flyte_for
+
+    cp4.reset()
+    with restored_flyte_init():
+        init_flyte_for(cp4)
+        with pytest.raises(ConfigurationError, match=r"hydra\.sweeper\.storage is not set"):
+            hydra_sweep(objective, config_path=str(HERE / "conf"), config_name="training", resume=tmp_path,
+                        overrides=["hydra/sweeper=optuna_async", "optimizer.lr=interval(0.1,1.0)"])  # fmt: skip
+    assert creates(cp4) == 0
