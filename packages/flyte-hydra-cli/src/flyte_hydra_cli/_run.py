@@ -26,6 +26,8 @@ from typing import Any, Literal, NoReturn
 import rich_click as click
 from click.shell_completion import CompletionItem
 
+from hydra_flyte.settings_schema import BY_NAME, cli_settings  # light: stdlib only
+
 from . import _flyte_private as fp
 from ._completion import hydra_suggestions, is_hydra_override, split_assignment
 from ._script import ScriptError, load_script, tasks_in
@@ -65,25 +67,27 @@ _RUN_OPTION_HANDLING: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the `run` level decided, validated, for the task level to execute."""
+    """Everything the `run` level decided, validated, for the task level to execute.
+
+    `launch` holds the launch settings that have a flag (hydra_flyte.settings_schema), by name;
+    each reads as an attribute too (`settings.wait`). None there means "not given": core's default applies.
+    """
 
     config_path: str | None
     config_name: str | None
     multirun: bool
     mode: Literal["local", "remote"]
-    wait: bool
-    wait_max_workers: int
     task_env_key: str
     hydra_overrides: tuple[str, ...]
     follow: bool
-    dry_run: bool = False
-    submit_max_workers: int | None = None
-    fail_fast: bool = False
-    abort_on_interrupt: bool = False
-    resume: str | None = None
-    reconnect_timeout_seconds: float = 600.0
+    launch: dict[str, Any] = field(default_factory=dict)
     run_options: dict[str, Any] = field(default_factory=dict)
     init_args: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in BY_NAME and name != "launch":
+            return self.launch.get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -220,17 +224,10 @@ def _settings(params: dict[str, Any]) -> Settings:
         config_name=params["config_name"],
         multirun=params["multirun"],
         mode=mode,
-        wait=params["wait"],
-        wait_max_workers=params["wait_max_workers"],
         task_env_key=params["task_env_key"],
         hydra_overrides=tuple(params[_HYDRA_OVERRIDES]),
         follow=params["follow"],
-        dry_run=params["dry_run"],
-        submit_max_workers=params["submit_max_workers"],
-        fail_fast=params["fail_fast"],
-        abort_on_interrupt=params["abort_on_interrupt"],
-        resume=params["resume"],
-        reconnect_timeout_seconds=params["reconnect_timeout"],
+        launch={s.name: params[s.name] for s in cli_settings()},
         run_options=run_options,
         init_args={
             "project": params["project"],
@@ -662,28 +659,23 @@ def _execute(
     except Exception as exc:  # a malformed config file, an unreachable auth server, ...
         _fail(ctx, f"could not initialise Flyte from its configuration: {type(exc).__name__}: {exc}", exc)
 
+    entry = "hydra_sweep" if settings.multirun else "hydra_run"
+    launch = getattr(hydra_flyte, entry)
     common: dict[str, Any] = {
         "config_path": settings.config_path,
         "config_name": settings.config_name,
         "overrides": overrides,
         "mode": settings.mode,
-        "wait": settings.wait and not settings.follow,
-        "wait_max_workers": settings.wait_max_workers,
         "run_options": settings.run_options,
         "task_env_key": settings.task_env_key,
-        "dry_run": settings.dry_run,
-        "reconnect_timeout_seconds": settings.reconnect_timeout_seconds,
+        # The settings this entry point takes; a flag not given (None) leaves core's default.
+        **{
+            name: value
+            for name, value in settings.launch.items()
+            if entry in BY_NAME[name].sdk and value is not None
+        },
     }
-    if settings.multirun:
-        launch = hydra_flyte.hydra_sweep
-        common["fail_fast"] = settings.fail_fast
-        common["abort_on_interrupt"] = settings.abort_on_interrupt
-        if settings.resume is not None:
-            common["resume"] = settings.resume
-        if settings.submit_max_workers is not None:
-            common["submit_max_workers"] = settings.submit_max_workers
-    else:
-        launch = hydra_flyte.hydra_run
+    common["wait"] = settings.wait and not settings.follow
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
@@ -859,6 +851,26 @@ class _FollowedResult:
         self.url = run.url
 
 
+def _setting_options() -> list[click.Option]:
+    """One option per launch setting that has a flag (hydra_flyte.settings_schema): its flag, default and help."""
+    from typing import Optional
+
+    options = []
+    for s in cli_settings():
+        kwargs: dict[str, Any] = {"default": s.cli_default, "help": s.cli_help}
+        if s.type is bool and "/" not in s.cli:
+            kwargs["is_flag"] = True
+        elif s.type in (int, Optional[int]):  # noqa: UP045 - counts of workers: positive
+            kwargs["type"] = click.IntRange(min=1)
+        elif s.type is float:  # durations: zero or more
+            kwargs["type"] = click.FloatRange(min=0)
+        if s.cli_metavar:
+            kwargs["metavar"] = s.cli_metavar
+        kwargs["show_default"] = s.cli_default is not None and not kwargs.get("is_flag", False)
+        options.append(click.Option([s.cli, s.name], **kwargs))
+    return options
+
+
 run = RunGroup(
     name="run",
     subcommand_metavar="SCRIPT TASK_NAME [--CONFIG_PARAM OVERRIDE]... [TASK INPUTS]...",
@@ -891,68 +903,12 @@ run = RunGroup(
             "short for `--mode local`.",
         ),
         click.Option(
-            ["--wait/--no-wait"],
-            default=True,
-            show_default=True,
-            help="Wait for every remote run to finish (and print its value), or return once all are submitted.",
-        ),
-        click.Option(
-            ["--wait-max-workers"],
-            type=click.IntRange(min=1),
-            default=32,
-            show_default=True,
-            help="How many remote runs to wait for concurrently.",
-        ),
-        click.Option(
             ["--task-env-key"],
             default="task_env",
             show_default=True,
             help="Config key holding per-task overrides (resources, image), `task_env.<task name>`.",
         ),
-        click.Option(
-            ["--dry-run"],
-            is_flag=True,
-            default=False,
-            help="Compose every job and print, one line per job, its overrides, the task_env that would "
-            "apply and the run name; run and submit nothing. A job that does not compose fails the dry run.",
-        ),
-        click.Option(
-            ["--submit-max-workers"],
-            type=click.IntRange(min=1),
-            default=None,
-            help="With --multirun, remote: how many runs to submit concurrently (default: hydra-flyte's, 16).",
-        ),
-        click.Option(
-            ["--fail-fast"],
-            is_flag=True,
-            default=False,
-            help="With --multirun, remote: on the first failed run, abort the runs still going and fail the sweep.",
-        ),
-        click.Option(
-            ["--abort-on-interrupt"],
-            is_flag=True,
-            default=False,
-            help="With --multirun, remote: Ctrl-C aborts every unfinished run (by default they go on, and "
-            "`flyte hydra status` reattaches).",
-        ),
-        click.Option(
-            ["--resume"],
-            metavar="SWEEP",
-            default=None,
-            help="With --multirun, remote: finish the sweep of this manifest (its path, sweep directory or sweep "
-            "id) with the same command: succeeded jobs are kept, unfinished runs waited on, failed or "
-            "never-submitted jobs submitted anew.",
-        ),
-        click.Option(
-            ["--reconnect-timeout"],
-            type=click.FloatRange(min=0),
-            default=600.0,
-            show_default=True,
-            metavar="SECONDS",
-            help="Remote, while waiting: how long an unreachable control plane is retried (after flyte's own "
-            "reconnects, about 36 s) before the unfinished jobs are recorded UNCONFIRMED; "
-            "`flyte hydra status MANIFEST --wait` reattaches.",
-        ),
+        *_setting_options(),
         _hydra_override_option(),
         *fp.run_options(),
     ],

@@ -20,6 +20,8 @@ from typing import Any
 
 import rich_click as click
 
+from hydra_flyte.settings_schema import DEFAULTS  # light: stdlib only
+
 from . import _flyte_private as fp
 from ._run import _fail, status_command
 
@@ -164,7 +166,7 @@ def _reconnect_timeout_option() -> Any:
         "--reconnect-timeout",
         "reconnect_timeout",
         type=click.FloatRange(min=0),
-        default=600.0,
+        default=DEFAULTS["reconnect_timeout_seconds"],
         show_default=True,
         metavar="SECONDS",
         help="How long an unreachable control plane is retried (after flyte's own reconnects) before the "
@@ -176,7 +178,7 @@ def _wait_max_workers_option() -> Any:
     return click.option(
         "--wait-max-workers",
         type=click.IntRange(min=1),
-        default=32,
+        default=DEFAULTS["wait_max_workers"],
         show_default=True,
         help="How many runs to look up or wait for concurrently.",
     )

@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 from ._errors import ContactLostError
 from ._submission_pool import is_transient
+from .settings_schema import DEFAULTS
 
 T = TypeVar("T")
 
 #: Ten minutes: a control-plane restart (a rolling deploy, a rescheduled pod, a database
 #: failover) is typically over within a few minutes; twice that and more is left as margin, while a
 #: control plane that is really gone is still reported within a bounded time.
-DEFAULT_RECONNECT_TIMEOUT_SECONDS = 600.0
+DEFAULT_RECONNECT_TIMEOUT_SECONDS: float = DEFAULTS["reconnect_timeout_seconds"]
 _MAX_BACKOFF_SECONDS = 15.0
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS
 from ._errors import (
     ConfigurationError,
     ContactLostError,
@@ -17,7 +16,6 @@ from ._errors import (
 )
 from ._overrides import normalise, parse, sweep_overrides
 from ._results import JobOutcome
-from ._submission_pool import DEFAULT_SUBMIT_WORKERS
 from ._submit import (
     JobSpec,
     LaunchSettings,
@@ -29,6 +27,7 @@ from ._submit import (
 from ._task_env import DEFAULT_TASK_ENV_KEY, apply_task_env
 from ._tasks import check_task_kwargs, dictconfig_parameter, task_short_name
 from ._validation import check_run_options
+from .settings_schema import DEFAULTS, SETTINGS, as_override, keywords_for
 
 
 @dataclass(frozen=True)
@@ -67,21 +66,21 @@ def _prepare(
     *,
     config_path: Any,
     overrides: Iterable[str] | str | None,
-    mode: str,
-    wait: bool,
-    wait_max_workers: int | None,
     run_options: Mapping[str, Any] | None,
     task_env_key: str,
     task_kwargs: Mapping[str, Any],
-    **launch: Any,
+    launch: Mapping[str, Any],
 ) -> tuple[_TaskCall, str | None, list[str], LaunchSettings]:
-    """Validate everything that can be checked before Hydra starts."""
+    """Validate everything that can be checked before Hydra starts.
+
+    `launch`: the launch settings the entry point took as keywords (see settings_schema).
+    """
     from ._validation import check_settings, check_task_inputs
 
     override_list = normalise(overrides)
     parsed = parse(override_list)
     # `hydra.launcher.<field>=...` overrides win over the keywords, as they would in Hydra: read them first.
-    fields = {"mode": mode, "wait": wait, "wait_max_workers": wait_max_workers, **launch}
+    fields = {k: v for k, v in launch.items() if k != "run_options"}  # run_options: merged below
     fields.update(_launcher_overrides(parsed))
     options = check_run_options(run_options)
     options.update(fields.pop("run_options", {}))
@@ -154,13 +153,13 @@ def hydra_run(
     config_path: str | os.PathLike[str] | None = None,
     config_name: str | None = None,
     overrides: Iterable[str] | str | None = (),
-    mode: str = "remote",
-    wait: bool = True,
-    wait_max_workers: int | None = 32,
+    mode: str = DEFAULTS["mode"],
+    wait: bool = DEFAULTS["wait"],
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
-    dry_run: bool = False,
-    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
+    dry_run: bool = DEFAULTS["dry_run"],
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
     **task_kwargs: Any,
 ) -> Any:
     """Compose one config and run `task` once with it.
@@ -178,18 +177,15 @@ def hydra_run(
     """
     from ._hydra_private import hydra_app
 
+    launch = keywords_for("hydra_run", locals())
     call, config_dir, override_list, settings = _prepare(
         task,
         config_path=config_path,
         overrides=overrides,
-        mode=mode,
-        wait=wait,
-        wait_max_workers=wait_max_workers,
         run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
-        dry_run=dry_run,
-        reconnect_timeout_seconds=reconnect_timeout_seconds,
+        launch=launch,
     )
     # Launcher fields were read into the settings; a single run has no launcher to give them to.
     override_list = [o for o in override_list if not o.lstrip("+~").startswith("hydra.launcher.")]
@@ -222,17 +218,17 @@ def hydra_sweep(
     config_path: str | os.PathLike[str] | None = None,
     config_name: str | None = None,
     overrides: Iterable[str] | str | None = (),
-    mode: str = "remote",
-    wait: bool = True,
-    wait_max_workers: int | None = 32,
-    submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS,
+    mode: str = DEFAULTS["mode"],
+    wait: bool = DEFAULTS["wait"],
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
+    submit_max_workers: int | None = DEFAULTS["submit_max_workers"],
     run_options: Mapping[str, Any] | None = None,
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
-    dry_run: bool = False,
-    fail_fast: bool = False,
-    abort_on_interrupt: bool = False,
-    resume: str | os.PathLike[str] | None = None,
-    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
+    dry_run: bool = DEFAULTS["dry_run"],
+    fail_fast: bool = DEFAULTS["fail_fast"],
+    abort_on_interrupt: bool = DEFAULTS["abort_on_interrupt"],
+    resume: str | os.PathLike[str] | None = DEFAULTS["resume"],
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -261,22 +257,17 @@ def hydra_sweep(
     from ._launcher import LaunchOverlay, heap_frozen, launch_overlay
     from ._sweep_lock import release_sweep_lock
 
+    launch = keywords_for("hydra_sweep", locals())
+    if resume is not None:
+        launch["resume"] = os.fspath(resume)
     call, config_dir, override_list, settings = _prepare(
         task,
         config_path=config_path,
         overrides=overrides,
-        mode=mode,
-        wait=wait,
-        wait_max_workers=wait_max_workers,
         run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
-        submit_max_workers=submit_max_workers,
-        dry_run=dry_run,
-        fail_fast=fail_fast,
-        abort_on_interrupt=abort_on_interrupt,
-        resume=None if resume is None else os.fspath(resume),
-        reconnect_timeout_seconds=reconnect_timeout_seconds,
+        launch=launch,
     )
     user_overrides = _without_flyte_launcher_selection(override_list)
     if settings.mode == "remote" and not settings.dry_run:
@@ -302,16 +293,13 @@ def hydra_sweep(
             )
         )
 
+    # Every setting reaches the launcher as its field (run options through the overlay: they may
+    # hold values an override cannot carry); an unset resume is left out.
     launcher_overrides = ["hydra/launcher=flyte"] + [
-        f"hydra.launcher.{key}={_override_value(getattr(settings, key))}"
-        for key in (
-            "mode", "wait", "wait_max_workers", "submit_max_workers", "dry_run", "fail_fast", "abort_on_interrupt",
-            "reconnect_timeout_seconds",
-        )
-    ]  # fmt: skip
-    if settings.resume is not None:
-        quoted = settings.resume.replace("\\", "\\\\").replace("'", "\\'")
-        launcher_overrides.append(f"hydra.launcher.resume='{quoted}'")
+        as_override(s.name, getattr(settings, s.name))
+        for s in SETTINGS
+        if s.name != "run_options" and not (s.name == "resume" and settings.resume is None)
+    ]
     overlay = LaunchOverlay(
         run_options=settings.run_options,
         on_job_finished=record,
@@ -349,15 +337,6 @@ def hydra_sweep(
     if any(not o.ok for o in outcomes):
         raise SweepFailedError(outcomes)
     return [o.result for o in outcomes]
-
-
-def _override_value(value: Any) -> str:
-    """A Python value as Hydra override text (None -> null, True -> true)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 def _without_flyte_launcher_selection(overrides: list[str]) -> list[str]:

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-DEFAULT_SUBMIT_WORKERS = 16
+from .settings_schema import DEFAULTS
+
+DEFAULT_SUBMIT_WORKERS: int = DEFAULTS["submit_max_workers"]
 DEFAULT_SUBMIT_RETRIES = 3
 # Error codes (connectrpc's Code names, or flyte's error codes) of failures worth retrying.
 _TRANSIENT_CODES = {"unavailable", "resource_exhausted", "deadline_exceeded", "systemunavailableerror"}

@@ -13,95 +13,15 @@ from ._errors import ConfigurationError, NoEndpointError, RunFailedError, RunNam
 from ._ownership import adopt_existing, adopt_submission, is_already_exists
 from ._phases import FAILED, is_success, phase_name
 from ._results import RunResult
-from ._submission_pool import DEFAULT_SUBMIT_WORKERS, PendingRun, SubmissionPool, call_with_retries
-
-MODES = ("local", "remote")
-
-
-def validate_mode(mode: Any) -> str:
-    """Return `mode` if it is 'local' or 'remote'; a clear error otherwise."""
-    if mode not in MODES:
-        raise ConfigurationError(
-            f"mode must be 'local' or 'remote', got {mode!r}: use mode='local' to run on this machine "
-            "or mode='remote' (the default) to submit to the Flyte endpoint in your config."
-        )
-    return str(mode)
-
-
-def validate_max_workers(value: Any, *, name: str = "wait_max_workers") -> int | None:
-    """A positive int or None (unbounded)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer or None (unbounded), got {value!r}.")
-    return value
-
-
-def validate_reconnect_timeout(value: Any) -> float:
-    """A number of seconds, zero or more."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ConfigurationError(
-            f"reconnect_timeout_seconds must be a number of seconds >= 0, got {value!r}: how long waiting "
-            f"retries an unreachable control plane (default {DEFAULT_RECONNECT_TIMEOUT_SECONDS:g})."
-        )
-    return float(value)
-
-
-@dataclass(frozen=True)
-class LaunchSettings:
-    """How the jobs of one launch are run: mode, waiting, and the run context options."""
-
-    mode: str = "remote"
-    wait: bool = True
-    wait_max_workers: int | None = 32
-    run_options: Mapping[str, Any] = field(default_factory=dict)
-    submit_max_workers: int | None = DEFAULT_SUBMIT_WORKERS
-    # Compose every job and say what would run; submit nothing.
-    dry_run: bool = False
-    # On the first failed run of a sweep, abort the runs still going.
-    fail_fast: bool = False
-    # On Ctrl-C while waiting, abort every unfinished run (default: leave them going).
-    abort_on_interrupt: bool = False
-    # Finish the sweep of this manifest (a path, its directory or a sweep id) instead of starting one.
-    resume: str | None = None
-    # While waiting, how long an unreachable control plane is retried (after flyte's own
-    # reconnects) before the unfinished jobs are recorded UNCONFIRMED.
-    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS
-
-    def __post_init__(self) -> None:
-        validate_mode(self.mode)
-        validate_reconnect_timeout(self.reconnect_timeout_seconds)
-        validate_max_workers(self.wait_max_workers)
-        validate_max_workers(self.submit_max_workers, name="submit_max_workers")
-        if not isinstance(self.run_options, Mapping):
-            raise ConfigurationError(
-                f"run_options must be a mapping of flyte.with_runcontext keywords, got {self.run_options!r}."
-            )
-        if "mode" in self.run_options:
-            raise ConfigurationError(
-                "run_options must not contain 'mode': pass mode='local' or mode='remote' to hydra_run/hydra_sweep."
-            )
-
-
-def settings_from_config(node: Any) -> LaunchSettings:
-    """LaunchSettings from a `hydra.launcher` node of the flyte launcher (or any mapping of its fields)."""
-    from omegaconf import DictConfig, OmegaConf
-
-    options = node.get("run_options") or {}
-    if isinstance(options, DictConfig):
-        options = OmegaConf.to_container(options, resolve=True)
-    return LaunchSettings(
-        mode=node.get("mode", "remote"),
-        wait=bool(node.get("wait", True)),
-        wait_max_workers=node.get("wait_max_workers", 32),
-        run_options=dict(options),
-        submit_max_workers=node.get("submit_max_workers", DEFAULT_SUBMIT_WORKERS),
-        dry_run=bool(node.get("dry_run", False)),
-        fail_fast=bool(node.get("fail_fast", False)),
-        abort_on_interrupt=bool(node.get("abort_on_interrupt", False)),
-        resume=None if node.get("resume") in (None, "") else str(node.get("resume")),
-        reconnect_timeout_seconds=node.get("reconnect_timeout_seconds", DEFAULT_RECONNECT_TIMEOUT_SECONDS),
-    )
+from ._submission_pool import PendingRun, SubmissionPool, call_with_retries
+from .settings_schema import (  # noqa: F401 - the engine's settings, re-exported where the engine reads them
+    MODES,
+    LaunchSettings,
+    settings_from_config,
+    validate_max_workers,
+    validate_mode,
+    validate_reconnect_timeout,
+)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _phases as ph
-from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
+from ._contact import Contact
 from ._manifest import JobRecord, Manifest, find_manifest
 from ._phases import NOT_SUBMITTED, PLANNED
+from .settings_schema import DEFAULTS
 
 
 def load_manifest(sweep: str | os.PathLike[str]) -> Manifest:
@@ -116,8 +117,8 @@ def sweep_status(
     sweep: str | os.PathLike[str],
     *,
     wait: bool = False,
-    wait_max_workers: int | None = 32,
-    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
 ) -> Manifest:
     """Every job's current phase (and, once finished, its value or error), written back to the manifest.
 
@@ -229,9 +230,9 @@ def rerun_failed(
     sweep: str | os.PathLike[str],
     *,
     wait: bool = True,
-    wait_max_workers: int | None = 32,
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
     jobs: Sequence[int] | None = None,
-    reconnect_timeout_seconds: float = DEFAULT_RECONNECT_TIMEOUT_SECONDS,
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
 ) -> Manifest:
     """Submit again the jobs that failed or were aborted, with the very inputs their runs had.
 

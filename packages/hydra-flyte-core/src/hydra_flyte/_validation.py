@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError, EndpointUnreachableError, NoEndpointError
+from .settings_schema import launcher_fields
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,6 @@ def closest(word: str, choices: Iterable[str]) -> str:
 
 
 # -- launcher fields ---------------------------------------------------------------------------
-
-
-def launcher_fields() -> list[str]:
-    """The fields of `hydra.launcher` for `hydra/launcher=flyte` (without `_target_`)."""
-    from dataclasses import fields
-
-    from .launcher_config import FlyteLauncherConf
-
-    return [f.name for f in fields(FlyteLauncherConf) if not f.name.startswith("_")]
 
 
 def check_launcher_fields(keys: Iterable[str], *, where: str = "hydra.launcher") -> None:

@@ -5,8 +5,10 @@ Light on purpose (no flyte import): Hydra imports launcher plugins on every app 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, Optional  # noqa: UP035 - OmegaConf needs typing generics on 3.10
+from dataclasses import field, make_dataclass
+from typing import Any, Dict  # noqa: UP035 - OmegaConf needs typing generics on 3.10
+
+from .settings_schema import conf_fields
 
 LAUNCHER_GROUP = "hydra/launcher"
 LAUNCHER_NAME = "flyte"
@@ -16,33 +18,17 @@ RUN_CALLBACK_NAME = "hydra_flyte_run"
 RUN_CALLBACK_TARGET = "hydra_flyte._run_callback.FlyteRunCallback"
 
 
-@dataclass
-class FlyteLauncherConf:
-    """Fields of `hydra.launcher` when `hydra/launcher=flyte` is selected."""
-
-    _target_: str = "hydra_plugins._hydra_flyte_core.FlyteLauncher"
-    # Where runs go: "remote" (the Flyte endpoint of your config) or "local" (this machine).
-    mode: str = "remote"
-    # Wait for every remote run to finish and hand its value to Hydra (false: fire and forget).
-    wait: bool = True
-    # At most this many runs are waited on at once; null waits on all of them together.
-    wait_max_workers: Optional[int] = 32  # noqa: UP045
-    # At most this many remote submissions are in flight at once; null submits all together.
-    submit_max_workers: Optional[int] = 16  # noqa: UP045
-    # Compose every job and print what would run (overrides, task_env, run name); submit nothing.
-    dry_run: bool = False
-    # On the first failed run of a sweep, abort the runs still going and fail the sweep.
-    fail_fast: bool = False
-    # On Ctrl-C while waiting, abort every unfinished run (default: leave them going, print how to reattach).
-    abort_on_interrupt: bool = False
-    # Finish an earlier sweep from its manifest (path, sweep directory or sweep id): succeeded jobs are
-    # kept, running ones waited on, failed or never-submitted ones submitted anew. Grid sweeps only.
-    resume: Optional[str] = None  # noqa: UP045
-    # While waiting, how long an unreachable control plane is retried (after flyte's own ~36 s of
-    # reconnects) before the unfinished jobs are recorded UNCONFIRMED (reattach with `flyte hydra status`).
-    reconnect_timeout_seconds: float = 600.0
-    # Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).
-    run_options: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
+#: Fields of `hydra.launcher` when `hydra/launcher=flyte` is selected: `_target_` and one field per
+#: launch setting, with its type and default, derived from `hydra_flyte.settings_schema.LaunchSettings`
+#: (each setting's one-line help is there).
+FlyteLauncherConf = make_dataclass(
+    "FlyteLauncherConf",
+    [("_target_", str, field(default="hydra_plugins._hydra_flyte_core.FlyteLauncher")), *conf_fields()],
+    namespace={"__module__": __name__},
+)
+FlyteLauncherConf.__doc__ = (
+    "Fields of `hydra.launcher` when `hydra/launcher=flyte` is selected (see settings_schema)."
+)
 
 
 def launcher_node() -> Dict[str, Any]:  # noqa: UP006

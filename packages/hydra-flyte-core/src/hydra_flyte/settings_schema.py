@@ -1,0 +1,301 @@
+"""The launch settings: one declaration each (name, type, default, help, entry points).
+
+`LaunchSettings` below is the only place a launch setting is declared. Everything else is
+derived from it:
+
+- the Hydra config `hydra_flyte.launcher_config.FlyteLauncherConf` (`hydra.launcher.<name>`),
+- the settings the engine reads (`LaunchSettings` itself, built from a config by `settings_from_config`),
+- the SDK keywords of `hydra_run` / `hydra_sweep` (their signatures are written out for readers and
+  type checkers; test_core_settings_schema.py checks them against this schema),
+- the options of `flyte hydra run` (flyte_hydra_cli builds its click options from `cli_settings()`).
+
+Adding a setting: one `setting(...)` field here, plus the code that acts on it.
+
+Light on purpose (dataclasses and typing only): Hydra imports the launcher config on every app start.
+"""
+
+# No `from __future__ import annotations`: the field types are read at run time, by OmegaConf for
+# the Hydra config (which needs typing generics on Python 3.10, hence the noqa: UP006/UP045).
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Dict, Optional  # noqa: UP035
+
+from ._errors import ConfigurationError
+
+#: SDK entry points: which of them take a setting as a keyword.
+RUN_AND_SWEEP = ("hydra_run", "hydra_sweep")
+SWEEP_ONLY = ("hydra_sweep",)
+
+_META = "hydra_flyte"
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,  # noqa: A002 - the word every reader expects
+    sdk: tuple[str, ...] = RUN_AND_SWEEP,
+    cli: str | None = None,
+    cli_help: str | None = None,
+    cli_default: Any = dataclasses.MISSING,
+    cli_metavar: str | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """One launch setting: a dataclass field of LaunchSettings carrying where it is exposed.
+
+    help: one line, for the Hydra config and the docs. Every setting is a launcher field
+    (`hydra.launcher.<name>`). sdk: the SDK functions taking it as a keyword. cli: the flag of
+    `flyte hydra run` (None: no flag, or flags of the CLI's own, as for mode and run_options);
+    cli_help: the flag's help (default: `help`; `{default}` is replaced by the default);
+    cli_default: the flag's default when not the setting's (None: "not given", core's default applies).
+    """
+    meta = {
+        "help": help,
+        "sdk": sdk,
+        "cli": cli,
+        "cli_help": cli_help or help,
+        "cli_default": cli_default,
+        "cli_metavar": cli_metavar,
+    }
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata={_META: meta})
+    return dataclasses.field(default=default, metadata={_META: meta})
+
+
+# -- validation of single values (used by LaunchSettings and by the SDK's earlier checks) ----------
+
+
+def validate_mode(mode: Any) -> str:
+    """Return `mode` if it is 'local' or 'remote'; a clear error otherwise."""
+    if mode not in MODES:
+        raise ConfigurationError(
+            f"mode must be 'local' or 'remote', got {mode!r}: use mode='local' to run on this machine "
+            "or mode='remote' (the default) to submit to the Flyte endpoint in your config."
+        )
+    return str(mode)
+
+
+def validate_max_workers(value: Any, *, name: str = "wait_max_workers") -> Optional[int]:  # noqa: UP045
+    """A positive int or None (unbounded)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer or None (unbounded), got {value!r}.")
+    return value
+
+
+def validate_reconnect_timeout(value: Any) -> float:
+    """A number of seconds, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigurationError(
+            f"reconnect_timeout_seconds must be a number of seconds >= 0, got {value!r}: how long waiting "
+            f"retries an unreachable control plane (default {DEFAULTS['reconnect_timeout_seconds']:g})."
+        )
+    return float(value)
+
+
+MODES = ("local", "remote")
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How the jobs of one launch are run: one field per launch setting (see the module docstring)."""
+
+    mode: str = setting(
+        "remote",
+        help='Where runs go: "remote" (the Flyte endpoint of your config) or "local" (this machine).',
+    )
+    wait: bool = setting(
+        True,
+        help="Wait for every remote run to finish and hand its value to Hydra (false: fire and forget).",
+        cli="--wait/--no-wait",
+        cli_help="Wait for every remote run to finish (and print its value), or return once all are submitted.",
+    )
+    wait_max_workers: Optional[int] = setting(  # noqa: UP045
+        32,
+        help="At most this many runs are waited on at once; null waits on all of them together.",
+        cli="--wait-max-workers",
+        cli_help="How many remote runs to wait for concurrently.",
+    )
+    submit_max_workers: Optional[int] = setting(  # noqa: UP045
+        16,
+        help="At most this many remote submissions are in flight at once; null submits all together.",
+        sdk=SWEEP_ONLY,
+        cli="--submit-max-workers",
+        cli_help="With --multirun, remote: how many runs to submit concurrently (default: hydra-flyte's, {default}).",
+        cli_default=None,
+    )
+    dry_run: bool = setting(
+        False,
+        help="Compose every job and print what would run (overrides, task_env, run name); submit nothing.",
+        cli="--dry-run",
+        cli_help="Compose every job and print, one line per job, its overrides, the task_env that would "
+        "apply and the run name; run and submit nothing. A job that does not compose fails the dry run.",
+    )
+    fail_fast: bool = setting(
+        False,
+        help="On the first failed run of a sweep, abort the runs still going and fail the sweep.",
+        sdk=SWEEP_ONLY,
+        cli="--fail-fast",
+        cli_help="With --multirun, remote: on the first failed run, abort the runs still going and fail the sweep.",
+    )
+    abort_on_interrupt: bool = setting(
+        False,
+        help="On Ctrl-C while waiting, abort every unfinished run (default: leave them going, print how to reattach).",
+        sdk=SWEEP_ONLY,
+        cli="--abort-on-interrupt",
+        cli_help="With --multirun, remote: Ctrl-C aborts every unfinished run (by default they go on, and "
+        "`flyte hydra status` reattaches).",
+    )
+    resume: Optional[str] = setting(  # noqa: UP045
+        None,
+        help="Finish an earlier sweep from its manifest (path, sweep directory or sweep id): succeeded jobs "
+        "are kept, running ones waited on, failed or never-submitted ones submitted anew. Grid sweeps only.",
+        sdk=SWEEP_ONLY,
+        cli="--resume",
+        cli_metavar="SWEEP",
+        cli_help="With --multirun, remote: finish the sweep of this manifest (its path, sweep directory or sweep "
+        "id) with the same command: succeeded jobs are kept, unfinished runs waited on, failed or "
+        "never-submitted jobs submitted anew.",
+    )
+    reconnect_timeout_seconds: float = setting(
+        600.0,
+        help="While waiting, how long an unreachable control plane is retried (after flyte's own ~36 s of "
+        "reconnects) before the unfinished jobs are recorded UNCONFIRMED (reattach with `flyte hydra status`).",
+        cli="--reconnect-timeout",
+        cli_metavar="SECONDS",
+        cli_help="Remote, while waiting: how long an unreachable control plane is retried (after flyte's own "
+        "reconnects, about 36 s) before the unfinished jobs are recorded UNCONFIRMED; "
+        "`flyte hydra status MANIFEST --wait` reattaches.",
+    )
+    run_options: Dict[str, Any] = setting(  # noqa: UP006
+        help="Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).",
+        default_factory=dict,
+    )
+
+    def __post_init__(self) -> None:
+        validate_mode(self.mode)
+        validate_reconnect_timeout(self.reconnect_timeout_seconds)
+        validate_max_workers(self.wait_max_workers)
+        validate_max_workers(self.submit_max_workers, name="submit_max_workers")
+        if not isinstance(self.run_options, Mapping):
+            raise ConfigurationError(
+                f"run_options must be a mapping of flyte.with_runcontext keywords, got {self.run_options!r}."
+            )
+        if "mode" in self.run_options:
+            raise ConfigurationError(
+                "run_options must not contain 'mode': pass mode='local' or mode='remote' to hydra_run/hydra_sweep."
+            )
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """What the schema says about one setting (read from its LaunchSettings field)."""
+
+    name: str
+    type: Any
+    default: Any  # the default value (a fresh one for run_options)
+    help: str
+    sdk: tuple[str, ...]
+    cli: str | None
+    cli_help: str
+    cli_default: Any
+    cli_metavar: str | None
+    field: dataclasses.Field  # type: ignore[type-arg]
+
+
+def _info(f: dataclasses.Field) -> SettingInfo:  # type: ignore[type-arg]
+    meta = f.metadata[_META]
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    cli_default = default if meta["cli_default"] is dataclasses.MISSING else meta["cli_default"]
+    return SettingInfo(
+        name=f.name,
+        type=f.type,
+        default=default,
+        help=meta["help"],
+        sdk=meta["sdk"],
+        cli=meta["cli"],
+        cli_help=meta["cli_help"].replace("{default}", str(default)),
+        cli_default=cli_default,
+        cli_metavar=meta["cli_metavar"],
+        field=f,
+    )
+
+
+#: Every launch setting, in declaration order.
+SETTINGS: tuple[SettingInfo, ...] = tuple(_info(f) for f in dataclasses.fields(LaunchSettings))
+BY_NAME: Mapping[str, SettingInfo] = {s.name: s for s in SETTINGS}
+#: The default of each setting (the one place 32, 16 and 600 are written is above).
+DEFAULTS: Mapping[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def sdk_settings(entry: str) -> tuple[SettingInfo, ...]:
+    """The settings `entry` ("hydra_run" or "hydra_sweep") takes as keywords."""
+    return tuple(s for s in SETTINGS if entry in s.sdk)
+
+
+def cli_settings() -> tuple[SettingInfo, ...]:
+    """The settings `flyte hydra run` has a flag for (named `cli`; its click parameter is the setting's name)."""
+    return tuple(s for s in SETTINGS if s.cli is not None)
+
+
+def keywords_for(entry: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings among `values` (e.g. a function's locals) that `entry` takes as keywords."""
+    return {s.name: values[s.name] for s in sdk_settings(entry) if s.name in values}
+
+
+def settings_from_config(node: Any) -> LaunchSettings:
+    """LaunchSettings from a `hydra.launcher` node of the flyte launcher (or any mapping of its fields).
+
+    A field not in `node` takes its default; booleans are read as such, an empty string for an
+    optional string (resume) as null, run_options as a plain dict.
+    """
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        value = node.get(s.name, s.default)
+        if s.name == "run_options":
+            value = _plain(value or {})
+        elif s.type is bool:
+            value = bool(value)
+        elif s.type == Optional[str]:  # noqa: UP045
+            value = None if value in (None, "") else str(value)
+        values[s.name] = value
+    return LaunchSettings(**values)
+
+
+def _plain(options: Any) -> Any:
+    """run_options as a plain dict (a DictConfig resolved); anything else as given, for the checks to name."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(options, DictConfig):
+        return OmegaConf.to_container(options, resolve=True)
+    return dict(options) if isinstance(options, Mapping) else options
+
+
+def as_override(name: str, value: Any) -> str:
+    """`hydra.launcher.<name>=<value>` as Hydra override text (None -> null, True -> true, strings quoted)."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, str):
+        text = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    else:
+        text = str(value)
+    return f"hydra.launcher.{name}={text}"
+
+
+def launcher_fields() -> list[str]:
+    """The fields of `hydra.launcher` for the flyte launcher (every setting)."""
+    return [s.name for s in SETTINGS]
+
+
+def conf_fields() -> Iterable[tuple[str, Any, dataclasses.Field]]:  # type: ignore[type-arg]
+    """(name, type, field) of each setting, for `dataclasses.make_dataclass` (the Hydra config)."""
+    for s in SETTINGS:
+        f = s.field
+        if f.default is dataclasses.MISSING:
+            yield s.name, s.type, dataclasses.field(default_factory=f.default_factory)  # type: ignore[misc]
+        else:
+            yield s.name, s.type, dataclasses.field(default=f.default)
