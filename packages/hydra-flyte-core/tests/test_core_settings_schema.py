@@ -58,10 +58,18 @@ def test_no_setting_default_is_written_outside_the_schema() -> None:
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = node.args
-                pairs = list(zip(args.args[len(args.args) - len(args.defaults) :], args.defaults))
-                pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+                pairs = list(
+                    zip(args.args[len(args.args) - len(args.defaults) :], args.defaults, strict=True)
+                )
+                pairs += [
+                    (a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+                ]
                 for arg, default in pairs:
-                    if arg.arg in names and isinstance(default, ast.Constant) and default.value not in (None,):
+                    if (
+                        arg.arg in names
+                        and isinstance(default, ast.Constant)
+                        and default.value not in (None,)
+                    ):
                         if not isinstance(default.value, bool) and isinstance(default.value, (int, float)):
                             found.append(f"{path.name}:{node.lineno} {arg.arg}={default.value}")
             if isinstance(node, ast.Call):
