@@ -7,7 +7,8 @@ composes a Hydra config for it (no `@hydra.main` needed) and runs it, locally or
         train.py pipeline --dataset digits --cfg optimizer.lr=0.01
 
 `flyte hydra status SWEEP` and `flyte hydra rerun SWEEP --failed` reattach to a remote sweep
-through the manifest it left in its sweep directory.
+through the manifest it left in its sweep directory; `flyte hydra report SWEEP` writes the HTML
+report of a local or remote sweep.
 
 This module is what the `flyte.plugins.cli.commands` entry point loads, and every `flyte`
 command (even `flyte --help`) loads it. It therefore imports nothing but click: the real
@@ -29,6 +30,7 @@ _SUBCOMMANDS: Mapping[str, str] = {
     "run": "flyte_hydra_cli._run:run",
     "status": "flyte_hydra_cli._sweeps:status",
     "rerun": "flyte_hydra_cli._sweeps:rerun",
+    "report": "flyte_hydra_cli._report:report",
 }
 
 #: Exit status after Ctrl-C, as a shell reports a process killed by SIGINT.

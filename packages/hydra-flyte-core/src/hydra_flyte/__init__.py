@@ -28,6 +28,7 @@ _EXPORTS = {
     "RunResult": "._results",
     "run": "._job_scope",
     "sweep_status": "._sweeps",
+    "sweep_report": "._report",
     "rerun_failed": "._sweeps",
     "load_manifest": "._sweeps",
     "Manifest": "._manifest",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ._job_scope import run
     from ._launcher import FlyteLauncher
     from ._manifest import Manifest
+    from ._report import sweep_report
     from ._results import JobOutcome, RunResult
     from ._sdk import hydra_run, hydra_sweep
     from ._submit import DryRunPlan, wait_for

@@ -203,6 +203,10 @@ class JobStream:
         from ._manifest import format_summary
 
         self.manifest.save()
+        if self.settings.report:
+            from ._report import write_report
+
+            write_report(self.manifest)
         print(format_summary(self.manifest.records()), flush=True)
 
 

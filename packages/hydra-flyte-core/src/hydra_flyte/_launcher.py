@@ -77,6 +77,10 @@ class FlyteLauncher(Launcher):
             self._base_settings = launch_settings(self._fields)
             check_settings(self.settings())  # with the SDK's run options, when it drives the launch
             check_sweeper_supports(config)
+            if self._base_settings.report and not self._base_settings.dry_run:
+                from ._report import require_plotly
+
+                require_plotly()  # before any job runs: the pip line, not a sweep without its report
         except HydraFlyteError as exc:
             raise compact(exc) from None
         # The sweeper holds this same context: its batch validation composes through the reusing
@@ -402,7 +406,9 @@ class FlyteLauncher(Launcher):
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
         if manifest is not None and settings.mode == "local":
-            return self._run_local_job(sweep_config, overrides, idx, settings, manifest)
+            from ._local_sweep import run_local_job
+
+            return run_local_job(self, sweep_config, overrides, idx, settings, manifest)
 
         def recorded(run: Any) -> None:
             if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
@@ -444,40 +450,6 @@ class FlyteLauncher(Launcher):
                 job_subdir_key="hydra.sweep.subdir",
                 job_end_callbacks=False,  # called in _finish, with the job's real outcome
             )
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return ret, job, sweep_config
-
-    def _run_local_job(
-        self, sweep_config: DictConfig, overrides: Sequence[str], idx: int, settings: Any, manifest: Any
-    ) -> tuple[JobReturn, Any, DictConfig]:
-        """A local sweep's job: recorded RUNNING, run here, then its duration (and a failure) recorded."""
-        import time
-
-        from ._hydra_private import job_runner
-        from ._job_scope import job_scope
-        from ._phases import FAILED, RUNNING
-        from ._submit import JobSpec
-
-        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
-        if idx not in manifest.jobs:
-            manifest.plan([(idx, tuple(overrides), None)])
-        manifest.finished(idx, phase=RUNNING)
-        job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
-        started = time.monotonic()
-        with job_scope(job):
-            ret = job_runner()(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=sweep_config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-                job_end_callbacks=False,  # called in _finish, with the job's real outcome
-            )
-        manifest.timed(idx, time.monotonic() - started)
-        if ret.status is JobStatus.FAILED:
-            error = ret._return_value
-            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-            manifest.finished(idx, phase=FAILED, error=str(message))
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return ret, job, sweep_config
 
@@ -525,6 +497,10 @@ class FlyteLauncher(Launcher):
             returns.append(ret)
         if manifest is not None:
             manifest.save()
+            if settings.report:
+                from ._report import write_report
+
+                write_report(manifest)
             if settings.wait and settings.mode == "remote":
                 from ._manifest import format_summary
 

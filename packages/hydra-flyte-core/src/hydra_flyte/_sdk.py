@@ -229,6 +229,7 @@ def hydra_sweep(
     abort_on_interrupt: bool = DEFAULTS["abort_on_interrupt"],
     resume: str | os.PathLike[str] | None = DEFAULTS["resume"],
     reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    report: bool = DEFAULTS["report"],
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -251,6 +252,9 @@ def hydra_sweep(
         results = hydra_sweep(pipeline, config_path="conf", config_name="training",
                               overrides=["optimizer.lr=0.001,0.01,0.1"], dataset="digits", mode="local")
         print([r.value for r in results])
+
+    `report=True` writes the sweep's HTML report beside its manifest when it ends (as
+    `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
     """
     from ._hydra_private import ensure_launcher_registered, hydra_app
     from ._job_scope import current_job

@@ -169,6 +169,15 @@ class LaunchSettings:
         "reconnects, about 36 s) before the unfinished jobs are recorded UNCONFIRMED; "
         "`flyte hydra status MANIFEST --wait` reattaches.",
     )
+    report: bool = setting(
+        False,
+        help="When the sweep ends, write its HTML report (flyte-sweep-report.html) beside the manifest; needs "
+        'pip install "hydra-flyte-core[report]".',
+        sdk=SWEEP_ONLY,
+        cli="--report",
+        cli_help="With --multirun: when the sweep ends, write its HTML report (table and plots, opens offline) "
+        'beside its manifest, as `flyte hydra report` does; needs pip install "hydra-flyte-core[report]".',
+    )
     run_options: Dict[str, Any] = setting(  # noqa: UP006
         help="Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).",
         default_factory=dict,

@@ -1,0 +1,57 @@
+"""`flyte hydra report`, `status` and `rerun` on a local sweep the CLI ran (real local runs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import LOCAL, flat, flyte, hydra_run
+
+from hydra_flyte._report import read_report_data
+
+
+def local_sweep(project: Path) -> Path:
+    result = hydra_run(*LOCAL, "-m", "--hydra-override", "hydra.sweep.dir=sweep", "fixture_tasks.py", "explode",
+                       "--cfg", "training.epochs=5,20,7")  # fmt: skip
+    assert result.exit_code == 1, result.output  # job 1 fails (too many epochs)
+    return project / "sweep"
+
+
+def test_report_status_and_rerun_of_a_local_sweep(project: Path) -> None:
+    sweep = local_sweep(project)
+    result = flyte("hydra", "report", "sweep")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str((sweep / "flyte-sweep-report.html").resolve())
+    data = read_report_data(sweep / "flyte-sweep-report.html")
+    assert [(j["job"], j["phase"], j["value"]) for j in data["jobs"]] == [
+        (0, "SUCCEEDED", 5.0), (1, "FAILED", None), (2, "SUCCEEDED", 7.0)
+    ]  # fmt: skip
+    assert "too many epochs: 20" in data["jobs"][1]["error"]
+
+    status = flyte("hydra", "status", "sweep")  # no Flyte config in reach: read from the manifest
+    assert status.exit_code == 1, status.output  # a job failed
+    assert "training.epochs=20  FAILED" in status.stdout and "2 succeeded" in status.stdout
+
+    rerun = flyte("hydra", "rerun", "sweep", "--failed")
+    assert rerun.exit_code == 2
+    assert "is a local sweep (failed: job 1)" in flat(rerun.output)
+
+
+def test_report_of_a_directory_without_manifest_exits_2(project: Path) -> None:
+    result = flyte("hydra", "report", str(project))
+    assert result.exit_code == 2
+    assert "no sweep manifest at" in flat(result.output)
+    assert not (project / "flyte-sweep-report.html").exists()
+
+
+def test_report_without_plotly_exits_1_with_the_pip_line(project: Path) -> None:
+    local_sweep(project)
+    code = "import sys; sys.modules['plotly'] = None; from flyte.cli.main import main; main(sys.argv[1:])"
+    env = {**os.environ, "COLUMNS": "240", "DO_NOT_TRACK": "1"}
+    proc = subprocess.run([sys.executable, "-c", code, "hydra", "report", "sweep"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'pip install "hydra-flyte-core[report]"' in flat(proc.stderr)
+    assert not (project / "sweep" / "flyte-sweep-report.html").exists()

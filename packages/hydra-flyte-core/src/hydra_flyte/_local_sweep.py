@@ -1,0 +1,46 @@
+"""A local sweep's job as FlyteLauncher runs it: recorded in the sweep manifest around its run on this machine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, configure_log
+from omegaconf import DictConfig
+
+
+def run_local_job(
+    launcher: Any, sweep_config: DictConfig, overrides: Sequence[str], idx: int, settings: Any, manifest: Any
+) -> tuple[JobReturn, Any, DictConfig]:
+    """Record the job RUNNING, run its task function here, then record its duration (and a failure).
+
+    Its value is recorded SUCCEEDED once the launch converts it (`_record_in_manifest`). Local jobs
+    get no run name, labels or URL: nothing of them is looked up on a control plane later.
+    """
+    from ._hydra_private import job_runner
+    from ._job_scope import job_scope
+    from ._phases import FAILED, RUNNING
+    from ._submit import JobSpec
+
+    if idx not in manifest.jobs:
+        manifest.plan([(idx, tuple(overrides), None)])
+    manifest.finished(idx, phase=RUNNING)
+    job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
+    started = time.monotonic()
+    with job_scope(job):
+        ret = job_runner()(
+            hydra_context=launcher.hydra_context,
+            task_function=launcher.task_function,
+            config=sweep_config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+            job_end_callbacks=False,  # called in the launcher's _finish, with the job's real outcome
+        )
+    manifest.timed(idx, time.monotonic() - started)
+    if ret.status is JobStatus.FAILED:
+        error = ret._return_value
+        message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        manifest.finished(idx, phase=FAILED, error=str(message))
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    return ret, job, sweep_config
