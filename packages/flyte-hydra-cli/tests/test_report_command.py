@@ -55,3 +55,15 @@ def test_report_without_plotly_exits_1_with_the_pip_line(project: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'pip install "hydra-flyte-core[report]"' in flat(proc.stderr)
     assert not (project / "sweep" / "flyte-sweep-report.html").exists()
+
+
+def test_run_with_report_writes_it_when_the_sweep_ends(project: Path) -> None:
+    result = hydra_run(*LOCAL, "-m", "--report", "--hydra-override", "hydra.sweep.dir=sweep", "fixture_tasks.py",
+                       "score", "--cfg", "optimizer.lr=0.1,0.2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = project / "sweep" / "flyte-sweep-report.html"
+    assert f"Sweep report: {report.resolve()}" in result.stderr
+    data = read_report_data(report)
+    assert [(j["params"], j["phase"]) for j in data["jobs"]] == [
+        ({"optimizer.lr": 0.1}, "SUCCEEDED"), ({"optimizer.lr": 0.2}, "SUCCEEDED")
+    ]  # fmt: skip
