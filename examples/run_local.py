@@ -1,4 +1,4 @@
-"""Run the walkthrough pipeline locally from Python: one run, then a 3-point lr sweep.
+"""Run the walkthrough pipeline locally from Python: one run, then a 6-job sweep (model x lr) with its report.
 
     python examples/run_local.py        # works from any directory
 
@@ -37,17 +37,19 @@ def main() -> None:
     )
     print(f"single run (optimizer.lr=0.01): val_loss = {float(result):.4f}")
 
-    lrs = ["0.001", "0.01", "0.1"]
+    models, lrs = ["resnet", "vit"], ["0.001", "0.01", "0.1"]
     results = hydra_sweep(
         pipeline,
         config_path=CONF_DIR,
         config_name="training",
-        overrides=["optimizer.lr=" + ",".join(lrs), SWEEP_DIR],
+        overrides=["model=" + ",".join(models), "optimizer.lr=" + ",".join(lrs), SWEEP_DIR],
         dataset="digits",
         mode="local",
+        report=True,  # flyte-sweep-report.html beside the manifest (needs hydra-flyte-core[report])
     )
-    for lr, res in zip(lrs, results, strict=True):  # results follow the sweep order
-        print(f"sweep optimizer.lr={lr}: val_loss = {float(res):.4f}")
+    jobs = [(model, lr) for model in models for lr in lrs]  # results follow the sweep order
+    for (model, lr), res in zip(jobs, results, strict=True):
+        print(f"sweep model={model} optimizer.lr={lr}: val_loss = {float(res):.4f}")
 
 
 if __name__ == "__main__":
