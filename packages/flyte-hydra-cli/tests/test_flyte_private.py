@@ -2,7 +2,7 @@
 and runs each public fallback on purpose, checking it gives the same results.
 
 If a shape test fails after a flyte upgrade: fix flyte_hydra_cli/_flyte_private.py and place any
-new `flyte run` option in _run._RUN_OPTION_HANDLING (forwarded, or rejected with a message).
+new `flyte run` option in _run_option_handling.RUN_OPTION_HANDLING (forwarded, or rejected with a message).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 import rich_click as click
 
 from flyte_hydra_cli import _flyte_private as fp
-from flyte_hydra_cli._run import _RUN_OPTION_HANDLING, run
+from flyte_hydra_cli._run import run
+from flyte_hydra_cli._run_option_handling import RUN_OPTION_HANDLING as _RUN_OPTION_HANDLING
 from hydra_flyte import _fallback
 
 

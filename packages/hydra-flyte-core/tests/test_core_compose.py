@@ -146,7 +146,7 @@ def _sweep_configs(
     """Every job's config and Hydra config as the task saw them, in a real multirun; the loaders made."""
     from hydra.core.hydra_config import HydraConfig
 
-    from hydra_flyte._hydra_private import ensure_launcher_registered
+    from hydra_flyte._registration import ensure_launcher_registered
 
     loaders: list[ReusingConfigLoader] = []
     init = ReusingConfigLoader.__init__

@@ -10,8 +10,9 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from omegaconf import OmegaConf
 
-from hydra_flyte._hydra_private import ensure_launcher_registered, hydra_app
+from hydra_flyte._hydra_private import hydra_app
 from hydra_flyte._launcher import FlyteLauncher
+from hydra_flyte._registration import ensure_launcher_registered
 
 
 def test_hydra_refuses_launchers_outside_hydra_plugins() -> None:

@@ -15,8 +15,8 @@ from connectrpc.errors import ConnectError
 
 from hydra_flyte import RunNameClashError
 from hydra_flyte._errors import NotSubmittedError
-from hydra_flyte._launcher import submission_failure_phase
 from hydra_flyte._manifest import Manifest
+from hydra_flyte._outcomes import submission_failure_phase
 from hydra_flyte._ownership import is_already_exists, is_not_found, is_ours
 from hydra_flyte._submission_pool import SubmissionPool
 

@@ -8,7 +8,7 @@ taken after one warning naming the symbol and the flyte version:
 
 - `flyte.cli._run.RunArguments.options()` (the `flyte run` options) -> our own copy of those
   options (same flags, names and defaults), used also when flyte's list differs from the one
-  `_run._RUN_OPTION_HANDLING` places, so a new flyte option is never accepted and dropped.
+  `_run_option_handling.RUN_OPTION_HANDLING` places, so a new flyte option is never accepted and dropped.
 - `flyte.cli._params.to_click_option`, `flyte.cli._run._resolve_default_val`,
   `flyte._internal.runtime.types_serde.transform_native_to_typed_interface` (task inputs as
   typed options) -> options built from the task's `native_interface`: str, int, float and bool
@@ -39,12 +39,12 @@ __all__ = ["initialize_config", "run_options", "task_input_options"]
 def _flyte_run_options() -> Any:
     from flyte.cli._run import RunArguments
 
-    from ._run import _RUN_OPTION_HANDLING
+    from ._run_option_handling import RUN_OPTION_HANDLING
 
     options = RunArguments.options()
     expect(all(isinstance(o, click.Option) for o in options), "RunArguments.options() returns non-options")
     names = sorted(o.name for o in options if o.name)
-    expect(names == sorted(_RUN_OPTION_HANDLING), f"`flyte run` options are {names}, not the ones placed")
+    expect(names == sorted(RUN_OPTION_HANDLING), f"`flyte run` options are {names}, not the ones placed")
     return RunArguments
 
 

@@ -79,7 +79,7 @@ class ReusingConfigLoader(ConfigLoader):
             self._validated.setdefault(key, []).append((master_config, cfg))
             self._kept += 1
             if self._kept % _FREEZE_EVERY == 0:
-                from ._launcher import freeze_kept
+                from ._heap import freeze_kept
 
                 freeze_kept()
         return cfg

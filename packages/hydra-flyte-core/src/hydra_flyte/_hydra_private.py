@@ -1,9 +1,9 @@
-"""Every use of Hydra internals in hydra_flyte, in one place (tested in tests/test_hydra_private.py).
+"""Every use of Hydra internals in hydra_flyte, in one place (tested in tests/test_core_hydra_private.py).
 
-Three behaviours of hydra-core 1.3 are relied on here:
+Three behaviours of hydra-core 1.3 are relied on here (and by `_registration`, through public API):
 - `Plugins.instantiate_launcher` accepts only classes from modules under `hydra_plugins.` that its
   registry knows. hydra-flyte-launcher gets ours discovered; with only hydra-flyte-core installed,
-  `register_core_launcher` registers it with `Plugins.instance().register`.
+  `_registration.ensure_launcher_registered` registers it with `Plugins.instance().register`.
 - The `Hydra` object behind `GlobalHydra` (`hydra._internal.hydra.Hydra`) offers `run` and `multirun`,
   which run Hydra's full runtime (sweepers, callbacks, output dirs) without argv parsing.
 - `Sweeper.validate_batch_is_legal` (used by BasicSweeper and the Optuna sweeper before each
@@ -29,24 +29,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._fallback import Private, expect
-from .launcher_config import LAUNCHER_GROUP, LAUNCHER_NAME, register_launcher_config
 
 VERSION_BASE = "1.3"
-
-
-def ensure_launcher_registered() -> None:
-    """Make `hydra/launcher=flyte` usable, whether or not hydra-flyte-launcher is installed."""
-    from hydra.core.config_store import ConfigStore
-    from hydra.core.plugins import Plugins
-
-    from hydra_plugins._hydra_flyte_core import FlyteLauncher
-
-    plugins = Plugins.instance()  # discovery registers hydra-flyte-launcher's config, when installed
-    plugins.register(FlyteLauncher)  # idempotent
-    try:
-        ConfigStore.instance().load(f"{LAUNCHER_GROUP}/{LAUNCHER_NAME}.yaml")
-    except Exception:  # ConfigLoadError: not stored yet
-        register_launcher_config(provider="hydra-flyte-core")
 
 
 @contextlib.contextmanager

@@ -20,18 +20,21 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn, JobStatus
+
+if TYPE_CHECKING:
+    from ._launcher import FlyteLauncher
 
 log = logging.getLogger(__name__)
 
 
 def can_stream(launcher: Any) -> bool:
     """True if `launcher` is a FlyteLauncher whose jobs go remote and are waited on."""
-    from ._launcher import FlyteLauncher
-
-    if not isinstance(launcher, FlyteLauncher):
+    if not callable(
+        getattr(launcher, "job_stream", None)
+    ):  # (FlyteLauncher's; no import of it: it imports us)
         return False
     settings = launcher.settings()
     return settings.mode == "remote" and settings.wait and not settings.dry_run
@@ -78,13 +81,8 @@ class JobStream:
         `existing` (a resumed job's run of this sweep, see _resume.plan) is waited on instead of
         submitting; a resumed job already in the manifest keeps its record and planned run name.
         """
-        from ._launcher import (
-            FlyteLauncher,
-            _compact_job_errors,
-            _invalid_job,
-            _probe_endpoint,
-        )
-        from ._submit import JobSpec, run_name
+        from ._outcomes import compact_job_errors, invalid_job
+        from ._submit import JobSpec, probe_before_submitting, run_name
 
         launcher: FlyteLauncher = self._launcher
         overrides = tuple(overrides)
@@ -101,8 +99,8 @@ class JobStream:
                 config, overrides, job_num, self.settings, self._pool, self.manifest, self.progress, existing
             )
             if first:
-                launcher._raise_if_invalid([_invalid_job(ret, job)])
-                _probe_endpoint()
+                launcher._raise_if_invalid([invalid_job(ret, job)])
+                probe_before_submitting()
                 if self.manifest is not None and not self.resuming:
                     launcher._check_name_is_free(self.settings, self.manifest, [job])
         except BaseException as exc:
@@ -112,7 +110,7 @@ class JobStream:
         if first and self._pool is not None:
             self._pool.release()
             self._released = True
-        _compact_job_errors([(ret, job, config)])
+        compact_job_errors([(ret, job, config)])
         self._jobs[job_num] = (ret, job, config)
         if ret.status is not JobStatus.COMPLETED:  # the task function raised before (or while) submitting
             self.progress.finished(ok=False, started=False, submitted=False)
@@ -126,12 +124,12 @@ class JobStream:
         ).start()
 
     def _wait_one(self, job_num: int, value: Any, job: Any) -> None:
-        from ._launcher import _record_in_manifest
+        from ._outcomes import record_in_manifest
         from ._waiting import finish_all
 
         def finished(_index: int, outcome: Any) -> None:
             if self.manifest is not None:
-                _record_in_manifest(self.manifest, job, outcome)
+                record_in_manifest(self.manifest, job, outcome)
 
         try:
             (outcome,) = finish_all(
@@ -147,7 +145,8 @@ class JobStream:
         A Ctrl-C stops the waiting as in any sweep (the runs go on, or are aborted with
         `abort_on_interrupt`; the manifest says how to reattach) and is re-raised.
         """
-        from ._launcher import _overlay, record_outcome
+        from ._outcomes import record_outcome
+        from ._overlay import _overlay
 
         if not self._jobs:
             raise RuntimeError("no job in flight")
@@ -185,7 +184,7 @@ class JobStream:
     def interrupted(self, interrupt: KeyboardInterrupt) -> None:
         """A Ctrl-C while a job was being started: as `launch` does while submitting (the caller re-raises)."""
         from ._interrupt import handle_interrupt
-        from ._launcher import _overlay
+        from ._overlay import _overlay
 
         handle_interrupt(interrupt, self.manifest, list(self._runs.values()), self.settings, submitting=True,
                          sdk=_overlay.get() is not None)  # fmt: skip
@@ -213,7 +212,7 @@ class JobStream:
 @contextlib.contextmanager
 def job_stream(launcher: Any, *, total: int) -> Iterator[JobStream]:
     """A JobStream over `launcher` (a FlyteLauncher set up for a remote, waiting sweep)."""
-    from ._launcher import heap_frozen
+    from ._heap import heap_frozen
     from ._omegaconf_private import interpolations_parsed_once
 
     if not can_stream(launcher):

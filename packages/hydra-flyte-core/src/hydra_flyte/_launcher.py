@@ -7,12 +7,9 @@ imported only when jobs are launched.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
-import gc
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +19,12 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
 from ._errors import HydraFlyteError
+from ._heap import heap_frozen
+from ._outcomes import compact_job_errors, invalid_job, planned, record_in_manifest, record_outcome
+from ._overlay import _overlay
+from ._submit import probe_before_submitting
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LaunchOverlay:
-    """What the Python SDK adds to a launch that a YAML config cannot carry."""
-
-    run_options: Mapping[str, Any] = field(default_factory=dict)
-    on_job_finished: Callable[[int, JobReturn], None] | None = None
-    task_name: str = ""  # recorded in the sweep manifest
-    # The sweep-directory locks the launch took, released by the SDK when its sweep returns.
-    sweep_locks: list[Any] = field(default_factory=list)
-    task_env_key: str | None = None  # where the jobs' task_env entries are (None: the default key)
-    # Checks one composed config as the SDK's task call will use it (raises a HydraFlyteError).
-    check_job: Callable[[DictConfig], None] | None = None
-    # In a dry run: what the SDK's task call would run for a job (its DryRunPlan), without running it.
-    plan_job: Callable[[DictConfig, Any], Any] | None = None
-
-
-_overlay: contextvars.ContextVar[LaunchOverlay | None] = contextvars.ContextVar(
-    "hydra_flyte_launch_overlay", default=None
-)
-
-
-def launch_overlay() -> contextvars.ContextVar[LaunchOverlay | None]:
-    """The context variable through which the SDK hands its overlay to the launcher."""
-    return _overlay
 
 
 class FlyteLauncher(Launcher):
@@ -192,15 +167,15 @@ class FlyteLauncher(Launcher):
                     # (Local jobs ran as they came: their own errors are reported job by job.)
                     if held is not None or settings.dry_run:
                         self._raise_if_invalid(
-                            [_invalid_job(ret, job) for ret, job, _ in submitted], total=len(submitted)
+                            [invalid_job(ret, job) for ret, job, _ in submitted], total=len(submitted)
                         )
                     else:
-                        _compact_job_errors(submitted)
+                        compact_job_errors(submitted)
                     if manifest is not None and resumed is None:  # every run named on disk before submitting
                         unplanned = [job for _, job, _ in submitted if job.job_num not in manifest.jobs]
                         manifest.plan((job.job_num, job.overrides, run_name(job)) for job in unplanned)
                     if held is not None and len(held):
-                        _probe_endpoint()
+                        probe_before_submitting()
                     if manifest is not None and resumed is None:  # a reused --name: caught before submitting
                         self._check_name_is_free(settings, manifest, [job for _, job, _ in submitted])
                 except BaseException as exc:
@@ -440,7 +415,7 @@ class FlyteLauncher(Launcher):
             and self._plain_callbacks()
         ):
             # The SDK's own task call needs no job directory, logging or snapshots to say what it would run.
-            return _planned(overlay.plan_job, sweep_config, job), job, sweep_config
+            return planned(overlay.plan_job, sweep_config, job), job, sweep_config
         with job_scope(job):
             ret = job_runner()(
                 hydra_context=self.hydra_context,
@@ -470,7 +445,7 @@ class FlyteLauncher(Launcher):
 
         def finished(index: int, outcome: Any) -> None:
             if manifest is not None:
-                _record_in_manifest(manifest, pending[index][1], outcome)
+                record_in_manifest(manifest, pending[index][1], outcome)
 
         try:
             outcomes = finish_all(
@@ -531,169 +506,7 @@ class FlyteLauncher(Launcher):
             hydra_config.cfg = previous
 
 
-def _planned(plan_job: Callable[[DictConfig, Any], Any], config: DictConfig, job: Any) -> JobReturn:
-    """The JobReturn of a dry-run job planned by the SDK's task call, without Hydra's per-job work."""
-    ret = JobReturn()
-    ret.overrides = list(job.overrides)
-    ret.cfg = config
-    try:
-        ret.return_value = plan_job(config, job)
-        ret.status = JobStatus.COMPLETED
-    except Exception as exc:
-        ret.return_value = exc
-        ret.status = JobStatus.FAILED
-    return ret
-
-
-def _invalid_job(ret: JobReturn, job: Any) -> Any:
-    """The InvalidJob for a job whose task function stopped on one of our configuration errors, else None."""
-    from ._errors import InvalidJob
-    from ._validation import is_our_configuration_error
-
-    if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
-        return InvalidJob(job.job_num, tuple(job.overrides), ret._return_value)
-    return None
-
-
-def _compact_job_errors(submitted: Sequence[tuple[JobReturn, Any, DictConfig]]) -> None:
-    """Jobs that stopped on one of our configuration errors hand Hydra a compact one (no traceback)."""
-    from ._validation import compact, is_our_configuration_error
-
-    for ret, _, _ in submitted:
-        if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
-            ret.return_value = compact(ret._return_value)
-
-
 def _save_if_planned(manifest: Any) -> None:
     """Write the manifest, unless nothing of the sweep was planned (it stopped at validation)."""
     if manifest.jobs:
         manifest.save()
-
-
-def _probe_endpoint() -> None:
-    """Before the first submission: the configured endpoint answers, or a compact error naming it."""
-    from ._flyte_private import configured_endpoint
-    from ._validation import compact, probe_endpoint
-
-    try:
-        probe_endpoint(configured_endpoint())
-    except HydraFlyteError as exc:
-        raise compact(exc) from None
-
-
-_frozen_by_us = [0]  # how many heap_frozen blocks that froze the heap are open
-
-
-@contextlib.contextmanager
-def heap_frozen() -> Iterator[None]:
-    """Leave the objects that exist before a launch out of the garbage collector's passes during it.
-
-    Each job allocates thousands of objects, so the collector runs often, and its full passes
-    walk the whole heap (flyte, Hydra, every module): about a sixth of a remote sweep's time.
-    `gc.freeze` moves what exists now to a generation no pass visits; `gc.unfreeze` puts it back
-    after, where the next pass frees whatever became garbage meanwhile. Objects made during the
-    launch are collected as usual (but see `freeze_kept`). If something else froze objects
-    already (a pre-forking server, say), the heap is left as it is: unfreezing would undo that too.
-    """
-    if gc.get_freeze_count() and not _frozen_by_us[0]:
-        yield
-        return
-    if _frozen_by_us[0]:  # nested in one of ours: the outer one unfreezes
-        yield
-        return
-    gc.freeze()
-    _frozen_by_us[0] += 1
-    try:
-        yield
-    finally:
-        _frozen_by_us[0] -= 1
-        gc.unfreeze()
-
-
-def freeze_kept() -> None:
-    """Inside `heap_frozen`: freeze what exists now too (the configs a sweep keeps for all its jobs).
-
-    A sweep keeps every job's composed config until it ends; without this, each full collector
-    pass walks all the configs kept so far, a fifth of a 2,000-job dry run's time. Whatever is
-    frozen here is collected as usual once the outer `heap_frozen` ends.
-    """
-    if _frozen_by_us[0]:
-        gc.freeze()
-
-
-def _record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
-    """A finished job's phase and value (or error) in the sweep manifest."""
-    from ._errors import ContactLostError, RunFailedError
-    from ._phases import FAILED, PLANNED, SUCCEEDED, UNCONFIRMED
-    from ._results import RunResult
-    from ._submit import is_flyte_run
-
-    if isinstance(outcome, RunFailedError):
-        manifest.finished(job.job_num, phase=outcome.phase, error=outcome.message)
-    elif isinstance(outcome, ContactLostError):  # we could not ask: not a failure
-        outcome.manifest_path = manifest.path
-        manifest.finished(job.job_num, phase=UNCONFIRMED, error=str(outcome))
-    elif isinstance(outcome, BaseException) and manifest.jobs[job.job_num].phase == PLANNED:
-        # The control plane never confirmed a run of ours under the name: the submission failed.
-        manifest.finished(
-            job.job_num, phase=submission_failure_phase(outcome), error=f"{type(outcome).__name__}: {outcome}"
-        )
-    elif isinstance(outcome, BaseException):
-        manifest.finished(job.job_num, phase=FAILED, error=f"{type(outcome).__name__}: {outcome}")
-    elif isinstance(outcome, RunResult):
-        manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome.value)
-    elif manifest.mode == "local":  # the task function returned a value of its own (no flyte.run)
-        manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome)
-    elif is_flyte_run(outcome):
-        pass  # fire and forget: stays SUBMITTED until `status` looks
-
-
-def submission_failure_phase(exc: BaseException) -> str:
-    """What a failed submission leaves a record in.
-
-    NOT_SUBMITTED: nothing was sent (the sweep had stopped submitting). PLANNED: the control plane
-    could not be reached or answered too late, so a run may exist under the name (`status` looks
-    it up). SUBMIT_FAILED: the control plane refused the run, or the name is another sweep's.
-    """
-    from ._errors import NotSubmittedError
-    from ._phases import NOT_SUBMITTED, PLANNED, SUBMIT_FAILED
-    from ._submission_pool import is_transient
-
-    if isinstance(exc, NotSubmittedError):
-        return NOT_SUBMITTED
-    if is_transient(exc):
-        return PLANNED
-    return SUBMIT_FAILED
-
-
-def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
-    """Put a finished job's result (or the exception it ended with) into its JobReturn, and log it.
-
-    Hydra's JobStatus has no "submitted": with wait=false a remote job stays COMPLETED, its
-    return value is the submitted `flyte.remote.Run`, and the log says it was only submitted.
-    """
-    from ._submit import is_flyte_run
-
-    where = f"#{job.job_num} " if job.job_num is not None else ""
-    if isinstance(outcome, BaseException):
-        ret.status = JobStatus.FAILED
-        ret.return_value = outcome
-        log.error(f"Job {where}({job.label}) failed: {outcome}")
-        return
-    ret.return_value = outcome
-    if is_flyte_run(outcome) and job.settings.mode == "remote" and not job.settings.wait:
-        log.info(
-            f"Job {where}({job.label}) submitted, not completed (hydra.launcher.wait=false): run "
-            f"{outcome.name} at {outcome.url}; its return value is the submitted flyte.remote.Run"
-        )
-    elif outcome is not None:
-        log.info(f"Job {where}({job.label}) finished: {outcome!r}")
-
-
-def settle(ret: JobReturn, job: Any) -> None:
-    """Finish one job that ran outside a launch (a single run): wait for it, convert it, record it."""
-    from ._waiting import finish_all
-
-    if ret.status is JobStatus.COMPLETED:
-        (outcome,) = finish_all([(ret._return_value, job)], max_workers=1)
-        record_outcome(ret, job, outcome)

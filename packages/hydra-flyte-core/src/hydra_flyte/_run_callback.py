@@ -89,7 +89,7 @@ class FlyteRunCallback(Callback):
             release_sweep_lock(str(config.hydra.sweep.dir))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        from ._launcher import settle
+        from ._outcomes import settle
         from ._validation import compact, is_our_configuration_error
 
         scope, job, started = self._scope, self._job, self._started

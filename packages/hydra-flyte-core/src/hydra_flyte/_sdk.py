@@ -256,9 +256,11 @@ def hydra_sweep(
     `report=True` writes the sweep's HTML report beside its manifest when it ends (as
     `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
     """
-    from ._hydra_private import ensure_launcher_registered, hydra_app
+    from ._heap import heap_frozen
+    from ._hydra_private import hydra_app
     from ._job_scope import current_job
-    from ._launcher import LaunchOverlay, heap_frozen, launch_overlay
+    from ._overlay import LaunchOverlay, launch_overlay
+    from ._registration import ensure_launcher_registered
     from ._sweep_lock import release_sweep_lock
 
     launch = keywords_for("hydra_sweep", locals())

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
-from ._errors import ConfigurationError, NoEndpointError, RunFailedError, RunNameClashError
+from ._errors import ConfigurationError, HydraFlyteError, NoEndpointError, RunFailedError, RunNameClashError
 from ._ownership import adopt_existing, adopt_submission, is_already_exists
 from ._phases import FAILED, is_success, phase_name
 from ._results import RunResult
@@ -86,6 +86,17 @@ def ensure_endpoint() -> None:
         if not flyte.is_control_plane_available():
             raise NoEndpointError()
     probe_endpoint(configured_endpoint())  # a dead endpoint is named in seconds, not after the SDK's retries
+
+
+def probe_before_submitting() -> None:
+    """Before the first submission: the configured endpoint answers, or a compact error naming it."""
+    from ._flyte_private import configured_endpoint
+    from ._validation import compact, probe_endpoint
+
+    try:
+        probe_endpoint(configured_endpoint())
+    except HydraFlyteError as exc:
+        raise compact(exc) from None
 
 
 def _runner(job: JobSpec, *, submission: str | None = None) -> Any:

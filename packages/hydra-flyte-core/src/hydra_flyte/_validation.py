@@ -63,7 +63,7 @@ def launch_settings(fields: Mapping[str, Any]) -> Any:
     """LaunchSettings from the fields of `hydra.launcher` (a node or a mapping), every field checked."""
     from omegaconf import DictConfig, OmegaConf
 
-    from ._submit import settings_from_config
+    from .settings_schema import settings_from_config
 
     if isinstance(fields, DictConfig):
         fields = OmegaConf.to_container(fields, resolve=True)  # type: ignore[assignment]
