@@ -366,6 +366,45 @@ def test_an_outage_of_45_s_while_waiting_is_ridden_out(
     control_plane.reset()
 
 
+def test_an_outage_while_a_launcher_sweep_waits_is_ridden_out(
+    outage_cp: ControlPlane, slow_project: Path
+) -> None:
+    """The @hydra.main path (hydra/launcher=flyte) rides out an outage like the SDK and the CLI."""
+    control_plane = outage_cp
+    shutil.copy(HERE / "launcher_app.py", slow_project / "launcher_app.py")
+    shutil.copy(HERE / "hydra_tasks.py", slow_project / "hydra_tasks.py")
+    names = [f"appout-{n}" for n in range(3)]
+    env = control_plane.env(control_plane.write_flyte_config(slow_project / "flyte.yaml"))
+    command = [sys.executable, "launcher_app.py", "--multirun", "hydra/launcher=flyte", lrs(3),
+               "+task=slow_objective", "+seconds=8", "hydra.sweep.dir=sweep", "+hydra.launcher.run_options.name=appout"]  # fmt: skip
+    proc = subprocess.Popen(
+        command, cwd=slow_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        try:
+            wait_until(lambda: _waiting_on_all(control_plane, names) or proc.poll() is not None)
+        except AssertionError:
+            proc.kill()
+            raise AssertionError(proc.communicate()) from None
+        assert proc.poll() is None, proc.communicate()
+        control_plane.stop()
+        time.sleep(15)
+        control_plane.start()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if not control_plane.running:
+            control_plane.start()
+    assert proc.returncode == 0, out + err
+    manifest = load_manifest(slow_project / "sweep")
+    assert [(r.phase, r.value) for r in manifest.records()] == [
+        ("SUCCEEDED", 2.0 * (n + 1)) for n in range(3)
+    ]
+    assert runs_named(control_plane, "appout-") == names, "no run was submitted twice"
+    assert "Traceback" not in out + err, out + err
+
+
 def test_an_outage_past_the_limit_leaves_jobs_unconfirmed_then_status_finds_the_truth(
     outage_cp: ControlPlane, project: Path
 ) -> None:
