@@ -138,3 +138,62 @@ def test_report_of_an_optuna_sweep_has_optunas_history_and_importances(tmp_path:
     assert math.isclose(sum(importances.values()), 1.0, rel_tol=1e-6)
     text = (sweep_dir / "flyte-sweep-report.html").read_text()
     assert "Optimisation history (Optuna)" in text and "Parameter importances (Optuna" in text
+
+
+def test_report_of_an_optuna_async_sweep_reads_the_study_from_its_storage(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "stored"
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    common = [
+        "hydra/sweeper=optuna_async", "hydra.sweeper.n_jobs=1", "hydra.sweeper.sampler.seed=5",
+        f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=lr-study", "optimizer.lr=interval(1e-3,1e-1)",
+    ]  # fmt: skip
+    for n_trials, where in ((2, tmp_path / "earlier"), (3, sweep_dir)):  # two sweeps add to one study
+        hydra_sweep(
+            pipeline, config_path=CONF, config_name="training", dataset="digits", mode="local",
+            overrides=[*common, f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweep.dir={where}"],
+        )  # fmt: skip
+    data = assert_every_job_in_report(sweep_dir, jobs=3)
+    optuna = data["optuna"]
+    # The study holds both sweeps' five trials, unmarked in local mode: this sweep's are rebuilt.
+    assert optuna["study_source"].startswith("rebuilt from the manifest (the stored study 'lr-study' holds 5")
+    assert [(t["job"], t["value"]) for t in optuna["trials"]] == [
+        (p["job"], p["objective"]) for p in data["jobs"]
+    ]
+    # A study only this sweep added to is read from its storage: Optuna's own trials, values and params.
+    only = tmp_path / "only"
+    hydra_sweep(
+        pipeline, config_path=CONF, config_name="training", dataset="digits", mode="local",
+        overrides=[*common[:3], f"hydra.sweeper.storage=sqlite:///{tmp_path / 'only.db'}",
+                   "hydra.sweeper.study_name=only", common[5], "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={only}"],
+    )  # fmt: skip
+    data = assert_every_job_in_report(only, jobs=2)
+    optuna = data["optuna"]
+    assert (optuna["study_source"], optuna["study_name"]) == ("storage", "only")
+    assert [(t["value"], t["params"]["optimizer.lr"]) for t in optuna["trials"]] == [
+        (p["objective"], pytest.approx(p["params"]["optimizer.lr"])) for p in data["jobs"]
+    ]
+
+
+def test_report_of_a_remote_sweep_links_every_run(tmp_path: Path, flyte_remote: object) -> None:
+    from hydra_tasks import objective
+
+    sweep_dir = tmp_path / "remote"
+    results = hydra_sweep(
+        objective,
+        config_path=str(Path(__file__).resolve().parent / "conf"),
+        config_name="training",
+        overrides=["model=small,large", "optimizer.lr=0.25,0.5", f"hydra.sweep.dir={sweep_dir}"],
+        report=True,
+    )
+    path = sweep_dir / "flyte-sweep-report.html"
+    assert path.is_file()  # written by report=True when the sweep ended
+    assert_offline(path)
+    data = read_report_data(path)
+    records = load_manifest(sweep_dir).records()
+    assert [(p["job"], p["phase"], p["value"], p["url"]) for p in data["jobs"]] == [
+        (r.job, "SUCCEEDED", r.value, r.url) for r in records
+    ]
+    assert [p["value"] for p in data["jobs"]] == [float(r) for r in results]
+    text = path.read_text()
+    for result in results:  # each run's URL is a link in the table (an anchor: nothing is fetched)
+        assert result.url and f'<a href="{result.url}">' in text

@@ -81,7 +81,9 @@ def _optuna(manifest: Any, config: dict[str, Any], data: dict[str, Any]) -> tupl
     try:
         from ._report_optuna import optuna_section
 
-        return optuna_section(manifest.records(), config, data["params"], data["direction"])
+        return optuna_section(
+            manifest.records(), config, data["params"], data["direction"], manifest.sweep_id
+        )
     except ImportError:
         return {"note": "optuna is not installed here: no optimisation history or importances"}, []
     except Exception as exc:  # e.g. a search space written in a form the report cannot rebuild

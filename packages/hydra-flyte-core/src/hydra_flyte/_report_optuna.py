@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from ._manifest import JobRecord
+from ._optuna_trials import JOB_ATTR, SWEEP_ATTR
 from ._phases import SUCCEEDED, is_rerunnable_failure
 from ._report_data import objective, parse_override
 
@@ -87,7 +88,7 @@ def _rebuilt_study(
     distributions = {dim.name: (dim, _distribution(dim, optuna)) for dim in dims}
     study = optuna.create_study(direction=direction)
     for record in records:
-        if record.phase != SUCCEEDED and not is_rerunnable_failure(record.phase):  # it ran
+        if not _ran(record):
             continue
         given = dict(p for p in map(parse_override, record.overrides) if p is not None)
         try:
@@ -109,16 +110,43 @@ def _rebuilt_study(
     return study
 
 
-def _stored_study(sweeper: dict[str, Any], optuna: Any) -> Any:
-    """The sweeper's study from its storage, or None when none is named or it cannot be loaded."""
+def _ran(record: JobRecord) -> bool:
+    return record.phase == SUCCEEDED or is_rerunnable_failure(record.phase)
+
+
+def _stored_study(
+    sweeper: dict[str, Any], records: list[JobRecord], sweep_id: str, optuna: Any
+) -> tuple[Any, str]:
+    """The sweeper's study from its storage and a note, or None when it is not this sweep's alone.
+
+    A study that several sweeps added to is cut down to this sweep's trials (an in-memory copy)
+    when its trials carry sweep ids (optuna_async marks them in remote sweeps); an unmarked study
+    with more trials than this sweep ran jobs is not used (the study is rebuilt from the manifest).
+    """
     storage, name = sweeper.get("storage"), sweeper.get("study_name")
     if not storage or not name:
-        return None
+        return None, ""
     try:
-        return optuna.load_study(study_name=str(name), storage=str(storage))
+        study = optuna.load_study(study_name=str(name), storage=str(storage))
     except Exception as exc:  # gone, moved, another machine's: rebuild from the manifest instead
         log.info(f"Optuna study {name!r} not loaded from {storage}: {exc}; rebuilt from the manifest")
-        return None
+        return None, f"study {name!r} could not be loaded from its storage"
+    mine = [t for t in study.trials if t.user_attrs.get(SWEEP_ATTR) == sweep_id]
+    if not mine:
+        ran = sum(1 for r in records if _ran(r))
+        finished = [t for t in study.trials if t.state.is_finished()]
+        if len(finished) != ran:
+            return (
+                None,
+                f"the stored study {name!r} holds {len(finished)} finished trials, this sweep ran {ran} jobs",
+            )
+        return study, "storage"
+    if len(mine) == len(study.trials) or len(study.directions) != 1:
+        return study, "storage"
+    own = optuna.create_study(study_name=study.study_name, direction=study.direction)
+    for trial in mine:
+        own.add_trial(trial)
+    return own, f"storage: this sweep's {len(mine)} of the study's {len(study.trials)} trials"
 
 
 def _importances(study: Any, optuna: Any) -> tuple[dict[str, float] | None, Any, str]:
@@ -137,7 +165,11 @@ def _importances(study: Any, optuna: Any) -> tuple[dict[str, float] | None, Any,
 
 
 def optuna_section(
-    records: list[JobRecord], config: dict[str, Any], swept: list[dict[str, Any]], direction: str
+    records: list[JobRecord],
+    config: dict[str, Any],
+    swept: list[dict[str, Any]],
+    direction: str,
+    sweep_id: str,
 ) -> tuple[dict[str, Any], list]:
     """The report's Optuna data and Optuna's own figures (history, importances) for an Optuna sweep."""
     import optuna
@@ -147,8 +179,8 @@ def optuna_section(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # create_trial / add_trial are "experimental" in Optuna 2.x
-        study = _stored_study(config.get("sweeper", {}), optuna)
-        source = "storage" if study is not None else "rebuilt from the manifest"
+        study, why = _stored_study(config.get("sweeper", {}), records, sweep_id, optuna)
+        source = why if study is not None else "rebuilt from the manifest" + (f" ({why})" if why else "")
         if study is None:
             study = _rebuilt_study(records, config, swept, direction, optuna)
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -172,7 +204,7 @@ def optuna_section(
         "trials": [
             {
                 "number": t.number,
-                "job": t.user_attrs.get("job"),
+                "job": t.user_attrs.get("job", t.user_attrs.get(JOB_ATTR)),
                 "state": t.state.name,
                 "value": t.value if t.value is None or math.isfinite(t.value) else None,
                 "params": dict(t.params),
