@@ -84,3 +84,64 @@ def test_rerun_and_resume_of_a_local_sweep_say_why_not(conf_dir: str, tmp_path: 
     )  # fmt: skip
     with pytest.raises(ConfigurationError, match="local sweep's manifest.*cannot be resumed"):
         prepare(config, LaunchSettings(resume=str(sweep_dir)))  # what the launcher's setup calls
+
+
+_SLOW_SWEEP = """
+import asyncio, sys
+import flyte
+from omegaconf import DictConfig
+from hydra_flyte import hydra_sweep
+
+env = flyte.TaskEnvironment(name="slow")
+
+@env.task
+async def slow(cfg: DictConfig) -> float:
+    if cfg.optimizer.lr > 0.15:
+        await asyncio.sleep(60)  # interrupted here
+    return float(cfg.optimizer.lr)
+
+hydra_sweep(slow, config_path=sys.argv[1], config_name="training", mode="local",
+            overrides=["optimizer.lr=0.1,0.2,0.3", "hydra.sweep.dir=" + sys.argv[2]])
+"""
+
+
+def test_interrupted_local_sweep_records_what_ran_and_what_did_not(conf_dir: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_sweep.py"
+    script.write_text(_SLOW_SWEEP)
+    sweep_dir = tmp_path / "sweep"
+    manifest_path = sweep_dir / "flyte-sweep.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), conf_dir, str(sweep_dir)], cwd=tmp_path,
+        env={**os.environ, "DO_NOT_TRACK": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until job 0 has finished and job 1 is running
+            try:
+                phases = [r["phase"] for r in json.loads(manifest_path.read_text())["jobs"]]
+            except (OSError, ValueError):
+                phases = []
+            if phases[:2] == ["SUCCEEDED", "RUNNING"]:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0, out
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["interrupted"] is True
+    assert [(r["job"], r["phase"]) for r in manifest["jobs"]] == [
+        (0, "SUCCEEDED"),
+        (1, "ABORTED"),
+        (2, "NOT_SUBMITTED"),
+    ]
+    assert manifest["jobs"][0]["value"] == 0.1

@@ -147,6 +147,8 @@ class FlyteLauncher(Launcher):
                         for (idx, overrides), cfg in zip(numbered, configs, strict=True)
                     ]
                 )
+                if manifest is not None and settings.mode == "local":  # every job of the launch on disk first
+                    manifest.plan((idx, overrides, None) for idx, overrides in numbered)
                 held = self._remote_submission(settings, stack)
                 try:
                     for (idx, overrides), cfg in zip(numbered, configs, strict=True):
@@ -193,7 +195,9 @@ class FlyteLauncher(Launcher):
                 runs = [ret._return_value for ret, _, _ in submitted if ret.status is JobStatus.COMPLETED]
                 sdk = _overlay.get() is not None
                 if manifest is not None and manifest.mode == "local":  # no run to reattach to: recorded only
-                    manifest.mark_interrupted()
+                    from ._local_sweep import record_interrupt
+
+                    record_interrupt(manifest)
                     manifest = None
                 handle_interrupt(interrupt, manifest, runs, settings, submitting=True, sdk=sdk)
             raise

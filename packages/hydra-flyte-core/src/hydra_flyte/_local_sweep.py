@@ -15,8 +15,7 @@ def run_local_job(
 ) -> tuple[JobReturn, Any, DictConfig]:
     """Record the job RUNNING, run its task function here, then record its duration (and a failure).
 
-    Its value is recorded SUCCEEDED once the launch converts it (`_record_in_manifest`). Local jobs
-    get no run name, labels or URL: nothing of them is looked up on a control plane later.
+    Local jobs get no run name, labels or URL: nothing of them is looked up on a control plane later.
     """
     from ._hydra_private import job_runner
     from ._job_scope import job_scope
@@ -42,5 +41,36 @@ def run_local_job(
         error = ret._return_value
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         manifest.finished(idx, phase=FAILED, error=str(message))
+    else:  # on disk now, not only when the whole launch has run (the launch records it again, the same)
+        _record_value(manifest, idx, ret, job)
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret, job, sweep_config
+
+
+def _record_value(manifest: Any, idx: int, ret: JobReturn, job: Any) -> None:
+    """A finished local job's value, SUCCEEDED (a local flyte run's outputs, or what the function returned)."""
+    from ._phases import SUCCEEDED
+    from ._results import RunResult
+    from ._submit import finish
+
+    try:
+        outcome = finish(ret._return_value, job)
+    except Exception:  # left to the launch's own conversion, which records what it finds
+        return
+    manifest.finished(
+        idx, phase=SUCCEEDED, value=outcome.value if isinstance(outcome, RunResult) else outcome
+    )
+
+
+def record_interrupt(manifest: Any) -> None:
+    """Ctrl-C in a local sweep: the job it stopped is ABORTED, the jobs not started NOT_SUBMITTED."""
+    from ._phases import ABORTED, NOT_SUBMITTED, PLANNED, RUNNING
+
+    for record in manifest.records():
+        if record.phase == RUNNING:
+            manifest.finished(record.job, phase=ABORTED, error="interrupted (Ctrl-C) while it ran")
+        elif record.phase == PLANNED:
+            manifest.finished(
+                record.job, phase=NOT_SUBMITTED, error="not run: the sweep was interrupted (Ctrl-C)"
+            )
+    manifest.mark_interrupted()
