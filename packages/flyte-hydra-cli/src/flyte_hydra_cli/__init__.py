@@ -85,7 +85,8 @@ def hydra() -> None:
     Compose a Hydra config and run a Flyte task with it: one run, or one run per job of a sweep.
 
     The task needs an `omegaconf.DictConfig` parameter; the script needs no `@hydra.main`.
-    `status` and `rerun` reattach to a remote sweep through its manifest.
+    `status` and `rerun` reattach to a remote sweep through its manifest; `report` writes a
+    sweep's HTML report (table and plots) beside it.
 
     ```bash
     flyte hydra run --local --config-path conf --config-name training \\
