@@ -124,3 +124,29 @@ def test_real_flyte_executable(project) -> None:
         "plain,optimizer.name=",
     ]
     assert "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# the Hydra private symbol completion uses (flyte_hydra_cli._hydra_private)
+# ----------------------------------------------------------------------------------------------
+def test_hydras_completion_engine_is_where_we_expect_it() -> None:
+    """Fails loudly when Hydra moves or reshapes DefaultCompletionPlugin._query."""
+    from flyte_hydra_cli import _hydra_private
+
+    _hydra_private.COMPLETION_QUERY.forget()
+    assert _hydra_private._completion_query() is not None
+    assert _hydra_private.COMPLETION_QUERY.available()
+
+
+def test_without_hydras_completion_engine_there_are_no_suggestions(monkeypatch) -> None:
+    from hydra.plugins.completion_plugin import CompletionPlugin
+
+    from flyte_hydra_cli import _hydra_private
+
+    monkeypatch.delattr(CompletionPlugin, "_query")  # (DefaultCompletionPlugin inherits it)
+    _hydra_private.COMPLETION_QUERY.forget()
+    try:
+        assert _hydra_private.completion_query(object(), config_name=None, line="optimizer.") == []
+        assert not _hydra_private.COMPLETION_QUERY.available()
+    finally:
+        _hydra_private.COMPLETION_QUERY.forget()

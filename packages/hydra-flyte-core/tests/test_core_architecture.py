@@ -43,3 +43,160 @@ def test_the_circle_check_finds_a_circle() -> None:
 
     graph = {"a": [Import("b", (), 1, False)], "b": [Import("a", (), 2, True)], "c": []}
     assert cycles(graph) == [["a", "b"]]
+
+
+# -- fences: a dependency's private symbols, each package in one module per dependency ---------
+
+DEPENDENCIES = ("hydra", "omegaconf", "flyte", "kubernetes")
+#: (package, dependency) -> the one module of the package allowed to use the dependency's private symbols.
+FENCES = {
+    ("hydra-flyte-core", "hydra"): "hydra_flyte._hydra_private",
+    ("hydra-flyte-core", "omegaconf"): "hydra_flyte._omegaconf_private",
+    ("hydra-flyte-core", "flyte"): "hydra_flyte._flyte_private",
+    ("hydra-flyte-core", "kubernetes"): "hydra_flyte._kubernetes_private",
+    ("flyte-hydra-cli", "flyte"): "flyte_hydra_cli._flyte_private",
+    ("flyte-hydra-cli", "hydra"): "flyte_hydra_cli._hydra_private",
+    # hydra-flyte-launcher uses none.
+}
+#: Private attributes of dependencies' objects that are ours to name too (so not found by the
+#: "defined nowhere in our sources" rule below): always counted as a dependency's.
+DEPENDENCY_ATTRIBUTES = {
+    "_return_value",
+    "_query",
+    "_content",
+    "_parent",
+    "_value",
+    "_get_node",
+    "_set_parent",
+}
+#: Private attributes read outside the fences on purpose: (module, attribute) -> why.
+ALLOWED_ATTRIBUTES = {
+    ("flyte_hydra_cli._sweeps", "_exit"): "os._exit (the standard library's)",
+    ("hydra_flyte._interrupt", "_exit"): "os._exit (the standard library's)",
+    ("hydra_flyte._optuna_resume", "_trial_id"): "optuna's FrozenTrial._trial_id: optuna is not fenced yet",
+}
+
+
+def _private_import(module: str, names: tuple[str, ...]) -> list[str]:
+    parts = module.split(".")
+    found = [module] if any(p.startswith("_") for p in parts[1:]) else []
+    return found + [f"{module}.{n}" for n in names if n.startswith("_") and not n.startswith("__")]
+
+
+def _our_private_names() -> set[str]:
+    """`_names` our sources define: functions, classes, class attributes and `self._x` attributes."""
+    import ast
+
+    names = set()
+    for module in modules().values():
+        for node in ast.walk(module.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif (  # self.__dict__["_x"] = ...
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
+                names.add(node.slice.value)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return {n for n in names if n.startswith("_")} - DEPENDENCY_ATTRIBUTES
+
+
+def private_uses() -> list[tuple[str, str, int, str, str | None]]:
+    """(package, module, line, symbol, dependency or None when unknown) of every private dependency symbol used."""
+    import ast
+
+    from source_scan import imports, runtime_nodes
+
+    ours = _our_private_names()
+    found = []
+    for name, module in modules().items():
+        for imp in imports(module):
+            dependency = imp.module.split(".")[0]
+            if dependency in DEPENDENCIES:
+                found += [
+                    (module.package, name, imp.line, s, dependency)
+                    for s in _private_import(imp.module, imp.names)
+                ]
+        for node, _ in runtime_nodes(module.tree):
+            attribute = None
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    attribute = node.attr
+            elif (  # x.__dict__["_name"]
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "__dict__"
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
+                attribute = node.slice.value
+            if (
+                attribute
+                and attribute.startswith("_")
+                and not attribute.startswith("__")
+                and attribute not in ours
+            ):
+                found.append((module.package, name, node.lineno, f".{attribute}", None))
+    return found
+
+
+def test_private_dependency_symbols_only_in_their_fence() -> None:
+    """Hydra's, OmegaConf's, flyte's and kubernetes' private symbols (modules or names with a leading
+    underscore, `hydra._internal...`, `JobReturn._return_value`, `x.__dict__["_content"]`) are imported
+    or read only in the one fence module of their package for that dependency. A private attribute
+    whose owner ast cannot tell is allowed in any fence of the package."""
+    wrong = []
+    for package, module, line, symbol, dependency in private_uses():
+        fences = (
+            {FENCES.get((package, dependency))}
+            if dependency
+            else {fence for (p, _), fence in FENCES.items() if p == package}
+        )
+        if module in fences or (module, symbol.lstrip(".")) in ALLOWED_ATTRIBUTES:
+            continue
+        wrong.append(
+            f"{module}:{line} {symbol} (fence: {', '.join(sorted(f for f in fences if f)) or 'none'})"
+        )
+    assert not wrong, "private dependency symbols outside their fence:\n" + "\n".join(wrong)
+
+
+def test_the_fence_check_sees_what_it_must() -> None:
+    """The scan finds the fences' own uses (so an empty result elsewhere means something)."""
+    uses = {(module, symbol) for _, module, _, symbol, _ in private_uses()}
+    assert ("hydra_flyte._hydra_private", "._return_value") in uses
+    assert ("hydra_flyte._hydra_private", "hydra._internal.config_loader_impl") in uses
+    assert ("flyte_hydra_cli._flyte_private", "flyte.cli._run") in uses
+    assert ("flyte_hydra_cli._hydra_private", "._query") in uses
+
+
+def test_launcher_and_cli_use_only_cores_public_api() -> None:
+    """hydra-flyte-launcher and flyte-hydra-cli import core's public modules only (hydra_flyte,
+    hydra_flyte.integration, hydra_flyte.settings_schema, hydra_flyte.launcher_config, and the
+    hydra_plugins class Hydra needs)."""
+    from source_scan import imports
+
+    wrong = []
+    for name, module in modules().items():
+        if module.package == "hydra-flyte-core":
+            continue
+        for imp in imports(module):
+            parts = imp.module.split(".")
+            if (
+                parts[0] not in ("hydra_flyte", "hydra_plugins")
+                or imp.module == "hydra_plugins._hydra_flyte_core"
+            ):
+                continue
+            if parts[0] == "hydra_plugins" and imp.module.startswith(name.rpartition(".")[0] or name):
+                continue  # its own modules
+            private = [p for p in parts[1:] if p.startswith("_")] + [
+                n for n in imp.names if n.startswith("_")
+            ]
+            if private:
+                wrong.append(f"{name}:{imp.line} {imp.module} {imp.names}")
+    assert not wrong, wrong

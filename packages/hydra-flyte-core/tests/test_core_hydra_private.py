@@ -68,3 +68,35 @@ def test_batch_validation_is_recognised_and_drops_what_it_composes() -> None:
     assert loader.calls == [(["a=1"], True), (["a=2"], True)]
     loader.load_sweep_config(None, ["a=3"])
     assert loader.calls[-1] == (["a=3"], False)
+
+
+def test_job_return_keeps_its_value_in_return_value_attribute() -> None:
+    """Fails loudly when Hydra renames JobReturn._return_value (read by _hydra_private.job_value)."""
+    from hydra_flyte import _hydra_private
+
+    _hydra_private.RETURN_VALUE.forget()
+    assert _hydra_private._job_return_value() is True
+    assert _hydra_private.RETURN_VALUE.available()
+
+
+def test_job_value_without_the_private_attribute_reads_the_public_property(monkeypatch) -> None:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_flyte import _hydra_private
+
+    def gone() -> None:
+        raise AttributeError("JobReturn._return_value is not there in this release")
+
+    ok, failed = JobReturn(), JobReturn()
+    ok.return_value, ok.status = 3, JobStatus.COMPLETED
+    error = ValueError("boom")
+    failed.return_value, failed.status = error, JobStatus.FAILED
+    monkeypatch.setattr(_hydra_private.RETURN_VALUE, "_find", gone)
+    _hydra_private.RETURN_VALUE.forget()
+    try:
+        assert _hydra_private.job_value(ok) == 3
+        assert _hydra_private.job_value(failed) is error
+        assert not _hydra_private.RETURN_VALUE.available()
+    finally:
+        monkeypatch.undo()
+        _hydra_private.RETURN_VALUE.forget()

@@ -64,7 +64,7 @@ class _LazyGroup(click.RichGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Ctrl-C in any subcommand: exit 130 with one line (or none, when core already explained)."""
-        from hydra_flyte._coexistence import warn_if_other_plugin_installed
+        from hydra_flyte.integration import warn_if_other_plugin_installed
 
         warn_if_other_plugin_installed()
         try:

@@ -56,7 +56,8 @@ def _query(
 ) -> list[str]:
     from hydra import initialize, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.plugins.completion_plugin import DefaultCompletionPlugin
+
+    from ._hydra_private import completion_query
 
     GlobalHydra.instance().clear()
     context = (
@@ -69,8 +70,7 @@ def _query(
         line = " ".join([*(["--multirun"] if multirun else []), *words, word])
         if not word:
             line += " "
-        # `_query` is the engine behind Hydra's own bash/zsh/fish completion plugins.
-        return list(DefaultCompletionPlugin(loader)._query(config_name=config_name, line=line))
+        return completion_query(loader, config_name=config_name, line=line)
 
 
 def split_assignment(flags: Sequence[str], incomplete: str) -> tuple[str, str, str] | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import rich_click as click
 
-from hydra_flyte._fallback import Private, expect
+from hydra_flyte.integration import Private, expect
 
 if TYPE_CHECKING:
     from flyte import TaskTemplate

@@ -32,7 +32,7 @@ def report(ctx: click.Context, sweep: str, output: str | None) -> Any:
     fails, 2 for a missing or unreadable manifest.
     """
     from hydra_flyte import ConfigurationError
-    from hydra_flyte._report import require_plotly, sweep_report
+    from hydra_flyte.integration import require_plotly, sweep_report
 
     from ._sweeps import _load
 

@@ -652,7 +652,7 @@ def _execute(
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
-    from hydra_flyte._interrupt import Commands, entry_point_commands
+    from hydra_flyte.integration import Commands, entry_point_commands
 
     commands = Commands(
         resume=lambda path: resume_command(ctx, path), reattach=lambda path: status_command(ctx, path)
@@ -805,7 +805,7 @@ def _environment(variables: dict[str, str] | None) -> Iterator[None]:
 def _follow(run: Any) -> Any:
     """Stream a submitted run's logs until it ends, then return its result like a waited run."""
     from hydra_flyte import RunFailedError
-    from hydra_flyte._phases import is_success, phase_name
+    from hydra_flyte.integration import is_success, phase_name
 
     run.show_logs(max_lines=30, show_ts=True, raw=False)
     run.wait(quiet=True)

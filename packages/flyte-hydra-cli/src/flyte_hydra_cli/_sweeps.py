@@ -135,7 +135,7 @@ def _on_manifest(ctx: click.Context, manifest: Any, function: Any, **kwargs: Any
 
 def _report(manifest: Any) -> None:
     """The table of jobs, then where the manifest is."""
-    from hydra_flyte._manifest import format_summary
+    from hydra_flyte.integration import format_summary
 
     records = manifest.records()
     where = "/".join(p for p in (manifest.project, manifest.domain) if p)
@@ -153,7 +153,7 @@ def _exit_code(records: Iterable[Any], *, all_finished: bool) -> int:
     """0 or 1. With all_finished, only a sweep whose every job SUCCEEDED is 0; otherwise
     any job settled without success (failed, aborted, timed out, or never ran) makes it 1 and
     jobs still going do not."""
-    from hydra_flyte import _phases as ph
+    from hydra_flyte import integration as ph
 
     phases = [r.phase for r in records]
     if all_finished:
@@ -276,7 +276,7 @@ def rerun(
         )
     manifest = _load(ctx, sweep)
     if manifest.mode == "local":
-        from hydra_flyte._sweeps import local_rerun_message
+        from hydra_flyte.integration import local_rerun_message
 
         raise click.UsageError(local_rerun_message(manifest), ctx)
     _initialise_flyte(ctx, manifest)
@@ -286,7 +286,7 @@ def rerun(
         reconnect_timeout_seconds=reconnect_timeout,
     )  # fmt: skip
     rerunnable = [r for r in manifest.failed() if r.run_name]
-    from hydra_flyte._phases import is_never_ran
+    from hydra_flyte.integration import is_never_ran
 
     for record in (r for r in manifest.records() if is_never_ran(r.phase)):
         click.echo(

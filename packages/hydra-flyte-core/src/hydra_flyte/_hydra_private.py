@@ -133,7 +133,6 @@ JOB_RUNNER_HYDRA = (
     ("hydra.core.utils", "_flush_loggers"),
     ("hydra._internal.deprecation_warning", "deprecation_warning"),
 )
-JOB_RUNNER_OMEGACONF = (("omegaconf._utils", "_is_special"), ("omegaconf._utils", "get_omega_conf_dumper"))
 
 
 def _importable(names: tuple[tuple[str, str], ...]) -> Any:
@@ -152,47 +151,21 @@ JOB_RUNNER_HYDRA_SYMBOLS = Private(
     ", ".join(f"{m}.{n}" for m, n in JOB_RUNNER_HYDRA), "hydra-core", _importable(JOB_RUNNER_HYDRA),
     fallback=_HYDRAS_RUN_JOB,
 )  # fmt: skip
-JOB_RUNNER_OMEGACONF_SYMBOLS = Private(
-    ", ".join(f"{m}.{n}" for m, n in JOB_RUNNER_OMEGACONF), "omegaconf", _importable(JOB_RUNNER_OMEGACONF),
-    fallback=_HYDRAS_RUN_JOB,
-)  # fmt: skip
 
 
-def job_runner() -> Any:
-    """`run_job(hydra_context=..., task_function=..., config=..., job_dir_key=..., job_subdir_key=..., job_end_callbacks=...)`.
+def job_runner_hydra() -> Any:
+    """JOB_RUNNER_HYDRA's functions as attributes (check_hydra_context, flush_loggers, deprecation_warning).
 
-    hydra_flyte's job runner when this Hydra and OmegaConf have what it needs, else Hydra's own.
+    For hydra_flyte's job runner, imported only once `job_runner` found them (JOB_RUNNER_HYDRA_SYMBOLS).
     """
-    if JOB_RUNNER_HYDRA_SYMBOLS.available() and JOB_RUNNER_OMEGACONF_SYMBOLS.available():
-        from ._job_runner import run_job
+    from types import SimpleNamespace
 
-        return run_job
-    return _hydras_run_job
-
-
-def _hydras_run_job(*, hydra_context: Any, job_end_callbacks: bool = True, **kwargs: Any) -> Any:
-    """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it)."""
-    from hydra.core.utils import run_job
-    from hydra.types import HydraContext
-
-    if not job_end_callbacks:
-        hydra_context = HydraContext(
-            config_loader=hydra_context.config_loader, callbacks=_WithoutJobEnd(hydra_context.callbacks)
-        )
-    return run_job(hydra_context=hydra_context, **kwargs)
-
-
-class _WithoutJobEnd:
-    """Hydra's callbacks with `on_job_end` held back."""
-
-    def __init__(self, callbacks: Any) -> None:
-        self._callbacks = callbacks
-
-    def on_job_end(self, **kwargs: Any) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._callbacks, name)
+    return SimpleNamespace(
+        **{
+            name.lstrip("_"): getattr(importlib.import_module(module), name)
+            for module, name in JOB_RUNNER_HYDRA
+        }
+    )
 
 
 def config_group_exists(config_loader: Any, name: str) -> bool:
@@ -212,3 +185,29 @@ def called_from_batch_validation() -> bool:
     from hydra.plugins.sweeper import Sweeper
 
     return sys._getframe(2).f_code is Sweeper.validate_batch_is_legal.__code__
+
+
+def _job_return_value() -> Any:
+    from hydra.core.utils import JobReturn
+
+    ret = JobReturn()
+    expect("_return_value" in vars(ret), "JobReturn() has no _return_value attribute")
+    ret.return_value = 1
+    expect(vars(ret)["_return_value"] == 1, "JobReturn.return_value does not set _return_value")
+    return True
+
+
+RETURN_VALUE = Private(
+    "hydra.core.utils.JobReturn._return_value", "hydra-core", _job_return_value,
+    fallback="a failed job's error is read by catching what JobReturn.return_value raises",
+)  # fmt: skip
+
+
+def job_value(ret: Any) -> Any:
+    """What a job returned, or for a failed job the exception it ended with (Hydra's `return_value` raises it)."""
+    if RETURN_VALUE.get() is not None:
+        return ret._return_value
+    try:
+        return ret.return_value
+    except Exception as exc:  # noqa: BLE001 - a failed job's return_value raises its own error
+        return exc

@@ -42,23 +42,25 @@ from typing import Any
 
 import yaml
 from hydra import version
-from hydra._internal.deprecation_warning import deprecation_warning
 from hydra.conf import HydraConf
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import (
     JobReturn,
     JobRuntime,
     JobStatus,
-    _check_hydra_context,
-    _flush_loggers,
     configure_log,
     env_override,
 )
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, UnionNode, open_dict, read_write
-from omegaconf._utils import _is_special, get_omega_conf_dumper
 
+from ._hydra_private import job_runner_hydra
+from ._omegaconf_private import CONTENT, PARENT, job_runner_omegaconf
 from ._run_callback import only_our_callbacks
+
+# Bound once: the private names this runner uses, from their fences (checked before it is imported).
+_hy = job_runner_hydra()
+_oc = job_runner_omegaconf()
 
 
 def run_job(
@@ -75,7 +77,7 @@ def run_job(
     With `job_end_callbacks=False` the caller calls `on_job_end` itself, once the job's real
     outcome is known (FlyteLauncher does, after waiting for the job's run).
     """
-    _check_hydra_context(hydra_context)
+    _hy.check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
 
     old_cwd = os.getcwd()
@@ -128,7 +130,7 @@ def run_job(
 
         if _chdir is None:
             url = "https://hydra.cc/docs/1.2/upgrades/1.1_to_1.2/changes_to_job_working_dir/"
-            deprecation_warning(
+            _hy.deprecation_warning(
                 message=dedent(
                     f"""\
                     Future Hydra versions will no longer change working directory at job runtime by default.
@@ -165,7 +167,7 @@ def run_job(
 
         ret.task_name = JobRuntime.instance().get("name")
 
-        _flush_loggers()
+        _hy.flush_loggers()
 
         if job_end_callbacks:
             callbacks.on_job_end(config=config, job_return=ret)
@@ -189,14 +191,14 @@ def _task_config(config: DictConfig) -> DictConfig:
     is replayed on the copy for its effect on the flags. A config that cannot be pickled (a
     structured config class defined in a function) goes Hydra's way, without copying `hydra`.
     """
-    content = config.__dict__["_content"]
-    config.__dict__["_content"] = {key: node for key, node in content.items() if key != "hydra"}
+    content = config.__dict__[CONTENT]
+    config.__dict__[CONTENT] = {key: node for key, node in content.items() if key != "hydra"}
     try:
         blob: bytes | None = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         blob = None
     finally:
-        config.__dict__["_content"] = content
+        config.__dict__[CONTENT] = content
     if blob is not None:
         task_cfg = pickle.loads(blob)  # noqa: S301 - our own bytes, made just now
         with read_write(task_cfg):
@@ -217,12 +219,12 @@ def _copy_without_hydra(config: DictConfig) -> DictConfig:
     its parent meanwhile and restoring that after); a memo entry for the `hydra` node makes that
     child come back as itself. The caller deletes `hydra` from the copy right away, as Hydra does.
     """
-    hydra_node = config.__dict__["_content"]["hydra"]
-    parent = hydra_node.__dict__["_parent"]
+    hydra_node = config.__dict__[CONTENT]["hydra"]
+    parent = hydra_node.__dict__[PARENT]
     try:
         return copy.deepcopy(config, {id(hydra_node): hydra_node})
     finally:
-        hydra_node.__dict__["_parent"] = parent  # already restored by __deepcopy__; make it certain
+        hydra_node.__dict__[PARENT] = parent  # already restored by __deepcopy__; make it certain
 
 
 class _JobReturnCopyingOnRead(JobReturn):
@@ -262,15 +264,15 @@ def _copy_hydra_cfg(set_cfg: DictConfig) -> DictConfig:
     node has the job's config as parent (so pickling it as is would pickle the whole config), so
     it points at its own root while pickling.
     """
-    hydra_node = set_cfg.__dict__["_content"]["hydra"]
-    parent = hydra_node.__dict__["_parent"]
-    hydra_node.__dict__["_parent"] = set_cfg
+    hydra_node = set_cfg.__dict__[CONTENT]["hydra"]
+    parent = hydra_node.__dict__[PARENT]
+    hydra_node.__dict__[PARENT] = set_cfg
     try:
         blob = pickle.dumps(set_cfg, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # e.g. a structured config class defined in a function
         blob = None
     finally:
-        hydra_node.__dict__["_parent"] = parent
+        hydra_node.__dict__[PARENT] = parent
     if blob is None:
         return copy.deepcopy(set_cfg)
     return pickle.loads(blob)  # noqa: S301 - our own bytes, made just now
@@ -291,7 +293,7 @@ def to_yaml(cfg: DictConfig | ListConfig) -> str:
     dumper = _fast_dumper()
     needs_python, plain = _scan(container)
     if dumper is None or needs_python:
-        return _dump(container, get_omega_conf_dumper())
+        return _dump(container, _oc.get_omega_conf_dumper())
     if plain and isinstance(container, dict):
         return _entries.dump(container, dumper)
     return _dump(container, dumper)
@@ -305,13 +307,13 @@ def unresolved_container(cfg: DictConfig | ListConfig) -> Any:
     stored in the container's `_content`, which is what this walks. The same result, in about
     a fifth of the time.
     """
-    if cfg._is_none():
+    if _oc.is_none(cfg):
         return None
-    if cfg._is_missing():
+    if _oc.is_missing(cfg):
         return MISSING
-    if cfg._is_interpolation():
-        return cfg._value()
-    content = cfg.__dict__["_content"]
+    if _oc.is_interpolation(cfg):
+        return _oc.value(cfg)
+    content = cfg.__dict__[CONTENT]
     if isinstance(cfg, DictConfig):
         out = {}
         for key, node in content.items():
@@ -323,11 +325,11 @@ def unresolved_container(cfg: DictConfig | ListConfig) -> Any:
 
 
 def _unresolved_value(node: Any) -> Any:
-    if isinstance(node, UnionNode) and not _is_special(node):
-        node = node._value()  # the node it holds, as `_get_child` gives it
+    if isinstance(node, UnionNode) and not _oc.is_special(node):
+        node = _oc.value(node)  # the node it holds, as `_get_child` gives it
     if isinstance(node, (DictConfig, ListConfig)):
         return unresolved_container(node)
-    value = node._value()
+    value = _oc.value(node)
     return value.name if isinstance(value, Enum) else value
 
 
@@ -459,7 +461,7 @@ def _fast_dumper() -> Any:
     """A `yaml.CDumper` subclass with OmegaConf's representers and resolvers, or None without libyaml."""
     if not getattr(yaml, "__with_libyaml__", False):
         return None
-    source = get_omega_conf_dumper()
+    source = _oc.get_omega_conf_dumper()
     tables = (
         dict(source.yaml_representers),
         dict(source.yaml_multi_representers),
@@ -493,6 +495,6 @@ def _set_hydra_config(hydra_config: HydraConfig, config: DictConfig) -> None:
     assert hydra_node_type is not None and issubclass(hydra_node_type, HydraConf)
     root = DictConfig(content={})
     with flag_override(root, "no_deepcopy_set_nodes", True):
-        root._set_item_impl("hydra", config._get_node("hydra"))
-    root.hydra._set_parent(config)  # type: ignore[union-attr]
+        _oc.set_item_impl(root, "hydra", _oc.get_node(config, "hydra"))
+    _oc.set_parent(root.hydra, config)
     hydra_config.cfg = root  # type: ignore[assignment]

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn, JobStatus
 
+from ._hydra_private import job_value
+
 if TYPE_CHECKING:
     from ._launcher import FlyteLauncher
 
@@ -117,7 +119,7 @@ class JobStream:
             self._done.put((job_num, None))
             return
         self.submitted_any = True
-        value = ret._return_value
+        value = job_value(ret)
         self._runs[job_num] = value
         threading.Thread(
             target=self._wait_one, args=(job_num, value, job), name=f"hydra-flyte-job-{job_num}", daemon=True

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, open_dict
 
 from ._errors import HydraFlyteError
 from ._heap import heap_frozen
+from ._hydra_private import job_value
 from ._outcomes import compact_job_errors, invalid_job, planned, record_in_manifest, record_outcome
 from ._overlay import _overlay
 from ._submit import probe_before_submitting
@@ -192,7 +193,7 @@ class FlyteLauncher(Launcher):
                 from ._interrupt import handle_interrupt
 
                 # The pool has let the submissions in flight land (and dropped the queued ones).
-                runs = [ret._return_value for ret, _, _ in submitted if ret.status is JobStatus.COMPLETED]
+                runs = [job_value(ret) for ret, _, _ in submitted if ret.status is JobStatus.COMPLETED]
                 sdk = _overlay.get() is not None
                 if manifest is not None and manifest.mode == "local":  # no run to reattach to: recorded only
                     from ._local_sweep import record_interrupt
@@ -377,9 +378,9 @@ class FlyteLauncher(Launcher):
         existing: Any = None,
     ) -> tuple[JobReturn, Any, DictConfig]:
         """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
-        from ._hydra_private import job_runner
         from ._job_scope import job_scope
         from ._phases import PLANNED
+        from ._run_job import job_runner
         from ._submit import JobSpec, run_name
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
@@ -445,7 +446,7 @@ class FlyteLauncher(Launcher):
         from ._interrupt import handle_interrupt
         from ._waiting import finish_all
 
-        pending = [(ret._return_value, job) for ret, job, _ in submitted if ret.status is JobStatus.COMPLETED]
+        pending = [(job_value(ret), job) for ret, job, _ in submitted if ret.status is JobStatus.COMPLETED]
 
         def finished(index: int, outcome: Any) -> None:
             if manifest is not None:
@@ -486,9 +487,9 @@ class FlyteLauncher(Launcher):
                 print(format_summary(manifest.records()), flush=True)
         if settings.dry_run:
             for ret, _, _ in submitted:
-                if ret.status is JobStatus.COMPLETED and ret._return_value is not None:
-                    describe = getattr(ret._return_value, "describe", None)
-                    print(describe() if describe else ret._return_value, flush=True)
+                if ret.status is JobStatus.COMPLETED and job_value(ret) is not None:
+                    describe = getattr(job_value(ret), "describe", None)
+                    print(describe() if describe else job_value(ret), flush=True)
         return returns
 
     def _job_end(self, config: DictConfig, ret: JobReturn) -> None:

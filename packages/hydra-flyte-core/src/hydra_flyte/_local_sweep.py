@@ -9,6 +9,8 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus, configure_log
 from omegaconf import DictConfig
 
+from ._hydra_private import job_value
+
 
 def run_local_job(
     launcher: Any, sweep_config: DictConfig, overrides: Sequence[str], idx: int, settings: Any, manifest: Any
@@ -17,9 +19,9 @@ def run_local_job(
 
     Local jobs get no run name, labels or URL: nothing of them is looked up on a control plane later.
     """
-    from ._hydra_private import job_runner
     from ._job_scope import job_scope
     from ._phases import FAILED, RUNNING
+    from ._run_job import job_runner
     from ._submit import JobSpec
 
     if idx not in manifest.jobs:
@@ -38,7 +40,7 @@ def run_local_job(
         )
     manifest.timed(idx, time.monotonic() - started)
     if ret.status is JobStatus.FAILED:
-        error = ret._return_value
+        error = job_value(ret)
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         manifest.finished(idx, phase=FAILED, error=str(message))
     else:  # on disk now, not only when the whole launch has run (the launch records it again, the same)

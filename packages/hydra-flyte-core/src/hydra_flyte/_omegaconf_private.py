@@ -106,3 +106,69 @@ def _memoised(parse: Callable[..., Any]) -> Callable[..., Any]:
 
     parse_once.__wrapped__ = parse  # type: ignore[attr-defined]
     return parse_once
+
+
+# -- what hydra_flyte's job runner (_job_runner, _yaml_snapshots) uses of OmegaConf beyond its public API --
+
+#: (module, name) imported by name.
+JOB_RUNNER_OMEGACONF = (("omegaconf._utils", "_is_special"), ("omegaconf._utils", "get_omega_conf_dumper"))
+#: Instance attributes of DictConfig/ListConfig and their nodes, read through `__dict__` for speed.
+CONTENT = "_content"
+PARENT = "_parent"
+#: Node methods called directly (the public equivalents resolve, validate or copy).
+NODE_METHODS = (
+    ("omegaconf.base", "Node", "_is_none"),
+    ("omegaconf.base", "Node", "_is_missing"),
+    ("omegaconf.base", "Node", "_is_interpolation"),
+    ("omegaconf.base", "Node", "_value"),
+    ("omegaconf.base", "Node", "_set_parent"),
+    ("omegaconf.basecontainer", "BaseContainer", "_set_item_impl"),
+    ("omegaconf.base", "Container", "_get_node"),
+)
+
+
+def _job_runner_names() -> bool:
+    for module, name in JOB_RUNNER_OMEGACONF:
+        expect(
+            callable(getattr(importlib.import_module(module), name, None)), f"{module}.{name} is not callable"
+        )
+    for module, cls, name in NODE_METHODS:
+        expect(callable(getattr(getattr(importlib.import_module(module), cls), name, None)), f"{cls}.{name}")
+    from omegaconf import DictConfig
+
+    cfg = DictConfig({"a": {"b": 1}})
+    expect(isinstance(cfg.__dict__.get(CONTENT), dict), f"DictConfig.__dict__[{CONTENT!r}] is not a dict")
+    expect(cfg._get_node("a").__dict__.get(PARENT) is cfg, f"a node's __dict__[{PARENT!r}] is not its parent")
+    return True
+
+
+JOB_RUNNER_OMEGACONF_SYMBOLS = Private(
+    ", ".join([*(f"{m}.{n}" for m, n in JOB_RUNNER_OMEGACONF), *(f"{c}.{n}" for _, c, n in NODE_METHODS), CONTENT, PARENT]),
+    "omegaconf", _job_runner_names, fallback="Hydra's own hydra.core.utils.run_job runs each job",
+)  # fmt: skip
+
+
+def job_runner_omegaconf() -> Any:
+    """What the job runner calls, as attributes, once JOB_RUNNER_OMEGACONF_SYMBOLS found it all.
+
+    `is_special`, `get_omega_conf_dumper`; and for the node methods, callables taking the node first:
+    `is_none(node)`, `is_missing(node)`, `is_interpolation(node)`, `value(node)` (C-level
+    `operator.methodcaller`s: no Python frame per node), `set_parent(node, parent)`,
+    `set_item_impl(container, key, node)`, `get_node(container, key)`.
+    """
+    from operator import methodcaller
+    from types import SimpleNamespace
+
+    names: dict[str, Any] = {
+        name.lstrip("_"): getattr(importlib.import_module(m), name) for m, name in JOB_RUNNER_OMEGACONF
+    }
+    names.update(
+        is_none=methodcaller("_is_none"),
+        is_missing=methodcaller("_is_missing"),
+        is_interpolation=methodcaller("_is_interpolation"),
+        value=methodcaller("_value"),
+        set_parent=lambda node, parent: node._set_parent(parent),
+        set_item_impl=lambda container, key, node: container._set_item_impl(key, node),
+        get_node=lambda container, key: container._get_node(key),
+    )
+    return SimpleNamespace(**names)

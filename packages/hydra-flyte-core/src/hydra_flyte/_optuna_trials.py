@@ -14,6 +14,7 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 
 from ._errors import ConfigurationError
+from ._hydra_private import job_value
 from ._optuna_space import SearchSpace, objective_values
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,9 @@ class TrialLoop:
         try:
             if ret.status is not JobStatus.COMPLETED:
                 raise (
-                    ret._return_value
-                    if isinstance(ret._return_value, BaseException)
-                    else RuntimeError("failed")
+                    job_value(ret) if isinstance(job_value(ret), BaseException) else RuntimeError("failed")
                 )
-            values = objective_values(ret._return_value, len(self.sweeper.directions))
+            values = objective_values(job_value(ret), len(self.sweeper.directions))
         except Exception as exc:
             log.warning(f"Trial {trial.number} failed: {exc}")
             if ret.status is JobStatus.COMPLETED:  # the run succeeded, its value is unusable: the job failed

@@ -9,6 +9,8 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig
 
+from ._hydra_private import job_value
+
 log = logging.getLogger("hydra_flyte._launcher")  # the logger these messages always had
 
 
@@ -31,8 +33,8 @@ def invalid_job(ret: JobReturn, job: Any) -> Any:
     from ._errors import InvalidJob
     from ._validation import is_our_configuration_error
 
-    if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
-        return InvalidJob(job.job_num, tuple(job.overrides), ret._return_value)
+    if ret.status is JobStatus.FAILED and is_our_configuration_error(job_value(ret)):
+        return InvalidJob(job.job_num, tuple(job.overrides), job_value(ret))
     return None
 
 
@@ -41,8 +43,8 @@ def compact_job_errors(submitted: Sequence[tuple[JobReturn, Any, DictConfig]]) -
     from ._validation import compact, is_our_configuration_error
 
     for ret, _, _ in submitted:
-        if ret.status is JobStatus.FAILED and is_our_configuration_error(ret._return_value):
-            ret.return_value = compact(ret._return_value)
+        if ret.status is JobStatus.FAILED and is_our_configuration_error(job_value(ret)):
+            ret.return_value = compact(job_value(ret))
 
 
 def record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
@@ -119,5 +121,5 @@ def settle(ret: JobReturn, job: Any) -> None:
     from ._waiting import finish_all
 
     if ret.status is JobStatus.COMPLETED:
-        (outcome,) = finish_all([(ret._return_value, job)], max_workers=1)
+        (outcome,) = finish_all([(job_value(ret), job)], max_workers=1)
         record_outcome(ret, job, outcome)

@@ -29,6 +29,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ._hydra_private import job_value
+
 log = logging.getLogger(__name__)
 
 
@@ -95,15 +97,15 @@ class FlyteRunCallback(Callback):
         scope, job, started = self._scope, self._job, self._started
         if scope is None:
             return
-        if is_our_configuration_error(job_return._return_value):
+        if is_our_configuration_error(job_value(job_return)):
             # Hydra re-raises the job's error after this: as a compact error it prints the message alone.
-            job_return._return_value = compact(job_return._return_value)
+            job_return.return_value = compact(job_value(job_return))
         self._scope = self._job = None
         self._started = []
         scope.close()
         # Finish only a run this scope started: a value from elsewhere (say hydra_run's own
         # task function, which waits or not as its caller asked) is the caller's business.
-        if job is not None and any(run is job_return._return_value for run in started):
+        if job is not None and any(run is job_value(job_return) for run in started):
             settle(job_return, job)
 
 

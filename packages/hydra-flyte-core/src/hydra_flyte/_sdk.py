@@ -14,6 +14,7 @@ from ._errors import (
     SweepFailedError,
     SweepUnconfirmedError,
 )
+from ._hydra_private import job_value
 from ._overrides import normalise, parse, sweep_overrides
 from ._results import JobOutcome
 from ._submit import (
@@ -294,8 +295,8 @@ def hydra_sweep(
             JobOutcome(
                 job_num=job_num,
                 overrides=list(ret.overrides or []),
-                result=None if failed else ret._return_value,
-                error=ret._return_value if failed else None,
+                result=None if failed else job_value(ret),
+                error=job_value(ret) if failed else None,
             )
         )
 
