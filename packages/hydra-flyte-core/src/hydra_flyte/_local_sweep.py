@@ -56,7 +56,7 @@ def _record_value(manifest: Any, idx: int, ret: JobReturn, job: Any) -> None:
     from ._submit import finish
 
     try:
-        outcome = finish(ret._return_value, job)
+        outcome = finish(job_value(ret), job)
     except Exception:  # left to the launch's own conversion, which records what it finds
         return
     manifest.finished(
