@@ -1,11 +1,17 @@
 """Benchmark hydra-flyte side by side with flyteplugins-hydra==2.12.1, in one run.
 
     DO_NOT_TRACK=1 python benchmarks/run.py [--quick] [--only ours] [--out benchmarks/RESULTS.md]
+        [--workloads submit_200,main_200,optuna_async,...]
 
 Builds (or reuses) the other package's venv under benchmarks/.venvs/, runs every workload as a
 driver subprocess in the right venv, alternating ours and theirs per repetition, and writes the
 medians, ratios ours/theirs and the goals to a Markdown file plus the raw samples to JSON.
 See benchmarks/README.md for what each workload measures.
+
+`optuna_async` (#8, optuna_async_bench.py: stock Optuna vs optuna_async, ours only) runs in this
+process's Python in a full run or when named in --workloads (not in --quick unless named); its
+section of the results file is replaced when it runs and kept as it was otherwise, and a run of
+--workloads optuna_async alone changes only that section.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 DRIVER = BENCH_DIR / "drivers" / "driver.py"
 HYDRA_APP = BENCH_DIR / "drivers" / "hydra_app.py"
 LOGS = envs.WORK / "logs" / time.strftime("%Y%m%d-%H%M%S")  # one directory per invocation
+OPTUNA_WORKLOAD = "optuna_async"
+OPTUNA_BENCH = BENCH_DIR / "optuna_async_bench.py"
+OPTUNA_HEADING = "## 8. optuna_async vs stock Optuna"
 
 
 @dataclass(frozen=True)
@@ -305,12 +314,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         default=None,
-        help="comma-separated workload keys (e.g. main_200,submit_200) to run only those; start-up (#5) is skipped",
+        help="comma-separated workload keys (e.g. main_200,submit_200,optuna_async) to run only those; start-up (#5) "
+        "is skipped; optuna_async alone rewrites only its own section",
     )
     args = parser.parse_args(argv)
     os.environ["DO_NOT_TRACK"] = "1"
     json_path = args.json or args.out.with_suffix(".json")
     impls = ["ours"] if args.only == "ours" else ["ours", "theirs"]
+    chosen = set(args.workloads.split(",")) if args.workloads else None
+    run_optuna = OPTUNA_WORKLOAD in chosen if chosen is not None else not args.quick
+    drivers = chosen is None or bool(chosen - {OPTUNA_WORKLOAD})
+    previous = args.out.read_text() if args.out.is_file() else ""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    text = previous
+    if drivers:
+        data = run_drivers(args, impls, chosen)
+        json_path.write_text(json.dumps(data, indent=2, default=str))
+        text = report.markdown(data, json_name=json_path.name)
+        log(f"wrote {json_path} in {data['duration_s']:.0f} s")
+        errors += [e for w in data["workloads"].values() for e in w["errors"]]
+    section = previous_section(previous)
+    if run_optuna:  # a failed run keeps the earlier figures (and fails the command)
+        measured, error = run_optuna_bench(args.out.parent, quick=args.quick)
+        section = measured or section
+        errors += [error] if error else []
+    args.out.write_text(splice_section(text, section))
+    log(f"wrote {args.out}")
+    return 1 if errors else 0
+
+
+def run_drivers(args: argparse.Namespace, impls: list[str], chosen: set[str] | None) -> dict[str, Any]:
+    """The driver workloads (#1-#7) and start-up (#5, in a full run), side by side; the report's data."""
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc)
     envs.WORK.mkdir(parents=True, exist_ok=True)
@@ -326,7 +361,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     load_before = os.getloadavg()
 
-    chosen = set(args.workloads.split(",")) if args.workloads else None
     startup = {} if chosen else measure_startup(reps=2 if args.quick else 25, only_ours=args.only == "ours")
     results = {}
     for workload in plan(args.quick, impls):
@@ -334,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[workload.key] = run_workload(workload, env_by_impl)
 
-    data = report.collect(
+    return report.collect(
         results=results,
         startup=startup,
         env_by_impl=env_by_impl,
@@ -344,12 +378,44 @@ def main(argv: list[str] | None = None) -> int:
         duration_s=time.perf_counter() - started,
         load=(load_before, os.getloadavg()),
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(data, indent=2, default=str))
-    args.out.write_text(report.markdown(data, json_name=json_path.name))
-    log(f"wrote {args.out} and {json_path} in {data['duration_s']:.0f} s")
-    errors = [e for w in data["workloads"].values() for e in w["errors"]]
-    return 1 if errors else 0
+
+
+def run_optuna_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | None]:
+    """Run optuna_async_bench.py (this Python: it needs optuna and hydra-optuna-sweeper); its section, or an error."""
+    size = ["--reps", "1", "--trials", "8", "--jobs", "2"] if quick else ["--reps", "3"]
+    with tempfile.TemporaryDirectory() as tmp:
+        section_path = Path(tmp) / "section.md"
+        argv = [sys.executable, str(OPTUNA_BENCH), *size, "--json", str(out_dir / "OPTUNA_ASYNC.json"),
+                "--markdown", str(section_path)]  # fmt: skip
+        log(f"{OPTUNA_WORKLOAD}: {' '.join(argv[1:])}")
+        proc = subprocess.run(argv, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / "optuna_async.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 or not section_path.is_file():
+            error = f"{OPTUNA_WORKLOAD}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
+            log(error)
+            return None, f"{error} (log: {LOGS / 'optuna_async.log'})"
+        return section_path.read_text(), None
+
+
+def previous_section(text: str) -> str:
+    """The optuna_async section of an earlier results file ('' if it has none)."""
+    start = text.find(OPTUNA_HEADING)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start : end + 1]
+
+
+def splice_section(text: str, section: str) -> str:
+    """`text` with its optuna_async section replaced by `section` (appended if it has none)."""
+    if not section:
+        return text
+    old = previous_section(text)
+    if old:
+        last = text.endswith(old)
+        return text.replace(old, section.rstrip("\n") + ("\n" if last else "\n\n"))
+    return text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -67,3 +67,20 @@ def test_quick_benchmark_run_writes_every_section(tmp_path: Path) -> None:
     ):
         assert heading in text, heading
     assert "Quick smoke run" in text
+
+
+def test_the_optuna_async_section_is_spliced_in_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run.py rewrites RESULTS.md: section 8 (optuna_async) is replaced when it ran, kept when it did not."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import run
+
+    old = "## 8. optuna_async vs stock Optuna (x)\n\nold figures\n"
+    earlier = f"# Results\n\n## 7. seven\n\nseven's figures\n\n{old}"
+    assert run.previous_section(earlier) == old
+    regenerated = "# Results\n\n## 7. seven\n\nnew seven\n"  # a driver run writes the file without section 8
+    kept = run.splice_section(regenerated, run.previous_section(earlier))
+    assert kept == f"{regenerated}\n{old}"
+    new = "## 8. optuna_async vs stock Optuna (x)\n\nnew figures\n"
+    middle = f"{earlier}\n## 9. later\n\nnine\n"
+    assert run.splice_section(middle, new) == f"# Results\n\n## 7. seven\n\nseven's figures\n\n{new}\n## 9. later\n\nnine\n"
+    assert run.splice_section(earlier, "") == earlier

@@ -21,11 +21,12 @@ def expected(x: int, scale: float = 1.0, lr: float = 0.01) -> float:
 
 @env.task
 async def timed_objective(cfg: DictConfig) -> float:
-    """The optuna_async workload: sleeps 1 to 6 s by its parameter u (in [0, 1]), returns (u - 0.7)^2 + (v - 0.2)^2."""
+    """The optuna_async workload: sleeps 1 to 6 s (times cfg.sleep_scale, if set) by its parameter u (in [0, 1]);
+    returns (u - 0.7)^2 + (v - 0.2)^2."""
     import asyncio
 
     u, v = float(cfg.u), float(cfg.v)
-    await asyncio.sleep(sleep_seconds(u))
+    await asyncio.sleep(sleep_seconds(u) * float(cfg.get("sleep_scale", 1.0)))
     return (u - 0.7) ** 2 + (v - 0.2) ** 2
 
 
