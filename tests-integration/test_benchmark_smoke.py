@@ -82,5 +82,8 @@ def test_the_optuna_async_section_is_spliced_in_and_kept(monkeypatch: pytest.Mon
     assert kept == f"{regenerated}\n{old}"
     new = "## 8. optuna_async vs stock Optuna (x)\n\nnew figures\n"
     middle = f"{earlier}\n## 9. later\n\nnine\n"
-    assert run.splice_section(middle, new) == f"# Results\n\n## 7. seven\n\nseven's figures\n\n{new}\n## 9. later\n\nnine\n"
+    assert (
+        run.splice_section(middle, new)
+        == f"# Results\n\n## 7. seven\n\nseven's figures\n\n{new}\n## 9. later\n\nnine\n"
+    )
     assert run.splice_section(earlier, "") == earlier
