@@ -1,8 +1,8 @@
 """`hydra/sweeper=optuna_async` resumed from its study's storage after a SIGKILL, against the loopback control plane.
 
-The sweep runs in a subprocess (optuna_driver.py: trials of 1 to 2.5 s, executed for real) on a
-control plane of its own with 4 execution slots; it is killed while trials are in flight, then
-the same command is run with `resume=` the sweep directory.
+The sweep runs in a subprocess (the SDK's optuna_driver.py, or `flyte hydra run`: trials of 1 to
+2.5 s, executed for real) on a control plane of its own with 4 execution slots; it is killed
+while trials are in flight, then the same command is run with the resume option.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hydra_tasks import objective
 from hydra_flyte import ConfigurationError, hydra_sweep, load_manifest
 
 HERE = Path(__file__).resolve().parent
+FLYTE = Path(sys.executable).with_name("flyte")
 N_TRIALS = 10
 N_JOBS = 3
 
@@ -57,15 +58,31 @@ def creates(cp: ControlPlane) -> int:
     return len(cp.requests.of("RunService/CreateRun"))
 
 
+def command(entry: str, storage: str, resume: str | None = None) -> list[str]:
+    """The same sweep through the SDK (optuna_driver.py) or the CLI, into `sweep/`; plus the resume option."""
+    if entry == "sdk":
+        extra = [f"resume={resume}"] if resume else []
+        return [sys.executable, "optuna_driver.py", "sweep", storage, str(N_TRIALS), str(N_JOBS), *extra]
+    hydra = ["hydra/sweeper=optuna_async", f"hydra.sweeper.n_trials={N_TRIALS}", f"hydra.sweeper.n_jobs={N_JOBS}",
+             "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=7", f"hydra.sweeper.storage={storage}",
+             "hydra.sweep.dir=sweep"]  # fmt: skip
+    return [str(FLYTE), "hydra", "run", "--multirun", *(["--resume", resume] if resume else []),
+            "--config-path", "conf", "--config-name", "training",
+            *[word for override in hydra for word in ("--hydra-override", override)],
+            "optuna_tasks.py", "timed_objective",
+            "--cfg", "optimizer.lr=interval(0.01,1.0)", "--cfg", "+sleep=interval(1.0,2.5)"]  # fmt: skip
+
+
+@pytest.mark.parametrize("entry", ["sdk", "cli"])
 def test_sigkill_mid_sweep_then_resume_tells_n_trials_with_one_run_each(
-    cp4: ControlPlane, project: Path
+    cp4: ControlPlane, project: Path, entry: str
 ) -> None:
     cp = cp4
     cp.reset()
     env = cp.env(cp.write_flyte_config(project / "flyte.yaml"))
+    env["COLUMNS"] = "400"
     storage = f"sqlite:///{project / 'study.db'}"
-    command = [sys.executable, "optuna_driver.py", "sweep", storage, str(N_TRIALS), str(N_JOBS)]
-    proc = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(command(entry, storage), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)  # fmt: skip
     deadline = time.monotonic() + 180
     # The first N_JOBS trials and one refill: a trial was told, N_JOBS are in flight.
@@ -84,7 +101,7 @@ def test_sigkill_mid_sweep_then_resume_tells_n_trials_with_one_run_each(
     states = collections.Counter(t.state.name for t in before.trials)
     assert states["RUNNING"] >= 1 and states["COMPLETE"] >= 1, states
 
-    resumed = subprocess.run([*command, f"resume={project / 'sweep'}"], cwd=project, env=env,
+    resumed = subprocess.run(command(entry, storage, resume=str(project / "sweep")), cwd=project, env=env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     text = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, text[-4000:]
@@ -115,7 +132,7 @@ def test_sigkill_mid_sweep_then_resume_tells_n_trials_with_one_run_each(
     best = yaml.safe_load((project / "sweep" / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(min(values.values()))
 
-    again = subprocess.run([*command, f"resume={sweep_id}"], cwd=project, env=env, capture_output=True,
+    again = subprocess.run(command(entry, storage, resume=sweep_id), cwd=project, env=env, capture_output=True,
                            text=True, timeout=300)  # fmt: skip
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     assert creates(cp) == N_TRIALS, "a finished sweep resumed again submits nothing"
