@@ -146,3 +146,55 @@ def test_local_failures_over_max_failure_rate_fail_the_sweep(conf_dir: str, tmp_
         )  # fmt: skip
     # max_failure_rate=0: the first failure stops the asking; nothing else was started.
     assert len(info.value.outcomes) == 1 and not info.value.outcomes[0].ok
+
+
+def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finished trials count; an open trial whose job the manifest never planned is told FAIL and marked."""
+    from hydra_flyte._manifest import Manifest
+    from hydra_flyte._optuna_resume import RESUME_ATTR, resume_trials
+    from hydra_flyte._phases import FAILED
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    manifest = Manifest.create(tmp_path / "sweep", sweep_id="hf-test")
+    manifest.plan([(0, ["x=1"], "hf-test-0"), (1, ["x=2"], "hf-test-1")])
+    manifest.finished(1, phase=FAILED, error="boom")
+    states = optuna.trial.TrialState
+    for job, state in ((0, states.COMPLETE), (1, states.FAIL), (2, None)):
+        trial = study.ask()
+        trial.set_user_attr("hydra-flyte-sweep", "hf-test")
+        trial.set_user_attr("hydra-flyte-job", job)
+        if state is not None:
+            study.tell(trial, 1.0 if state is states.COMPLETE else None, state=state)
+    other = study.ask()  # another sweep's trial, still open: left alone
+    other.set_user_attr("hydra-flyte-sweep", "hf-other")
+
+    resume = resume_trials(optuna, study, manifest, settings=None)
+
+    assert (resume.finished, resume.re_asked, resume.open) == (2, 1, [])
+    (failure,) = resume.failures
+    assert failure.overrides == ["x=2"]
+    with pytest.raises(RuntimeError, match=r"trial 1 \(job #1\) failed before the resume: boom"):
+        failure.return_value  # noqa: B018
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "FAIL", "RUNNING"]
+    assert RESUME_ATTR in trials[2].user_attrs and RESUME_ATTR not in trials[1].user_attrs
+
+
+def test_resume_names_the_settings_when_the_study_has_none_of_the_sweeps_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra_flyte._manifest import Manifest
+    from hydra_flyte._optuna_resume import find_study_name, resume_trials
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="elsewhere")
+    manifest = Manifest.create(tmp_path / "sweep", sweep_id="hf-test")
+    manifest.plan([(0, ["x=1"], "hf-test-0")])
+    with pytest.raises(ConfigurationError, match=r"hydra\.sweeper\.storage and hydra\.sweeper\.study_name"):
+        resume_trials(optuna, study, manifest, settings=None)
+    with pytest.raises(ConfigurationError, match=r"no study in hydra\.sweeper\.storage=.* recorded it"):
+        find_study_name(optuna, storage, "hf-test", storage)
