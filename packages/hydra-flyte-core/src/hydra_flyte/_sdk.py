@@ -243,6 +243,8 @@ def hydra_sweep(
     `resume` (a manifest, its sweep directory or a sweep id) finishes an earlier remote grid sweep
     instead of starting one, with the same arguments: its succeeded jobs are kept (their values
     returned), its unfinished runs waited on, and its failed or never-submitted jobs submitted anew.
+    With `hydra/sweeper=optuna_async` and `hydra.sweeper.storage` set, it continues the sweep's
+    study instead (hydra_flyte._optuna_resume).
     While waiting, an unreachable control plane is retried for `reconnect_timeout_seconds` (after
     flyte's own reconnects, about 36 s); the jobs still unfinished then are recorded UNCONFIRMED
     in the manifest and SweepUnconfirmedError (a SweepFailedError, every outcome kept; an
