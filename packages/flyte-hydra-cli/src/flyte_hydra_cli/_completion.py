@@ -14,18 +14,7 @@ from collections.abc import Sequence
 
 from click.parser import split_arg_string
 
-#: Prefixes Hydra's grammar allows in front of a key: append, force-append, delete.
-_KEY_PREFIXES = ("++", "+", "~")
-
-
-def is_hydra_override(override: str) -> bool:
-    """True for overrides of Hydra's own config: `hydra.run.dir=...`, `hydra/sweeper=optuna`."""
-    key = override
-    for prefix in _KEY_PREFIXES:
-        if key.startswith(prefix):
-            key = key[len(prefix) :]
-            break
-    return key == "hydra" or key.startswith(("hydra.", "hydra/", "hydra="))
+from hydra_flyte.integration import is_hydra_override  # noqa: F401 - one rule, core's (light: stdlib only)
 
 
 def hydra_suggestions(

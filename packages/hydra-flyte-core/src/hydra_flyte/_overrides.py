@@ -8,14 +8,10 @@ from ._errors import ConfigurationError
 
 
 def is_hydra_override(override: str) -> bool:
-    """True for overrides of Hydra itself: `hydra.*` values and `hydra/*` group selections."""
+    """True for overrides of Hydra's own config: `hydra.run.dir=...`, `hydra/sweeper=optuna`, `hydra=...`
+    (after any `+`, `++` or `~` prefix)."""
     key = override.lstrip("+~").split("=", 1)[0]
     return key == "hydra" or key.startswith(("hydra.", "hydra/"))
-
-
-def selects_hydra_group(override: str) -> bool:
-    """True for a `hydra/<group>=...` selection (a sweeper, launcher or callback plugin)."""
-    return override.lstrip("+~").startswith("hydra/")
 
 
 def normalise(overrides: Iterable[str] | str | None) -> list[str]:

@@ -329,12 +329,15 @@ def hydra_sweep(
                     overrides=launcher_overrides + user_overrides,
                 )
             except HydraFlyteError:
-                if not outcomes:
+                if not outcomes:  # else the launch's own report (fail-fast, lost contact) of recorded jobs
                     raise
             except _hydra_errors() as exc:
                 raise _composition_error(exc, config_name, config_dir) from exc
-            except Exception:
-                if not outcomes:  # not a job's failure re-raised by the sweeper
+            except Exception as exc:
+                # A sweeper reading a failed job's return_value re-raises that job's error: every
+                # outcome is recorded, SweepFailedError below reports them all. Anything else (the
+                # sweeper's own failure, even after good batches) is the sweep's failure.
+                if not _is_a_jobs_error(exc, outcomes):
                     raise
     finally:
         launch_overlay().reset(token)
@@ -346,6 +349,17 @@ def hydra_sweep(
     if any(not o.ok for o in outcomes):
         raise SweepFailedError(outcomes)
     return [o.result for o in outcomes]
+
+
+def _is_a_jobs_error(exc: BaseException, outcomes: list[JobOutcome]) -> bool:
+    """True if `exc` (or what it wraps) is the error a recorded job ended with."""
+    errors = {id(o.error) for o in outcomes if o.error is not None}
+    seen: BaseException | None = exc
+    while seen is not None:
+        if id(seen) in errors:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _without_flyte_launcher_selection(overrides: list[str]) -> list[str]:

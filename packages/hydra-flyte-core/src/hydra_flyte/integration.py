@@ -23,6 +23,7 @@ _EXPORTS = {
     "is_never_ran": "._phases",
     "phase_name": "._phases",
     # sweeps
+    "is_hydra_override": "._overrides",
     "format_summary": "._manifest",
     "local_rerun_message": "._sweeps",
     "Commands": "._interrupt",
@@ -33,8 +34,15 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # for readers and type checkers; at run time each name is loaded by __getattr__
+    from ._coexistence import warn_if_other_plugin_installed  # noqa: F401
+    from ._fallback import Private, expect  # noqa: F401
+    from ._interrupt import Commands, entry_point_commands  # noqa: F401
+    from ._manifest import format_summary  # noqa: F401
+    from ._overrides import is_hydra_override  # noqa: F401
+    from ._phases import SUCCEEDED, is_never_ran, is_settled, is_success, phase_name  # noqa: F401
+    from ._report import require_plotly, sweep_report  # noqa: F401
+    from ._sweeps import local_rerun_message  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,3 @@ from hydra_flyte._launcher import FlyteLauncher as _FlyteLauncher
 
 class FlyteLauncher(_FlyteLauncher):
     """Runs every job of a Hydra sweep as a Flyte run (see hydra_flyte._launcher)."""
-
-
-LAUNCHER_TARGET = f"{FlyteLauncher.__module__}.{FlyteLauncher.__qualname__}"
