@@ -1,4 +1,7 @@
-"""OmegaConf's interpolation parser, memoised while a launch runs (the one private OmegaConf hook outside the job runner).
+"""Every use of OmegaConf's private symbols in hydra_flyte: its interpolation parser memoised, and what the job runner needs.
+
+The job runner's part (`JOB_RUNNER_OMEGACONF_SYMBOLS`, `job_runner_omegaconf`) is at the end of
+this module. The parser:
 
 Every time OmegaConf resolves an interpolation (`${now:%H-%M-%S}`, `${hydra.job.num}`, ...), it
 parses the string with its ANTLR grammar, the costliest step of a resolution, even when the same
