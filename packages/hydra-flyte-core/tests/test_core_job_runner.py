@@ -28,7 +28,7 @@ from hydra.core.utils import JobStatus, setup_globals
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from hydra_flyte import _job_runner
+from hydra_flyte import _job_runner, _yaml_snapshots
 from hydra_flyte._hydra_private import hydra_app
 
 EXAMPLES_CONF = Path(__file__).resolve().parents[3] / "examples" / "conf"
@@ -513,13 +513,13 @@ def test_unresolved_container_is_omegaconfs() -> None:
     configs += [OmegaConf.create(SPECIAL_YAML), OmegaConf.create([1, "${0}", [None, "???"], {"a": "???"}])]
     for cfg in configs:
         expected = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
-        got = _job_runner.unresolved_container(cfg)
+        got = _yaml_snapshots.unresolved_container(cfg)
         assert got == expected and repr(got) == repr(expected)
         for key in cfg if isinstance(cfg, DictConfig) else range(len(cfg)):
             node = cfg._get_node(key)
             if isinstance(node, (DictConfig, ListConfig)):
                 inner = OmegaConf.to_container(node, resolve=False, enum_to_str=True)
-                assert repr(_job_runner.unresolved_container(node)) == repr(inner)
+                assert repr(_yaml_snapshots.unresolved_container(node)) == repr(inner)
 
 
 def as_config(value: Any) -> Any:
@@ -529,7 +529,7 @@ def as_config(value: Any) -> Any:
 @pytest.mark.parametrize("value", YAML_CONFIGS, ids=range(len(YAML_CONFIGS)))
 def test_to_yaml_is_omegaconfs(value: Any) -> None:
     cfg = as_config(value)
-    assert _job_runner.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+    assert _yaml_snapshots.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
 
 
 def test_to_yaml_on_a_composed_hydra_config(conf_dir: str) -> None:
@@ -542,10 +542,10 @@ def test_to_yaml_on_a_composed_hydra_config(conf_dir: str) -> None:
             HydraConfig.instance().set_config(config)
             hydra_cfg = HydraConfig.instance().cfg
             for cfg in (config, hydra_cfg, config.hydra.overrides.task):
-                assert _job_runner.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
+                assert _yaml_snapshots.to_yaml(cfg) == OmegaConf.to_yaml(cfg)
             # The point: these are emitted by libyaml, not by the fallback.
             container = OmegaConf.to_container(hydra_cfg, enum_to_str=True)
-            assert not _job_runner._needs_python_emitter(container)
+            assert not _yaml_snapshots._needs_python_emitter(container)
 
 
 def dump(container: Any, dumper: Any) -> str:
@@ -559,7 +559,7 @@ def test_libyaml_dumper_matches_omegaconfs_where_used(value: Any) -> None:
     container = OmegaConf.to_container(as_config(value), enum_to_str=True)
     python, c = dump(container, _omegaconf_dumper()), dump(container, _fast())
     if python != c:
-        assert _job_runner._needs_python_emitter(container)
+        assert _yaml_snapshots._needs_python_emitter(container)
 
 
 @pytest.mark.parametrize(
@@ -576,8 +576,10 @@ def test_libyaml_dumper_matches_omegaconfs_where_used(value: Any) -> None:
     ],
 )
 def test_known_emitter_differences_fall_back(container: Any) -> None:
-    assert _job_runner._needs_python_emitter(container)
-    assert _job_runner.to_yaml(OmegaConf.create(container)) == OmegaConf.to_yaml(OmegaConf.create(container))
+    assert _yaml_snapshots._needs_python_emitter(container)
+    assert _yaml_snapshots.to_yaml(OmegaConf.create(container)) == OmegaConf.to_yaml(
+        OmegaConf.create(container)
+    )
 
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="needs libyaml")
@@ -588,14 +590,14 @@ def test_libyaml_dumper_matches_omegaconfs_on_random_strings() -> None:
         "\ud7ff", "\ue000", "\ufffe", "null", "yes", "1e-3", "${a.b}", "???", "- ", ": ", " #",
         "word", "word", "word", " ", " ", "  ", "\n", "\n\n", " \n",
     ]  # fmt: skip
-    safe_pieces = [p for p in pieces if not _job_runner._UNSAFE_CHAR.search(p)]
+    safe_pieces = [p for p in pieces if not _yaml_snapshots._UNSAFE_CHAR.search(p)]
     rng = random.Random(1234)
     compared = 0
     for i in range(3000):
         alphabet = pieces if i % 3 == 0 else safe_pieces
         s = "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 10, 40, 80, 81, 127, 128, 200])))
         for container in ({"k": s}, {s: 1}, [s, [s]], {"a": {"b": [s, {"c": s}]}}, {"a": {s: [s, {}]}}):
-            if _job_runner._needs_python_emitter(container):
+            if _yaml_snapshots._needs_python_emitter(container):
                 continue
             compared += 1
             assert dump(container, _fast()) == dump(container, _omegaconf_dumper()), repr(s)
@@ -618,12 +620,12 @@ def test_to_yaml_reusing_entry_texts_is_omegaconfs() -> None:
         s = "".join(rng.choice(pieces) for _ in range(rng.choice([0, 1, 3, 12])))
         for shape in shapes:
             cfg = OmegaConf.create(shape(s))
-            assert _job_runner.to_yaml(cfg) == OmegaConf.to_yaml(cfg), repr(s)
-    assert _job_runner._entries._texts, "entries were kept"
+            assert _yaml_snapshots.to_yaml(cfg) == OmegaConf.to_yaml(cfg), repr(s)
+    assert _yaml_snapshots._entries._texts, "entries were kept"
 
 
 def _fast() -> Any:
-    dumper = _job_runner._fast_dumper()
+    dumper = _yaml_snapshots._fast_dumper()
     assert dumper is not None and issubclass(dumper, yaml.CDumper)
     return dumper
 
