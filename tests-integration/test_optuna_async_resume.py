@@ -1,7 +1,7 @@
 """`hydra/sweeper=optuna_async` resumed from its study's storage after a SIGKILL, against the loopback control plane.
 
-The sweep runs in a subprocess (the SDK's optuna_driver.py, or `flyte hydra run`: trials of 1 to
-2.5 s, executed for real) on a control plane of its own with 4 execution slots; it is killed
+The sweep runs in a subprocess (the SDK's optuna_driver.py, `flyte hydra run`, or a `@hydra.main`
+app: trials of 1 to 2.5 s, executed for real) on a control plane of its own with 4 execution slots; it is killed
 while trials are in flight, then the same command is run with the resume option.
 """
 
@@ -49,7 +49,7 @@ def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("optuna_tasks.py", "optuna_driver.py"):
+    for name in ("optuna_tasks.py", "optuna_driver.py", "launcher_app.py", "hydra_tasks.py", "slow_tasks.py"):
         shutil.copy(HERE / name, root / name)
     return root
 
@@ -66,6 +66,10 @@ def command(entry: str, storage: str, resume: str | None = None) -> list[str]:
     hydra = ["hydra/sweeper=optuna_async", f"hydra.sweeper.n_trials={N_TRIALS}", f"hydra.sweeper.n_jobs={N_JOBS}",
              "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=7", f"hydra.sweeper.storage={storage}",
              "hydra.sweep.dir=sweep"]  # fmt: skip
+    if entry == "launcher":  # a @hydra.main app; its entry task sleeps +seconds
+        extra = [f"hydra.launcher.resume={resume}"] if resume else []
+        return [sys.executable, "launcher_app.py", "--multirun", "hydra/launcher=flyte", *hydra, "+task=slow_objective",
+                "+seconds=interval(1.0,2.5)", "optimizer.lr=interval(0.01,1.0)", *extra]  # fmt: skip
     return [str(FLYTE), "hydra", "run", "--multirun", *(["--resume", resume] if resume else []),
             "--config-path", "conf", "--config-name", "training",
             *[word for override in hydra for word in ("--hydra-override", override)],
@@ -73,7 +77,7 @@ def command(entry: str, storage: str, resume: str | None = None) -> list[str]:
             "--cfg", "optimizer.lr=interval(0.01,1.0)", "--cfg", "+sleep=interval(1.0,2.5)"]  # fmt: skip
 
 
-@pytest.mark.parametrize("entry", ["sdk", "cli"])
+@pytest.mark.parametrize("entry", ["sdk", "cli", "launcher"])
 def test_sigkill_mid_sweep_then_resume_tells_n_trials_with_one_run_each(
     cp4: ControlPlane, project: Path, entry: str
 ) -> None:
