@@ -2,11 +2,14 @@
 
 The same scenarios as test_sdk_remote.py, driven through the CLI as a subprocess. Every run is
 executed for real by the control plane; the tests check what the CLI printed and exited with
-against what reached (and came back from) the control plane.
+against what reached (and came back from) the control plane. Results (the summary table, or the
+JSON document with `flyte -of json`) are on stdout; the `Submitted ...` lines, progress and logs
+on stderr.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -28,7 +31,6 @@ FLYTE = Path(sys.executable).parent / "flyte"  # the venv's console script, as a
 SMALL = ("--config-path", "conf", "--config-name", "training")
 
 _SUBMITTED = re.compile(r"^Submitted (?P<name>\S+) \((?P<overrides>.*)\): (?P<url>\S+)$")
-_JOB = re.compile(r"^job (?P<num>\d+) \[(?P<overrides>[^\]]*)\]: (?P<body>.*)$")
 _BOX = re.compile(r"[│╭╮╰╯─]+")
 
 
@@ -49,12 +51,15 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Job:
-    """One `job N [overrides]: body` line of a sweep."""
+    """One row of the summary table: job number, overrides, phase, value or error (`body`), URL."""
 
     line: str
     num: int
     overrides: str
     body: str
+    phase: str = ""
+    url: str = ""
+    best: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,17 +79,44 @@ class CliResult:
 
     @property
     def submitted(self) -> list[Submitted]:
+        """The `Submitted` lines: progress, so on stderr."""
         return [
             Submitted(m.group(0), *m.group("name", "overrides", "url"))
-            for m in _matches(self.lines, _SUBMITTED)
+            for m in _matches(self.stderr.splitlines(), _SUBMITTED)
         ]
 
     @property
     def jobs(self) -> list[Job]:
-        return [
-            Job(m.group(0), int(m.group("num")), m.group("overrides"), m.group("body"))
-            for m in _matches(self.lines, _JOB)
-        ]
+        """The rows of the summary table on stdout."""
+        lines = self.lines
+        header = next(
+            (
+                i
+                for i, line in enumerate(lines)
+                if line.startswith("│") and line.split("│")[1].strip() == "job"
+            ),
+            None,
+        )
+        if header is None:
+            return []
+        names = [cell.strip() for cell in lines[header].strip("│").split("│")]
+        jobs = []
+        for line in lines[header + 2 :]:
+            if not line.startswith("│"):
+                break
+            row = dict(zip(names, (cell.strip() for cell in line.strip("│").split("│")), strict=True))
+            num = row["job"].replace("★", "").strip()
+            jobs.append(
+                Job(line, int(num), row["overrides"], row["value / error"], row["phase"], row.get("url", ""),
+                    "★" in row["job"])
+            )  # fmt: skip
+        return jobs
+
+    @property
+    def value(self) -> float:
+        """A single run's value, from its one-row summary."""
+        (job,) = self.jobs
+        return float(job.body)
 
 
 def _matches(lines: list[str], pattern: re.Pattern[str]) -> list[re.Match[str]]:
@@ -106,9 +138,15 @@ class Cli:
     def run(
         self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
     ) -> CliResult:
+        return self.run_flyte("hydra", "run", *args, cwd=cwd, env=env, timeout=timeout)
+
+    def run_flyte(
+        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> CliResult:
+        """`flyte ARGS` (root options first, e.g. `-of json hydra status SWEEP`)."""
         start = time.monotonic()
         proc = subprocess.run(
-            [str(FLYTE), "hydra", "run", *args],
+            [str(FLYTE), *args],
             cwd=cwd or self.project,
             env=env or self.env(),
             capture_output=True,
@@ -161,9 +199,10 @@ def test_single_run_prints_its_url_then_the_task_value(cli: Cli) -> None:
     assert [r.name for r in cli.cp.requests.created_runs()] == [sub.name]
     assert cli.cp.runs[sub.name].phase == "SUCCEEDED"
 
-    value_line = result.lines[-1]
-    assert result.lines.index(sub.line) < len(result.lines) - 1, "the URL comes before the value"
-    assert float(value_line) == cli.output_of(sub.name) == pytest.approx(0.5 * 2 + 1.0)
+    (job,) = result.jobs  # the summary: stdout holds nothing else
+    assert (job.phase, job.url) == ("SUCCEEDED", sub.url)
+    assert result.value == cli.output_of(sub.name) == pytest.approx(0.5 * 2 + 1.0)
+    assert sub.line not in result.stdout and "[flyte]" not in result.stdout
 
 
 def test_grid_sweep_submits_every_job_before_waiting_and_prints_values_in_job_order(cli: Cli) -> None:
@@ -195,8 +234,37 @@ def test_grid_sweep_submits_every_job_before_waiting_and_prints_values_in_job_or
     assert {s.name for s in by_overrides.values()} == {c.name for c in creates}
     for job in jobs:
         assert float(job.body) == cli.output_of(by_overrides[job.overrides].name)
-    last_url = max(result.lines.index(s.line) for s in result.submitted)
-    assert last_url < min(result.lines.index(j.line) for j in jobs)
+        assert job.url == by_overrides[job.overrides].url
+        # Each value printed once: in the summary (no `job N` line, no log line repeats it).
+        assert result.stdout.count(f"│ {job.body} ") == 1 and f" {job.body}" not in result.stderr
+    assert [j.best for j in jobs] == [True, False, False, False]  # the lowest: no sweeper direction
+    assert "RunResult(" not in result.stderr and "finished:" not in result.stderr
+
+
+def test_output_format_json_prints_one_document_for_run_and_for_status(cli: Cli) -> None:
+    result = cli.run_flyte(
+        "-of", "json", "hydra", "run", *SMALL, "--multirun", "hydra_tasks.py", "objective",
+        "--cfg", "optimizer.lr=0.25,0.5", "--offset", "0.123456789",
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    document = json.loads(result.stdout)  # the whole of stdout: one JSON document
+    by_name = {s.name: s for s in result.submitted}
+    assert [(j["job"], j["phase"]) for j in document["jobs"]] == [(0, "SUCCEEDED"), (1, "SUCCEEDED")]
+    for job in document["jobs"]:  # full precision, as the control plane has it
+        assert job["value"] == cli.output_of(job["run_name"]) and job["url"] == by_name[job["run_name"]].url
+    assert document["jobs"][0]["value"] == pytest.approx(0.25 * 2 + 0.123456789)
+    assert document["best_job"] == 0 and document["mode"] == "remote"
+    manifest = json.loads(Path(document["manifest"]).read_text())
+    assert document["sweep_id"] == manifest["sweep_id"]
+    assert [j["value"] for j in manifest["jobs"]] == [j["value"] for j in document["jobs"]]
+
+    status = cli.run_flyte("-of", "json", "hydra", "status", document["sweep_id"])
+    assert status.returncode == 0, status.output
+    again = json.loads(status.stdout)
+    assert [(j["job"], j["phase"], j["value"]) for j in again["jobs"]] == [
+        (j["job"], j["phase"], j["value"]) for j in document["jobs"]
+    ]
+    assert again["manifest"] == document["manifest"]
 
 
 def test_no_wait_returns_once_submitted_with_the_urls(cli: Cli) -> None:
@@ -222,7 +290,8 @@ def test_no_wait_returns_once_submitted_with_the_urls(cli: Cli) -> None:
         assert sub.url.startswith(cli.cp.endpoint + "/") and sub.url.endswith(f"/runs/{sub.name}")
         assert cli.cp.wait_for_phase(sub.name, ("RUNNING",), timeout=10).phase == "RUNNING"
     assert not cli.cp.requests.of("RunService/WatchActionDetails")
-    assert not result.jobs, "nothing but the URLs is printed"
+    assert [(j.phase, j.body) for j in result.jobs] == [("SUBMITTED", ""), ("SUBMITTED", "")]
+    assert sorted(j.url for j in result.jobs) == sorted(s.url for s in submitted)
 
 
 @pytest.mark.parametrize("sweeper", ["optuna", "optuna_async"])
@@ -250,8 +319,9 @@ def test_optuna_sweep_runs_every_trial_remotely(cli: Cli, sweeper: str) -> None:
     for job in jobs:
         key, _, lr = job.overrides.partition("=")
         assert key == "optimizer.lr" and 0.01 <= float(lr) <= 1.0
-        assert float(job.body) == pytest.approx(float(lr) * 2)  # model=small has depth 2
-        assert float(job.body) == cli.output_of(by_overrides[job.overrides])
+        assert float(job.body) == pytest.approx(float(lr) * 2, rel=1e-5)  # model=small has depth 2 (rounded)
+        assert float(job.body) == pytest.approx(cli.output_of(by_overrides[job.overrides]), rel=1e-5)
+    assert sum(j.best for j in jobs) == 1 and "the sweeper minimizes" in result.stdout
 
 
 def test_task_env_for_the_entry_task_reaches_create_run(cli: Cli) -> None:
@@ -268,7 +338,7 @@ def test_task_env_for_the_entry_task_reaches_create_run(cli: Cli) -> None:
     assert image_run.task_spec.task_template.HasField("k8s_pod")
     assert image_run.resources["requests"]["cpu"] == "2"
     for result in (big, imaged):
-        assert float(result.lines[-1]) == cli.output_of(result.submitted[0].name) == pytest.approx(0.002)
+        assert result.value == cli.output_of(result.submitted[0].name) == pytest.approx(0.002)
 
 
 def test_task_env_for_a_child_task_of_the_example_pipeline(cli: Cli) -> None:
@@ -290,7 +360,8 @@ def test_task_env_for_a_child_task_of_the_example_pipeline(cli: Cli) -> None:
     assert result.returncode == 0, result.output
     (sub,) = result.submitted
     assert sub.overrides == "+task_env=a100 training.epochs=3"
-    assert 0.0 < float(result.lines[-1]) == cli.output_of(sub.name) < 5.0
+    assert 0.0 < result.value < 5.0
+    assert result.value == pytest.approx(cli.output_of(sub.name), rel=1e-5)  # rounded for reading
 
     root = cli.cp.requests.created_run(sub.name)
     assert root.resources["requests"]["cpu"] == "2" and root.resources["requests"]["memory"] == "8Gi"
@@ -314,7 +385,7 @@ def test_run_flags_reach_create_run(cli: Cli) -> None:
     assert created.labels["team"] == "ml"
     assert created.run_spec.security_context.run_as.k8s_service_account == "trainer"
     assert cli.cp.runs["my-run"].phase == "SUCCEEDED"
-    assert float(result.lines[-1]) == cli.output_of("my-run")
+    assert result.value == cli.output_of("my-run")
 
 
 def test_run_flags_reach_every_job_of_a_sweep_with_numbered_names(cli: Cli) -> None:
@@ -356,10 +427,9 @@ def test_a_failing_job_exits_1_with_its_url_and_message_and_the_other_job_is_rep
     ok_job, failed_job = result.jobs
     assert (ok_job.num, ok_job.overrides) == (0, "optimizer=adam")
     assert float(ok_job.body) == cli.output_of(ok.name) == pytest.approx(0.001)
-    assert (failed_job.num, failed_job.overrides) == (1, "optimizer=sgd")
-    assert failed_job.body.startswith("FAILED: ")
-    assert failed.url in failed_job.body
-    assert "loss exploded with lr=0.1" in failed_job.body
+    assert (failed_job.num, failed_job.overrides, failed_job.phase) == (1, "optimizer=sgd", "FAILED")
+    assert failed_job.url == failed.url
+    assert "loss exploded with lr=0.1" in failed_job.body  # its error's first line
     assert "1 of 2 jobs failed." in flat(result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -370,13 +440,14 @@ def test_follow_streams_the_task_logs_then_prints_the_value(cli: Cli) -> None:
     (sub,) = result.submitted
     assert cli.cp.requests.of("DataProxyService/TailLogs")
 
-    text = flat(result.stdout)
+    text = flat(result.stderr)  # the logs are not results: stderr
     positions = [text.find(f"cli-follow line {i} of 3 (lr=0.25)") for i in (1, 2, 3)]
     assert all(p >= 0 for p in positions), result.output
     assert positions == sorted(positions)
     assert text.find(sub.line) < positions[0]
-    assert result.lines[-1] == "1.0"
-    assert float(result.lines[-1]) == cli.output_of(sub.name)
+    assert "cli-follow line" not in result.stdout
+    assert [j.body for j in result.jobs] == ["1.0"]
+    assert result.value == cli.output_of(sub.name)
 
 
 def test_no_endpoint_configured_exits_1_and_says_so(cli: Cli, tmp_path: Path) -> None:

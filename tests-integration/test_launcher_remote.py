@@ -6,6 +6,7 @@ config (found through HOME) points at the control plane.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -48,15 +49,23 @@ def run_app(cp: ControlPlane, cwd: Path, script: str, *args: str) -> tuple[int, 
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def summary_of(text: str) -> dict:
+    """The summary a launch printed with `hydra.launcher.summary=json-raw`: its one-line JSON document."""
+    (line,) = [line for line in text.splitlines() if line.startswith("{") and '"jobs": [' in line]
+    return json.loads(line)
+
+
 def test_single_run_prints_url_then_the_real_value(cp: ControlPlane, project: Path) -> None:
-    code, text = run_app(cp, project, "launcher_app.py", "hydra/launcher=flyte", "optimizer.lr=0.5")
+    code, text = run_app(cp, project, "launcher_app.py", "hydra/launcher=flyte", "optimizer.lr=0.5",
+                         "hydra.launcher.summary=json-raw")  # fmt: skip
     assert code == 0, text
     name, url = re.search(
         r"Submitted (\S+) \(optimizer.lr=0.5\): (http://127\.0\.0\.1:\d+/\S+)", text
     ).groups()
     assert url.startswith(cp.endpoint) and url.endswith(f"/runs/{name}")
-    assert re.search(rf"finished: RunResult\(value=1.0, url='{re.escape(url)}'\)", text), text
-    assert text.index("Submitted") < text.index("finished:")
+    (job,) = summary_of(text)["jobs"]
+    assert (job["value"], job["url"], job["phase"]) == (1.0, url, "SUCCEEDED")
+    assert "RunResult(" not in text  # the value is printed once: in the summary
     assert cp.runs[name].phase == "SUCCEEDED"
 
 
@@ -64,13 +73,14 @@ def test_grid_submits_every_job_before_waiting_in_basic_sweeper_order(
     cp: ControlPlane, project: Path
 ) -> None:
     code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
-                         "model=small,large", "optimizer.lr=0.25,0.5")  # fmt: skip
+                         "model=small,large", "optimizer.lr=0.25,0.5", "hydra.launcher.summary=json-raw")  # fmt: skip
     assert code == 0, text
     creates = [r.arrived_at for r in cp.requests.of("RunService/CreateRun")]
     watches = [r.arrived_at for r in cp.requests.of("RunService/WatchActionDetails")]
     assert len(creates) == 4 and max(creates) < min(watches)
-    values = [float(v) for v in re.findall(rf"Job #\d+ \(.*\) finished: RunResult\(value=({FLOAT})", text)]
+    values = [job["value"] for job in summary_of(text)["jobs"]]
     assert values == pytest.approx([0.5, 1.0, 2.5, 5.0])
+    assert "RunResult(" not in text  # each value printed once: in the summary
     sweep_dirs = list((project / "multirun").glob("*/*"))
     assert any((d / "multirun.yaml").is_file() for d in sweep_dirs)
 
@@ -90,10 +100,12 @@ def test_fire_and_forget_returns_at_once(cp: ControlPlane, project: Path) -> Non
 def test_optuna_reads_objectives_from_remote_runs(cp: ControlPlane, project: Path, sweeper: str) -> None:
     code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
                          f"hydra/sweeper={sweeper}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=3",
-                         "optimizer.lr=interval(0.01,1.0)")  # fmt: skip
+                         "optimizer.lr=interval(0.01,1.0)", "hydra.launcher.summary=json-raw")  # fmt: skip
     assert code == 0, text
-    values = [float(v) for v in re.findall(rf"finished: RunResult\(value=({FLOAT})", text)]
+    document = summary_of(text)  # printed once, when the sweep ended (after every batch)
+    values = [job["value"] for job in document["jobs"]]
     assert len(values) == 3 and len(cp.requests.created_runs()) == 3
+    assert document["direction"] == "minimize" and values[document["best_job"]] == min(values)
     best = re.search(rf"Best value: ({FLOAT})", text)
     assert best and float(best.group(1)) == pytest.approx(min(values))
 
@@ -130,9 +142,11 @@ def test_child_task_env_through_apply_task_env_in_the_example(cp: ControlPlane, 
 
 def test_a_failing_job_exits_non_zero_and_keeps_the_others(cp: ControlPlane, project: Path) -> None:
     code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte", "+task=fails_for_sgd",
-                         "optimizer=adam,sgd")  # fmt: skip
+                         "optimizer=adam,sgd", "hydra.launcher.summary=json-raw")  # fmt: skip
     assert code != 0
-    assert re.search(r"Job #0 \(.*optimizer=adam\) finished: RunResult\(value=0.001", text), text
+    ok, bad = summary_of(text)["jobs"]
+    assert (ok["phase"], ok["value"]) == ("SUCCEEDED", 0.001) and bad["phase"] == "FAILED"
+    assert "loss exploded" in bad["error"]
     failed = re.search(
         r"Job #1 \(.*optimizer=sgd\) failed: run \((http://\S+)\) ended in phase FAILED: .*loss exploded",
         text,
@@ -152,10 +166,10 @@ def test_two_flyte_runs_in_one_main_are_two_runs(cp: ControlPlane, project: Path
 
 def test_waiting_on_the_run_inside_main(cp: ControlPlane, project: Path) -> None:
     code, text = run_app(cp, project, "launcher_app.py", "--multirun", "hydra/launcher=flyte",
-                         "+wait_in_main=true", "optimizer.lr=0.25,0.5")  # fmt: skip
+                         "+wait_in_main=true", "optimizer.lr=0.25,0.5", "hydra.launcher.summary=json-raw")  # fmt: skip
     assert code == 0, text
     waited = re.findall(rf"waited in main: (\S+) \S+ ({FLOAT})", text)
     assert [float(v) for _, v in waited] == pytest.approx([0.5, 1.0]), text
     assert all(cp.runs[name].phase == "SUCCEEDED" for name, _ in waited)
-    values = [float(v) for v in re.findall(rf"Job #\d+ \(.*\) finished: ({FLOAT})", text)]
+    values = [job["value"] for job in summary_of(text)["jobs"]]  # what main returned, in the summary
     assert values == pytest.approx([0.5, 1.0]), text

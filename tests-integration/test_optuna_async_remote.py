@@ -107,7 +107,7 @@ def test_trials_stream_out_of_order_and_values_reach_the_study(
     assert (sweep_dir / "multirun.yaml").is_file()
     manifest = (sweep_dir / "flyte-sweep.json").read_text()
     assert manifest.count('"SUCCEEDED"') == 6
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # progress: stderr
     assert out.count("Submitted ") == 6  # each trial's URL, as it was submitted
 
 

@@ -32,7 +32,7 @@ def test_single_run_prints_its_url_and_returns_the_value(
     )
     assert isinstance(result, RunResult)
     assert float(result) == pytest.approx(0.5 * 2 + 1.0)
-    (line,) = submitted_lines(capsys.readouterr().out)
+    (line,) = submitted_lines(capsys.readouterr().err)
     assert line == f"Submitted {result.name} (optimizer.lr=0.5): {result.url}"
     assert result.url.startswith(flyte_remote.endpoint) and result.url.endswith(f"/runs/{result.name}")
     methods = flyte_remote.requests.methods()
@@ -52,7 +52,7 @@ def test_grid_sweep_submits_every_job_before_waiting(
     creates = [r.arrived_at for r in flyte_remote.requests.of("RunService/CreateRun")]
     watches = [r.arrived_at for r in flyte_remote.requests.of("RunService/WatchActionDetails")]
     assert len(creates) == 4 and max(creates) < min(watches)
-    assert len(submitted_lines(capsys.readouterr().out)) == 4
+    assert len(submitted_lines(capsys.readouterr().err)) == 4
 
 
 def test_fire_and_forget_returns_the_submitted_runs(flyte_remote: ControlPlane) -> None:

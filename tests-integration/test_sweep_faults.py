@@ -106,8 +106,8 @@ def test_lost_replies_through_the_cli_exit_0_and_print_every_url(
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(control_plane.requests.lost_replies()) == 3
     assert runs_named(control_plane, "clil-") == [f"clil-{n}" for n in range(6)]
-    submitted = [line for line in result.stdout.splitlines() if line.startswith("Submitted clil-")]
-    assert len(submitted) == 6, result.stdout
+    submitted = [line for line in result.stderr.splitlines() if line.startswith("Submitted clil-")]
+    assert len(submitted) == 6, result.stderr
     assert {r.phase for r in load_manifest(project / "sweep").records()} == {"SUCCEEDED"}
     control_plane.reset()
 
@@ -158,7 +158,7 @@ def test_refused_submissions_are_submit_failed_and_rerun_says_resume(
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr
     assert "run ... not found" not in rerun.stdout + rerun.stderr
     assert rerun.stderr.count("--resume") == 4, rerun.stderr
-    assert "No failed or aborted run to rerun." in rerun.stdout
+    assert "No failed or aborted run to rerun." in rerun.stderr
     assert len(control_plane.requests.of("RunService/CreateRun")) == 4, "rerun created nothing"
     assert [r.phase for r in load_manifest(project / "sweep").records()] == ["SUBMIT_FAILED"] * 4
     control_plane.reset()
@@ -204,7 +204,7 @@ def test_a_reused_name_is_caught_before_anything_is_submitted(
     assert "'nightly-0'" in flat and f"sweep {sweep_a}" in flat and "Choose another run name" in flat, flat
     assert str(project / "A" / "flyte-sweep.json") in flat, "says where the earlier sweep's manifest is"
     assert len(control_plane.requests.of("RunService/CreateRun")) == creates, "nothing submitted"
-    assert "Submitted" not in second.stdout
+    assert "Submitted" not in second.stdout + second.stderr
 
     manifest = load_manifest(project / "B")
     assert [r.phase for r in manifest.records()] == ["SUBMIT_FAILED", "NOT_SUBMITTED", "NOT_SUBMITTED"]
@@ -450,7 +450,7 @@ def test_an_outage_past_the_limit_leaves_jobs_unconfirmed_then_status_finds_the_
     ]
     creates = len(control_plane.requests.of("RunService/CreateRun"))
     rerun = flyte_cli(control_plane, project, "hydra", "rerun", str(manifest_path), "--failed")
-    assert rerun.returncode == 0 and "No failed or aborted run to rerun." in rerun.stdout, (
+    assert rerun.returncode == 0 and "No failed or aborted run to rerun." in rerun.stderr, (
         rerun.stdout + rerun.stderr
     )
     assert len(control_plane.requests.of("RunService/CreateRun")) == creates, "rerun created nothing"

@@ -52,3 +52,41 @@ def complete(words: Sequence[str], incomplete: str = "", shell: str = "bash") ->
 
 
 LOCAL = ("--local", "--config-path", "conf", "--config-name", "main")
+
+
+def summary_rows(stdout: str) -> list[dict[str, str]]:
+    """The rows of the summary table printed on stdout: one dict per job, column name -> cell text.
+
+    The job cell loses its best-job mark (see `best_job`); every other cell is as printed.
+    """
+    lines = stdout.splitlines()
+    header = next(
+        (i for i, line in enumerate(lines) if line.startswith("│") and line.split("│")[1].strip() == "job"),
+        None,
+    )
+    if header is None:
+        return []
+    names = [cell.strip() for cell in lines[header].strip("│").split("│")]
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.startswith("│"):
+            break
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        row = dict(zip(names, cells, strict=True))
+        row["job"] = row["job"].replace("★", "").strip()
+        rows.append(row)
+    return rows
+
+
+def best_job(stdout: str) -> str | None:
+    """The job number the summary table marks best, if any."""
+    for line in stdout.splitlines():
+        if line.startswith("│") and "★" in line.split("│")[1]:
+            return line.split("│")[1].replace("★", "").strip()
+    return None
+
+
+def single_value(stdout: str) -> str:
+    """The value cell of a single run's summary (one row)."""
+    (row,) = summary_rows(stdout)
+    return row["value / error"]

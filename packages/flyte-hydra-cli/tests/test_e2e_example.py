@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -11,11 +11,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from cli_helpers import summary_rows
 
 PACKAGE = Path(__file__).resolve().parents[1]
 EXAMPLES = PACKAGE.parents[1] / "examples"
 FLYTE = Path(sys.executable).with_name("flyte")
-JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$", re.MULTILINE)
 BASE = ("hydra", "run", "--local", "--config-path", "conf", "--config-name", "training")
 
 pytestmark = pytest.mark.slow
@@ -45,13 +45,24 @@ def flyte(example: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_single_run_prints_its_value(example: Path) -> None:
-    out = flyte(example, *BASE, "train.py", "pipeline", "--dataset", "digits", "--cfg", "training.epochs=2")
+    out = flyte(
+        example,
+        "-of",
+        "json",
+        *BASE,
+        "train.py",
+        "pipeline",
+        "--dataset",
+        "digits",
+        "--cfg",
+        "training.epochs=2",
+    )
     assert out.returncode == 0, out.stderr
-    loss = float(out.stdout.strip().splitlines()[-1])
-    assert 0.0 < loss < 5.0
+    (job,) = json.loads(out.stdout)["jobs"]  # the whole of stdout is the JSON document
+    assert job["phase"] == "SUCCEEDED" and 0.0 < job["value"] < 5.0
 
 
-def test_grid_sweep_prints_one_line_per_job(example: Path) -> None:
+def test_grid_sweep_prints_one_row_per_job(example: Path) -> None:
     out = flyte(
         example,
         *BASE,
@@ -68,9 +79,13 @@ def test_grid_sweep_prints_one_line_per_job(example: Path) -> None:
         "model=resnet,vit",
     )
     assert out.returncode == 0, out.stderr
-    jobs = JOB_LINE.findall(out.stdout)
-    assert [int(n) for n, _, _ in jobs] == [0, 1, 2, 3]
-    assert all(0.0 < float(value) < 5.0 for _, _, value in jobs)
+    rows = summary_rows(out.stdout)
+    assert [int(r["job"]) for r in rows] == [0, 1, 2, 3]
+    assert all(0.0 < float(r["value / error"]) < 5.0 for r in rows)
+    for row in rows:  # each value printed once, in the summary
+        assert out.stdout.count(row["value / error"]) == 1, row
+    # and no line of hydra-flyte's repeats them (the task's own log lines print its metrics)
+    assert "RunResult(" not in out.stderr and "finished:" not in out.stderr
 
 
 def test_optuna_sweep(example: Path) -> None:
@@ -94,10 +109,11 @@ def test_optuna_sweep(example: Path) -> None:
         "training.epochs=2",
     )
     assert out.returncode == 0, out.stderr
-    jobs = JOB_LINE.findall(out.stdout)
-    assert len(jobs) == 3
-    assert all(0.0 < float(value) < 5.0 for _, _, value in jobs)
-    assert "Best value" in out.stdout + out.stderr
+    rows = summary_rows(out.stdout)
+    assert len(rows) == 3
+    assert all(0.0 < float(r["value / error"]) < 5.0 for r in rows)
+    assert "the sweeper minimizes" in out.stdout  # the best job marked in Optuna's direction
+    assert "Best value" in out.stderr  # Optuna's own log line
 
 
 def test_task_whose_parameter_is_config(example: Path) -> None:
@@ -116,4 +132,5 @@ def test_task_whose_parameter_is_config(example: Path) -> None:
         "training.epochs=2",
     )
     assert out.returncode == 0, out.stderr
-    assert 0.0 < float(out.stdout.strip().splitlines()[-1]) < 5.0
+    (row,) = summary_rows(out.stdout)
+    assert 0.0 < float(row["value / error"]) < 5.0

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
-from cli_helpers import flat, flyte, hydra_run
+from cli_helpers import flat, flyte, hydra_run, summary_rows
 
 
 def test_registered_on_flyte_cli_entry_point() -> None:
@@ -135,6 +135,6 @@ def test_beside_flyteplugins_hydra_the_first_use_says_so_with_the_fix(project, t
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "1.0"
+    assert [r["value / error"] for r in summary_rows(proc.stdout)] == ["1.0"]
     assert proc.stderr.count("flyteplugins-hydra 2.12.1 is installed too") == 1, proc.stderr
     assert "pip uninstall flyteplugins-hydra" in proc.stderr

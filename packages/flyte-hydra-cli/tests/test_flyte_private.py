@@ -13,6 +13,7 @@ from importlib.metadata import version
 
 import pytest
 import rich_click as click
+from cli_helpers import summary_rows
 
 from flyte_hydra_cli import _flyte_private as fp
 from flyte_hydra_cli._run import run
@@ -149,8 +150,7 @@ def test_a_local_sweep_gives_the_same_results_with_each_symbol_deleted(project, 
             "--offset", "0.5", "--cfg", "optimizer.lr=0.1,0.2"]  # fmt: skip
     proc = _cli_with(deleted, *args, cwd=project)
     assert proc.returncode == 0, proc.stderr
-    values = [line for line in proc.stdout.splitlines() if line.startswith("job ")]
-    assert [v.rsplit(" ", 1)[-1] for v in values] == ["1.5", "2.5"], proc.stdout
+    assert [r["value / error"] for r in summary_rows(proc.stdout)] == ["1.5", "2.5"], proc.stdout
     warnings = proc.stderr.count("hydra-flyte: warning:")
     assert warnings == (1 if deleted else 0), proc.stderr
     if deleted:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from cli_helpers import flat, hydra_run
+from cli_helpers import flat, flyte, hydra_run, single_value
 
 import flyte_hydra_cli._flyte_private as fp
 import hydra_flyte
 from hydra_flyte import RunResult
+from hydra_flyte._summary import results_stream
 
 SCORE = ("fixture_tasks.py", "score")
 CONF = ("--config-path", "conf", "--config-name", "main")
@@ -28,6 +29,7 @@ class FakeRun:
     """Stands in for flyte.remote.Run in --no-wait and --follow paths."""
 
     url: str = "http://flyte.example/runs/r1"
+    name: str = "r1"
     phase: str = "SUCCEEDED"
     calls: list[str] = field(default_factory=list)
 
@@ -94,9 +96,10 @@ def test_defaults_are_a_remote_waited_run(project, core) -> None:
         "task_env_key": "task_env",
         "dry_run": False,
         "reconnect_timeout_seconds": 600.0,
+        "summary": "table",
         "offset": 0.0,
     }
-    assert result.stdout.splitlines()[-1] == "1.5"
+    assert result.stdout == ""  # hydra_flyte prints the summary (replaced here): the CLI adds nothing
 
 
 def test_reconnect_timeout_is_forwarded(project, core) -> None:
@@ -249,13 +252,22 @@ def test_tracked_is_local_with_reporting(project, core) -> None:
     assert core.last["run_options"]["labels"] == {"a": "b"}
 
 
-def test_remote_sweep_prints_each_jobs_value(project, core) -> None:
+def test_a_sweep_leaves_its_one_summary_to_core(project, core) -> None:
+    # Before, the CLI printed `job N [...]: value` lines after core's table: every value twice.
     result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
     assert result.exit_code == 0, result.output
-    assert [line.split(": ")[-1] for line in result.stdout.splitlines() if line.startswith("job ")] == [
-        "0.5",
-        "0.75",
-    ]
+    assert core.last["summary"] == "table"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["json", "json-raw", "table-simple"])
+def test_flyte_output_format_is_the_summary_format(project, core, fmt) -> None:
+    result = flyte("-of", fmt, "hydra", "run", *CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
+    assert result.exit_code == 0, result.output
+    assert core.last["summary"] == fmt
+    single = flyte("--output-format", fmt, "hydra", "run", *CONF, *SCORE)
+    assert single.exit_code == 0, single.output
+    assert core.last["summary"] == fmt
 
 
 def test_follow_streams_logs_then_prints_the_value(project, core) -> None:
@@ -263,7 +275,9 @@ def test_follow_streams_logs_then_prints_the_value(project, core) -> None:
     assert result.exit_code == 0, result.output
     assert core.last["wait"] is False  # submitted without waiting, then followed
     assert core.run.calls == ["show_logs", "wait"]
-    assert result.stdout.splitlines()[-2:] == ["LOG: training...", "0.25"]
+    assert core.last["summary"] == "none"  # the CLI prints the summary once the run has ended
+    assert "LOG: training..." in result.stderr and "LOG" not in result.stdout  # logs are not results
+    assert single_value(result.stdout) == "0.25"
 
 
 def test_follow_of_a_failed_run_exits_1(project, core) -> None:
@@ -325,7 +339,7 @@ def test_dry_run_of_a_single_run_prints_the_plan(project, core, monkeypatch) -> 
 def test_dry_run_of_a_sweep_prints_only_what_core_printed(project, core, monkeypatch) -> None:
     def planning_sweep(task: Any, **kwargs: Any) -> Any:
         assert kwargs["dry_run"] is True
-        print("job 0 [training.epochs=1]: planned")
+        print("job 0 [training.epochs=1]: planned", file=results_stream())
         return [hydra_flyte.DryRunPlan(0, ("training.epochs=1",), "fixture.score", "x-0", "remote", {})]
 
     monkeypatch.setattr(hydra_flyte, "hydra_sweep", planning_sweep)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import LOCAL, flat, flyte, hydra_run
+from cli_helpers import LOCAL, flat, flyte, hydra_run, summary_rows
 
 from hydra_flyte._report import read_report_data
 
@@ -32,7 +32,9 @@ def test_report_status_and_rerun_of_a_local_sweep(project: Path) -> None:
 
     status = flyte("hydra", "status", "sweep")  # no Flyte config in reach: read from the manifest
     assert status.exit_code == 1, status.output  # a job failed
-    assert "training.epochs=20  FAILED" in status.stdout and "2 succeeded" in status.stdout
+    rows = summary_rows(status.stdout)
+    assert [(r["overrides"], r["phase"]) for r in rows][1] == ("training.epochs=20", "FAILED")
+    assert "1 failed, 2 succeeded" in status.stdout
 
     rerun = flyte("hydra", "rerun", "sweep", "--failed")
     assert rerun.exit_code == 2

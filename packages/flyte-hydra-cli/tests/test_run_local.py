@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from cli_helpers import LOCAL, flat, flyte, hydra_run
+from cli_helpers import LOCAL, best_job, flat, flyte, hydra_run, single_value, summary_rows
 
 JOB_LINE = re.compile(r"^job (\d+)(?: \[(.*)\])?: (.*)$")
 
 
 def job_lines(stdout: str) -> list[tuple[int, str, str]]:
+    """A dry run's plan lines: `job N [overrides]: plan`."""
     return [(int(m[1]), m[2], m[3]) for line in stdout.splitlines() if (m := JOB_LINE.match(line))]
+
+
+def jobs(stdout: str) -> list[tuple[int, str, str]]:
+    """The summary table's rows: (job, overrides, value or error)."""
+    return [(int(r["job"]), r["overrides"], r["value / error"]) for r in summary_rows(stdout)]
 
 
 def test_single_run_prints_its_value(project) -> None:
     result = hydra_run(*LOCAL, "fixture_tasks.py", "score", "--cfg", "optimizer.lr=0.2")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "2.0"
+    assert single_value(result.stdout) == "2.0"
 
 
 def test_mode_local_is_the_same_as_local(project) -> None:
@@ -25,13 +32,13 @@ def test_mode_local_is_the_same_as_local(project) -> None:
         "--mode", "local", "--config-path", "conf", "--config-name", "main", "fixture_tasks.py", "score"
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "1.0"
+    assert single_value(result.stdout) == "1.0"
 
 
 def test_task_inputs_use_flyte_type_conversion(project) -> None:
     result = hydra_run(*LOCAL, "fixture_tasks.py", "score", "--offset", "1.5", "--cfg", "training.epochs=2")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "1.7"
+    assert single_value(result.stdout) == "1.7"
 
 
 @pytest.mark.parametrize("form", ["separate", "equals"])
@@ -39,7 +46,7 @@ def test_config_parameter_named_config_takes_config_flag(project, form) -> None:
     overrides = ["--config", "optimizer=sgd"] if form == "separate" else ["--config=optimizer=sgd"]
     result = hydra_run(*LOCAL, "fixture_tasks.py", "describe", "--label", "x", *overrides)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "x:sgd:0.5"
+    assert single_value(result.stdout) == "x:sgd:0.5"
 
 
 def test_structured_config_registered_by_the_script(project) -> None:
@@ -48,7 +55,7 @@ def test_structured_config_registered_by_the_script(project) -> None:
         "--local", "--config-name", "structured", "fixture_tasks.py", "steps", "--cfg", "steps.count=5"
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "10"
+    assert single_value(result.stdout) == "10"
 
 
 def test_hydra_override_before_and_after_the_task(project) -> None:
@@ -62,10 +69,10 @@ def test_hydra_override_before_and_after_the_task(project) -> None:
         "hydra.run.dir=outputs/custom",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "1.0"
+    assert single_value(result.stdout) == "1.0"
 
 
-def test_grid_sweep_prints_one_line_per_job(project) -> None:
+def test_grid_sweep_prints_one_row_per_job(project) -> None:
     result = hydra_run(
         *LOCAL,
         "--multirun",
@@ -77,13 +84,58 @@ def test_grid_sweep_prints_one_line_per_job(project) -> None:
         "training.epochs=1,2",
     )
     assert result.exit_code == 0, result.output
-    lines = job_lines(result.stdout)
+    lines = jobs(result.stdout)
     assert [(n, v) for n, _, v in lines] == [(0, "0.1"), (1, "0.2"), (2, "0.2"), (3, "0.4")]
+
+
+def test_local_sweep_prints_each_value_once_and_only_results_on_stdout(project) -> None:
+    result = hydra_run(
+        *LOCAL, "-m", "fixture_tasks.py", "score", "--offset", "0.123456789",
+        "--cfg", "optimizer.lr=0.1,0.2", "--cfg", "training.epochs=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for shown, exact in (("0.223457", "0.223456789"), ("0.323457", "0.323456789")):
+        assert result.stdout.count(shown) == 1, result.stdout  # the summary's rounded value, once
+        assert shown not in result.stderr and exact not in result.output  # no log line repeats it
+    assert "RunResult(" not in result.output
+    rows = summary_rows(result.stdout)
+    assert [(r["job"], r["phase"]) for r in rows] == [("0", "SUCCEEDED"), ("1", "SUCCEEDED")]
+    assert "every job: training.epochs=1" in result.stdout  # shared overrides said once, in the caption
+    assert best_job(result.stdout) == "0" and "minimise assumed" in result.stdout
+    # Progress and Hydra's logs are on stderr, none of them on stdout.
+    assert "[HYDRA]" not in result.stdout and "[hydra-flyte]" not in result.stdout
+    assert "[hydra-flyte] 2/2 jobs done" in result.stderr
+
+
+def test_local_sweep_with_output_format_json_prints_one_document(project) -> None:
+    result = flyte(
+        "-of", "json", "hydra", "run", *LOCAL, "-m", "fixture_tasks.py", "explode",
+        "--cfg", "training.epochs=3,20",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)  # the whole of stdout: one JSON document, nothing else
+    assert [(j["job"], j["phase"], j["value"]) for j in document["jobs"]] == [
+        (0, "SUCCEEDED", 3.0),
+        (1, "FAILED", None),
+    ]
+    assert "too many epochs: 20" in document["jobs"][1]["error"]
+    assert document["jobs"][0]["overrides"] == ["training.epochs=3"]
+    assert document["mode"] == "local" and document["best_job"] is None  # one number: nothing to compare
+    assert "1 of 2 jobs failed." in flat(result.stderr)
+
+
+def test_single_run_with_output_format_json_keeps_full_precision(project) -> None:
+    result = flyte(
+        "-of", "json", "hydra", "run", *LOCAL, "fixture_tasks.py", "score", "--offset", "0.123456789"
+    )
+    assert result.exit_code == 0, result.output
+    (job,) = json.loads(result.stdout)["jobs"]
+    assert job["value"] == 1.123456789 and job["phase"] == "SUCCEEDED"
 
 
 def test_grid_sweep_lines_name_each_jobs_overrides(project) -> None:
     result = hydra_run(*LOCAL, "-m", "fixture_tasks.py", "score", "--cfg", "optimizer.lr=0.1,0.2")
-    assert [o for _, o, _ in job_lines(result.stdout)] == ["optimizer.lr=0.1", "optimizer.lr=0.2"]
+    assert [o for _, o, _ in jobs(result.stdout)] == ["optimizer.lr=0.1", "optimizer.lr=0.2"]
 
 
 def test_optuna_sweep(project) -> None:
@@ -102,7 +154,7 @@ def test_optuna_sweep(project) -> None:
         "optimizer.lr=interval(0.1,0.2)",
     )
     assert result.exit_code == 0, result.output
-    lines = job_lines(result.stdout)
+    lines = jobs(result.stdout)
     assert [n for n, _, _ in lines] == [0, 1, 2]
     assert all(1.0 <= float(v) <= 2.0 for _, _, v in lines)
 
@@ -117,14 +169,15 @@ def test_failed_run_exits_1(project) -> None:
 def test_failed_sweep_job_exits_1_after_every_job_ran(project) -> None:
     result = hydra_run(*LOCAL, "-m", "fixture_tasks.py", "explode", "--cfg", "training.epochs=5,20,7")
     assert result.exit_code == 1
-    lines = job_lines(result.stdout)
+    lines = jobs(result.stdout)
     assert [(n, o) for n, o, _ in lines] == [
         (0, "training.epochs=5"),
         (1, "training.epochs=20"),
         (2, "training.epochs=7"),
     ]
     assert lines[0][2] == "5.0" and lines[2][2] == "7.0"
-    assert lines[1][2].startswith("FAILED:") and "too many epochs: 20" in lines[1][2]
+    assert "too many epochs: 20" in lines[1][2]
+    assert [r["phase"] for r in summary_rows(result.stdout)] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert "1 of 3 jobs failed." in flat(result.output)
 
 
@@ -136,7 +189,7 @@ def test_env_vars_reach_the_task(project) -> None:
     )
     result = hydra_run("--local", "--env", "HF_CLI_PROBE=hello", "env_task.py", "read")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "hello"
+    assert single_value(result.stdout) == "hello"
 
 
 def test_name_with_multirun_runs_every_job(project) -> None:
@@ -153,7 +206,7 @@ def test_name_with_multirun_runs_every_job(project) -> None:
         "training.epochs=1,2",
     )
     assert result.exit_code == 0, result.output
-    assert len(job_lines(result.stdout)) == 2
+    assert len(jobs(result.stdout)) == 2
 
 
 def test_dry_run_of_a_local_sweep_prints_one_line_per_job_and_runs_nothing(project) -> None:
@@ -174,9 +227,10 @@ def test_dry_run_of_a_local_sweep_prints_one_line_per_job_and_runs_nothing(proje
         assert body.startswith("fixture.explode as ")  # the task and the run name
         assert "(local)" in body
         assert "task_env: retries=2" in body  # the task_env that would apply
-    # Nothing else on stdout but Hydra's log lines (no values: no job ran).
+    # Nothing else on stdout (Hydra's log lines go to stderr; no values: no job ran).
     others = [line for line in result.stdout.splitlines() if not JOB_LINE.match(line)]
-    assert all("[HYDRA]" in line for line in others), others
+    assert others == []
+    assert "[HYDRA]" in result.stderr
     assert "too many epochs" not in result.output
 
 

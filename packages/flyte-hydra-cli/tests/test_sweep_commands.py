@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import flat, flyte
+from cli_helpers import flat, flyte, summary_rows
 
 import flyte_hydra_cli._flyte_private as fp
 import flyte_hydra_cli._sweeps as sweeps_cli
@@ -288,17 +288,50 @@ def test_status_prints_the_summary_and_the_manifest(project, fake) -> None:
     fake.after_status = {1: "FAILED", 2: "NOT_SUBMITTED"}
     result = status("sweep", "--wait-max-workers", "4")
     assert result.exit_code == 1, result.output
-    lines = result.stdout.splitlines()
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert lines[0] == "Sweep hf-test0001: 3 jobs of fixture.score in proj/dev"
-    assert lines[1].split() == ["job", "overrides", "phase", "value", "/", "error", "url"]
-    assert lines[2].split()[:4] == ["0", "optimizer.lr=0", "SUCCEEDED", "0.0"]
-    assert lines[3].split()[:3] == ["1", "optimizer.lr=1", "FAILED"] and "job 1 went failed" in lines[3]
-    assert lines[4].split()[:3] == ["2", "optimizer.lr=2", "NOT_SUBMITTED"]
-    assert lines[5] == "1 failed, 1 not_submitted, 1 succeeded"
-    assert lines[6] == f"Manifest: {project / 'sweep' / 'flyte-sweep.json'}"
+    rows = summary_rows(result.stdout)
+    assert [(r["job"], r["overrides"], r["phase"]) for r in rows] == [
+        ("0", "optimizer.lr=0", "SUCCEEDED"),
+        ("1", "optimizer.lr=1", "FAILED"),
+        ("2", "optimizer.lr=2", "NOT_SUBMITTED"),
+    ]
+    assert rows[0]["value / error"] == "0.0" and rows[1]["value / error"] == "job 1 went failed"
+    assert rows[0]["url"] == "http://cp.example/runs/exp-0" and rows[2]["url"] == "-"
+    assert lines[-2:] == [
+        "1 failed, 1 not_submitted, 1 succeeded",
+        f"Manifest: {project / 'sweep' / 'flyte-sweep.json'}",
+    ]
     assert fake.calls[0][1]["wait_max_workers"] == 4
     # Flyte is initialised in the project and domain the sweep was submitted to.
     assert fake.inits == [("proj", "dev")]
+
+
+def test_status_with_output_format_json_prints_one_document(project, fake) -> None:
+    write_manifest(project / "sweep", ["SUCCEEDED", "SUCCEEDED", "RUNNING"])
+    fake.after_status = {1: "FAILED"}
+    result = flyte("-of", "json", "hydra", "status", "sweep")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)  # the whole of stdout
+    manifest = json.loads((project / "sweep" / "flyte-sweep.json").read_text())
+    assert document["sweep_id"] == "hf-test0001" and document["manifest"] == str(
+        project / "sweep" / "flyte-sweep.json"
+    )
+    assert document["jobs"] == manifest["jobs"]  # the manifest's records, every field
+    assert [j["phase"] for j in document["jobs"]] == ["SUCCEEDED", "FAILED", "RUNNING"]
+    assert document["best_job"] is None  # one numeric value only
+
+
+def test_status_marks_the_best_job_in_the_sweepers_direction(project, fake) -> None:
+    manifest = write_manifest(project / "sweep", ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"])
+    manifest.direction = "maximize"
+    manifest.save()
+    table = status("sweep")
+    assert table.exit_code == 0, table.output
+    assert [r["job"] for r in summary_rows(table.stdout)] == ["0", "1", "2"]
+    assert "★ best: job 2, highest value (the sweeper maximizes)" in table.stdout
+    raw = flyte("--output-format", "json-raw", "hydra", "status", "sweep")
+    assert raw.stdout.count("\n") == 1 and json.loads(raw.stdout)["best_job"] == 2
 
 
 def test_status_by_sweep_id(project, fake, monkeypatch) -> None:
@@ -306,7 +339,10 @@ def test_status_by_sweep_id(project, fake, monkeypatch) -> None:
     monkeypatch.chdir(project.parent)  # the id is found through the index, from anywhere
     result = status("hf-byid0001")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == f"Manifest: {(project / 'multirun' / 's1' / 'flyte-sweep.json')}"
+    assert (
+        result.stdout.splitlines()[-1].rstrip()
+        == f"Manifest: {(project / 'multirun' / 's1' / 'flyte-sweep.json')}"
+    )
 
 
 def test_status_of_an_interrupted_sweep_says_so(project, fake) -> None:
@@ -314,7 +350,7 @@ def test_status_of_an_interrupted_sweep_says_so(project, fake) -> None:
     manifest.mark_interrupted()
     result = status("sweep")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].endswith("(interrupted)")
+    assert result.stdout.splitlines()[0].rstrip().endswith("(interrupted)")
 
 
 @pytest.mark.parametrize(
@@ -369,11 +405,13 @@ def test_rerun_resubmits_the_failed_jobs_and_reports_success(project, fake) -> N
             },
         ),
     ]
-    out = result.stdout.splitlines()
-    assert out[:2] == [
+    # What was resubmitted is progress (stderr); the summary alone is on stdout.
+    assert result.stderr.splitlines()[:2] == [
         "Resubmitted job 1 (optimizer.lr=1): http://cp.example/r1",
         "Resubmitted job 2 (optimizer.lr=2): http://cp.example/r2",
     ]
+    assert "Resubmitted" not in result.stdout
+    out = [line.rstrip() for line in result.stdout.splitlines()]
     assert "3 succeeded" in out
     assert out[-1] == f"Manifest: {manifest_path}"
     # Recorded in the same manifest, the first runs kept as attempts.
@@ -389,7 +427,7 @@ def test_rerun_finds_failures_the_manifest_did_not_know_yet(project, fake) -> No
     result = rerun("sweep", "--failed")
     assert result.exit_code == 0, result.output
     assert fake.names() == ["sweep_status", "rerun_failed"]
-    assert "Resubmitted job 1" in result.stdout
+    assert "Resubmitted job 1" in result.stderr
 
 
 def test_rerun_exits_1_when_a_rerun_fails_again(project, fake) -> None:
@@ -420,7 +458,7 @@ def test_rerun_with_nothing_failed(project, fake) -> None:
     write_manifest(project / "sweep", ["SUCCEEDED", "RUNNING"])
     fake.after_status = {}
     result = rerun("sweep", "--failed")
-    assert "No failed or aborted run to rerun." in result.stdout
+    assert "No failed or aborted run to rerun." in result.stderr
     assert "rerun_failed" not in fake.names()
     # --wait: the runs still going are waited for, as after a rerun.
     assert fake.calls[-1][0] == "sweep_status" and fake.calls[-1][1]["wait"] is True
@@ -436,7 +474,7 @@ def test_rerun_cannot_rerun_jobs_that_never_ran_and_says_to_resume(project, fake
     assert f"job 1 [optimizer.lr=1] is {phase}: no run of it exists on the control plane" in text
     assert f"--resume {(project / 'sweep' / 'flyte-sweep.json').resolve()}" in text
     assert "rerun_failed" not in fake.names()
-    assert "No failed or aborted run to rerun." in result.stdout
+    assert "No failed or aborted run to rerun." in result.stderr
 
 
 # ----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ fails loudly instead of quietly running on this machine.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,6 +39,23 @@ def output(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout + proc.stderr
 
 
+def table_rows(stdout: str) -> list[dict[str, str]]:
+    """The summary table's rows on stdout (column -> cell; the job cell without its best-job mark)."""
+    lines = stdout.splitlines()
+    header = next(
+        i for i, line in enumerate(lines) if line.startswith("│") and line.split("│")[1].strip() == "job"
+    )
+    names = [cell.strip() for cell in lines[header].strip("│").split("│")]
+    rows = []
+    for line in lines[header + 2 :]:
+        if not line.startswith("│"):
+            break
+        row = dict(zip(names, (cell.strip() for cell in line.strip("│").split("│")), strict=True))
+        row["job"] = row["job"].replace("★", "").strip()
+        rows.append(row)
+    return rows
+
+
 def write_flyte_config(home: Path, endpoint: str) -> None:
     """A Flyte config with an endpoint, where `flyte.init_from_config()` looks for it."""
     config = home / ".flyte" / "config.yaml"
@@ -52,7 +70,9 @@ def test_single_local_run(example_project: Path, no_flyte_endpoint: Path) -> Non
         example_project, "hydra/launcher=flyte", "hydra.launcher.mode=local", home=no_flyte_endpoint
     )
     assert proc.returncode == 0, output(proc)
-    assert re.search(rf"finished: RunResult\(value={FLOAT}\)", output(proc)), output(proc)
+    (row,) = table_rows(proc.stdout)  # the run's one-row summary, on stdout
+    assert row["phase"] == "SUCCEEDED" and re.fullmatch(FLOAT, row["value / error"]), proc.stdout
+    assert "RunResult(" not in output(proc)  # its value is printed once: in the summary
     (run_dir,) = (example_project / "outputs").glob("*/*")
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     hydra_cfg = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())
@@ -66,7 +86,7 @@ def test_single_local_run_ignores_configured_endpoint(example_project: Path, no_
         example_project, "hydra/launcher=flyte", "hydra.launcher.mode=local", home=no_flyte_endpoint
     )
     assert proc.returncode == 0, output(proc)
-    assert "finished: RunResult(value=" in output(proc)
+    assert [r["phase"] for r in table_rows(proc.stdout)] == ["SUCCEEDED"]
 
 
 def test_local_grid_multirun(example_project: Path, no_flyte_endpoint: Path) -> None:
@@ -82,14 +102,17 @@ def test_local_grid_multirun(example_project: Path, no_flyte_endpoint: Path) -> 
     )
     assert proc.returncode == 0, output(proc)
     text = output(proc)
-    assert "Launching 4 jobs on Flyte (local mode)" in text
-    losses = re.findall(rf"Job #(\d) \(([^)]*)\) finished: RunResult\(value=({FLOAT})\)", text)
+    assert "Launching 4 jobs on Flyte (local mode)" in proc.stderr  # Hydra's log lines: stderr
+    losses = [(r["job"], r["overrides"], r["value / error"]) for r in table_rows(proc.stdout)]
     assert [(num, overrides) for num, overrides, _ in losses] == [
         ("0", "optimizer.lr=0.001 training.epochs=3"),
         ("1", "optimizer.lr=0.001 training.epochs=5"),
         ("2", "optimizer.lr=0.1 training.epochs=3"),
         ("3", "optimizer.lr=0.1 training.epochs=5"),
     ]
+    for _, _, value in losses:  # each value printed once, in the summary
+        assert proc.stdout.count(value) == 1 and "RunResult(" not in text
+    assert "[hydra-flyte] 4/4 jobs done" in proc.stderr  # progress of a local sweep
     sweep = example_project / "sweep"
     assert (sweep / "multirun.yaml").is_file()
     for num in range(4):
@@ -110,12 +133,15 @@ def test_local_optuna_multirun(example_project: Path, no_flyte_endpoint: Path) -
         "hydra.sweep.dir=optuna",
         "optimizer.lr=interval(1e-4,1e-1)",
         "training.epochs=5",
+        "hydra.launcher.summary=json",
         home=no_flyte_endpoint,
     )
     assert proc.returncode == 0, output(proc)
     text = output(proc)
-    values = [float(v) for v in re.findall(rf"finished: RunResult\(value=({FLOAT})\)", text)]
-    assert len(values) == 4
+    document = json.loads(proc.stdout)  # the summary as one JSON document, nothing else on stdout
+    values = [job["value"] for job in document["jobs"]]
+    assert len(values) == 4 and document["direction"] == "minimize"
+    assert values[document["best_job"]] == min(values)
     best = re.search(rf"Best value: ({FLOAT})", text)
     assert best, text
     assert float(best.group(1)) == pytest.approx(min(values))

@@ -33,7 +33,10 @@ from hydra_flyte.integration import Private, expect
 if TYPE_CHECKING:
     from flyte import TaskTemplate
 
-__all__ = ["initialize_config", "run_options", "task_input_options"]
+__all__ = ["initialize_config", "output_format", "run_options", "task_input_options"]
+
+#: The values of flyte's root option `-of/--output-format` (flyte.cli._common.OutputFormat).
+OUTPUT_FORMATS = ("table", "table-simple", "json", "json-raw")
 
 
 def _flyte_run_options() -> Any:
@@ -243,3 +246,17 @@ def initialize_config(
         sync_local_sys_paths=sync_local_sys_paths,
     )
     return state
+
+
+def output_format(ctx: click.Context) -> str:
+    """What `flyte -of/--output-format FORMAT` asked for: table (the default), table-simple, json or json-raw.
+
+    Read from the root command's own parameter (click's public `Context.params`), then from the
+    CLI state flyte hands its subcommands (`ctx.obj.output_format`); 'table' when neither says.
+    """
+    root = ctx.find_root()
+    value = root.params.get("output_format")
+    if value is None:
+        value = getattr(root.obj, "output_format", None)
+    value = str(value or "table").lower()
+    return value if value in OUTPUT_FORMATS else "table"

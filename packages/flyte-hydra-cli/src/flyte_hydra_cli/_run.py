@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -260,34 +261,6 @@ def _fail(ctx: click.Context, message: str, exc: BaseException | None = None) ->
     if exc is not None and _verbose(ctx):
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     raise click.ClickException(message)
-
-
-def _format_value(value: Any) -> str:
-    return str(value)
-
-
-def _job_line(index: int, overrides: Sequence[str] | None, body: str) -> str:
-    """`job 3 [optimizer.lr=0.1 model=vit]: 0.25`; without the brackets when the overrides are unknown."""
-    if overrides is None:
-        return f"job {index}: {body}"
-    return f"job {index} [{' '.join(overrides) or 'no overrides'}]: {body}"
-
-
-def _result_body(result: Any) -> str:
-    """What one job printed: its value, or its URL when the run was not waited for."""
-    if hasattr(result, "value"):
-        return _format_value(result.value)
-    return f"submitted {getattr(result, 'url', result)}"
-
-
-def _print_results(results: Any, *, multirun: bool) -> None:
-    if not multirun:
-        if hasattr(results, "value"):
-            click.echo(_format_value(results.value))
-        return
-    for index, result in enumerate(results):
-        if hasattr(result, "value"):
-            click.echo(_job_line(index, getattr(result, "overrides", None), _result_body(result)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -649,33 +622,29 @@ def _execute(
         },
     }
     common["wait"] = settings.wait and not settings.follow
+    # hydra_flyte prints the one summary, as `flyte -of` asks (a followed run's comes after its logs).
+    common["summary"] = "none" if settings.follow and not settings.dry_run else fp.output_format(ctx)
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
-    from hydra_flyte.integration import Commands, entry_point_commands
+    from hydra_flyte.integration import Commands, entry_point_commands, results_on_stdout
 
     commands = Commands(
         resume=lambda path: resume_command(ctx, path), reattach=lambda path: status_command(ctx, path)
     )
+    started = time.monotonic()
     try:
-        with _environment(local_env), entry_point_commands(commands):
+        # stdout carries the results alone: flyte's messages, Hydra's logs and progress go to stderr.
+        with results_on_stdout(), _environment(local_env), entry_point_commands(commands):
             results = launch(task, **common, **task_kwargs)
-        if settings.follow and not settings.dry_run:
-            results = _follow(results)
+            if settings.follow and not settings.dry_run:
+                results = _follow(ctx, results, overrides, started)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc), ctx) from exc
     except NoEndpointError as exc:
         _fail(ctx, str(exc), exc)
-    except SweepFailedError as exc:
+    except SweepFailedError as exc:  # every job is in the summary hydra_flyte printed
         unconfirmed = [o for o in exc.outcomes if isinstance(o.error, ContactLostError)]
-        for outcome in exc.outcomes:
-            if outcome.error is None:
-                body = _result_body(outcome.result)
-            elif isinstance(outcome.error, ContactLostError):
-                body = f"UNCONFIRMED: {outcome.error}"
-            else:
-                body = f"FAILED: {outcome.error}"
-            click.echo(_job_line(outcome.job_num, outcome.overrides, body))
         failed = sum(1 for o in exc.outcomes if o.error is not None) - len(unconfirmed)
         message = f"{failed} of {len(exc.outcomes)} jobs failed."
         if unconfirmed:
@@ -696,8 +665,6 @@ def _execute(
         # A sweep's plan was printed by core's launcher, one line per job; a single run's comes back.
         if isinstance(results, DryRunPlan):
             click.echo(results.describe())
-        return
-    _print_results(results, multirun=settings.multirun)
 
 
 def root_options(ctx: click.Context) -> list[str]:
@@ -802,26 +769,26 @@ def _environment(variables: dict[str, str] | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _follow(run: Any) -> Any:
-    """Stream a submitted run's logs until it ends, then return its result like a waited run."""
-    from hydra_flyte import RunFailedError
-    from hydra_flyte.integration import is_success, phase_name
+def _follow(ctx: click.Context, run: Any, overrides: Sequence[str], started: float) -> Any:
+    """Stream a submitted run's logs (stderr) until it ends, then print its summary as a waited run's."""
+    from hydra_flyte import RunFailedError, RunResult
+    from hydra_flyte.integration import is_success, phase_name, print_summary, single_record
 
     run.show_logs(max_lines=30, show_ts=True, raw=False)
     run.wait(quiet=True)
+    seconds = time.monotonic() - started
+    fmt = fp.output_format(ctx)
     if not is_success(run.phase):  # an ActionPhase
-        raise RunFailedError(url=run.url, phase=phase_name(run.phase), message="see the logs above", run=run)
-    return _FollowedResult(run)
-
-
-class _FollowedResult:
-    """The value of a followed run, in the shape the printer expects (`.value`)."""
-
-    def __init__(self, run: Any) -> None:
-        outputs = run.outputs()
-        values = tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
-        self.value = values[0] if len(values) == 1 else values
-        self.url = run.url
+        error = RunFailedError(
+            url=run.url, phase=phase_name(run.phase), message="see the logs above", run=run
+        )
+        print_summary([single_record(overrides, error=error, duration=seconds)], fmt=fmt, title="Run")
+        raise error
+    outputs = run.outputs()
+    values = tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
+    result = RunResult(values, run=run, url=run.url, name=run.name, overrides=overrides)
+    print_summary([single_record(overrides, result=result, duration=seconds)], fmt=fmt, title="Run")
+    return result
 
 
 def _setting_options() -> list[click.Option]:

@@ -2,8 +2,9 @@
 
 A remote sweep leaves a manifest (`<sweep dir>/flyte-sweep.json`) naming every run it planned.
 Both commands start from it (a manifest path, its sweep directory, or the sweep id), talk to the
-control plane the sweep went to, print one table of the jobs (hydra_flyte's `format_summary`,
-the same table a waiting sweep prints at its end) and exit 0 or 1 on what the table shows.
+control plane the sweep went to, print the sweep's summary on stdout (hydra_flyte's: the table a
+sweep prints when it ends or, with `flyte -of json`, one JSON document) and exit 0 or 1 on what it
+shows. Everything else (flyte's messages, what was resubmitted) goes to stderr.
 
 hydra_flyte is imported only when one of the commands runs.
 """
@@ -133,20 +134,28 @@ def _on_manifest(ctx: click.Context, manifest: Any, function: Any, **kwargs: Any
     return _call(ctx, _interruptible, ctx, manifest.path, function, manifest.path, **kwargs)
 
 
-def _report(manifest: Any) -> None:
-    """The table of jobs, then where the manifest is."""
-    from hydra_flyte.integration import format_summary
+def _report(ctx: click.Context, manifest: Any) -> None:
+    """The sweep's summary on stdout: the table of its jobs and where the manifest is, or its JSON document."""
+    from hydra_flyte.integration import print_summary
 
     records = manifest.records()
     where = "/".join(p for p in (manifest.project, manifest.domain) if p)
-    click.echo(
+    title = (
         f"Sweep {manifest.sweep_id}: {len(records)} job{'s' if len(records) != 1 else ''}"
         + (f" of {manifest.task}" if manifest.task else "")
         + (f" in {where}" if where else "")
+        + (" (local)" if manifest.mode == "local" else "")
         + (" (interrupted)" if manifest.interrupted else "")
     )
-    click.echo(format_summary(records))
-    click.echo(f"Manifest: {manifest.path}")
+    header = {
+        "sweep_id": manifest.sweep_id, "manifest": str(manifest.path), "task": manifest.task,
+        "mode": manifest.mode, "project": manifest.project, "domain": manifest.domain,
+        "interrupted": manifest.interrupted,
+    }  # fmt: skip
+    print_summary(
+        records, fmt=fp.output_format(ctx), direction=manifest.direction, title=title,
+        footer=[f"Manifest: {manifest.path}"], header=header,
+    )  # fmt: skip
 
 
 def _exit_code(records: Iterable[Any], *, all_finished: bool) -> int:
@@ -215,15 +224,17 @@ def status(
     failures without `--wait`). 2 for a missing or unreadable manifest, 130 on Ctrl-C.
     """
     import hydra_flyte
+    from hydra_flyte.integration import results_on_stdout
 
-    manifest = _load(ctx, sweep)
-    if manifest.mode != "local":  # a local sweep's manifest is final: no control plane to ask
-        _initialise_flyte(ctx, manifest)
-        manifest = _on_manifest(
-            ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers,
-            reconnect_timeout_seconds=reconnect_timeout,
-        )  # fmt: skip
-    _report(manifest)
+    with results_on_stdout():  # flyte's messages and logs to stderr, the summary to stdout
+        manifest = _load(ctx, sweep)
+        if manifest.mode != "local":  # a local sweep's manifest is final: no control plane to ask
+            _initialise_flyte(ctx, manifest)
+            manifest = _on_manifest(
+                ctx, manifest, hydra_flyte.sweep_status, wait=wait, wait_max_workers=wait_max_workers,
+                reconnect_timeout_seconds=reconnect_timeout,
+            )  # fmt: skip
+        _report(ctx, manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
 
 
@@ -274,38 +285,41 @@ def rerun(
             "failed or were aborted.",
             ctx,
         )
-    manifest = _load(ctx, sweep)
-    if manifest.mode == "local":
-        from hydra_flyte.integration import local_rerun_message
+    from hydra_flyte.integration import results_on_stdout
 
-        raise click.UsageError(local_rerun_message(manifest), ctx)
-    _initialise_flyte(ctx, manifest)
-    # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
-    manifest = _on_manifest(
-        ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers,
-        reconnect_timeout_seconds=reconnect_timeout,
-    )  # fmt: skip
-    rerunnable = [r for r in manifest.failed() if r.run_name]
-    from hydra_flyte.integration import is_never_ran
+    with results_on_stdout():  # flyte's messages and logs to stderr, the summary to stdout
+        manifest = _load(ctx, sweep)
+        if manifest.mode == "local":
+            from hydra_flyte.integration import local_rerun_message
 
-    for record in (r for r in manifest.records() if is_never_ran(r.phase)):
-        click.echo(
-            f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] is {record.phase}: no run of "
-            f"it exists on the control plane, so Flyte has nothing to rerun ({record.error or 'no details'}). "
-            f"Submit it anew with the sweep's own command plus `--resume {manifest.path}`.",
-            err=True,
-        )
-    if rerunnable:
+            raise click.UsageError(local_rerun_message(manifest), ctx)
+        _initialise_flyte(ctx, manifest)
+        # A sweep submitted with --no-wait, or interrupted, may not know yet which runs failed.
         manifest = _on_manifest(
-            ctx, manifest, hydra_flyte.rerun_failed, wait=wait, wait_max_workers=wait_max_workers,
+            ctx, manifest, hydra_flyte.sweep_status, wait=False, wait_max_workers=wait_max_workers,
             reconnect_timeout_seconds=reconnect_timeout,
         )  # fmt: skip
-    else:
-        click.echo("No failed or aborted run to rerun.")
-        if wait:  # as rerun_failed would: wait for the runs still going
+        rerunnable = [r for r in manifest.failed() if r.run_name]
+        from hydra_flyte.integration import is_never_ran
+
+        for record in (r for r in manifest.records() if is_never_ran(r.phase)):
+            click.echo(
+                f"job {record.job} [{' '.join(record.overrides) or 'no overrides'}] is {record.phase}: no run of "
+                f"it exists on the control plane, so Flyte has nothing to rerun ({record.error or 'no details'}). "
+                f"Submit it anew with the sweep's own command plus `--resume {manifest.path}`.",
+                err=True,
+            )
+        if rerunnable:
             manifest = _on_manifest(
-                ctx, manifest, hydra_flyte.sweep_status, wait=True, wait_max_workers=wait_max_workers,
+                ctx, manifest, hydra_flyte.rerun_failed, wait=wait, wait_max_workers=wait_max_workers,
                 reconnect_timeout_seconds=reconnect_timeout,
             )  # fmt: skip
-    _report(manifest)
+        else:
+            click.echo("No failed or aborted run to rerun.", err=True)
+            if wait:  # as rerun_failed would: wait for the runs still going
+                manifest = _on_manifest(
+                    ctx, manifest, hydra_flyte.sweep_status, wait=True, wait_max_workers=wait_max_workers,
+                    reconnect_timeout_seconds=reconnect_timeout,
+                )  # fmt: skip
+        _report(ctx, manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))

@@ -132,6 +132,7 @@ class JobStream:
         def finished(_index: int, outcome: Any) -> None:
             if self.manifest is not None:
                 record_in_manifest(self.manifest, job, outcome)
+                self._launcher._timed(self.manifest, job)
 
         try:
             (outcome,) = finish_all(
@@ -198,17 +199,15 @@ class JobStream:
         abort_runs(list(self._runs.values()), reason=reason)
 
     def summary(self) -> None:
-        """Write the manifest and print the summary table of every job so far."""
+        """Write the manifest (and the report, when asked) and print the summary of every job (the sweep has ended)."""
         if self.manifest is None:
             return
-        from ._manifest import format_summary
-
         self.manifest.save()
         if self.settings.report:
             from ._report import write_report
 
             write_report(self.manifest)
-        print(format_summary(self.manifest.records()), flush=True)
+        self._launcher.print_summary()
 
 
 @contextlib.contextmanager
@@ -220,6 +219,9 @@ def job_stream(launcher: Any, *, total: int) -> Iterator[JobStream]:
     if not can_stream(launcher):
         raise RuntimeError("job streams need FlyteLauncher in remote mode with wait=true")
     with contextlib.ExitStack() as stack:
+        from ._summary import results_on_stdout
+
+        stack.enter_context(results_on_stdout())  # logs and progress to stderr, the summary to stdout
         stack.enter_context(heap_frozen())
         stack.enter_context(interpolations_parsed_once())
         yield JobStream(launcher, total=total, stack=stack)

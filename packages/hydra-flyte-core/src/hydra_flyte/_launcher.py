@@ -42,13 +42,16 @@ class FlyteLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
         self._sweep_lock: Any = None  # this sweep's lock on its directory (see _lock_sweep_dir)
+        self._submitted_at: dict[int, float] = {}  # when each remote job's run was confirmed (durations)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from ._coexistence import warn_if_other_plugin_installed
         from ._compose import ReusingConfigLoader
+        from ._summary import logging_to_stderr
         from ._validation import check_settings, check_sweeper_supports, compact, launch_settings
 
         warn_if_other_plugin_installed()
+        logging_to_stderr()  # Hydra's and the sweeper's log lines: stdout is for the summary
         try:
             self._base_settings = launch_settings(self._fields)
             check_settings(self.settings())  # with the SDK's run options, when it drives the launch
@@ -113,6 +116,9 @@ class FlyteLauncher(Launcher):
         setup_globals()
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        from ._summary import logging_to_stderr
+
+        logging_to_stderr()  # the handlers Hydra just bound to stdout: logs are not results
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings()
@@ -126,15 +132,17 @@ class FlyteLauncher(Launcher):
         if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
             resumed = self._resume(manifest, numbered, initial_job_idx, settings)
         progress = None
-        if manifest is not None and settings.mode == "remote" and settings.wait:
+        if manifest is not None and (settings.wait or settings.mode == "local"):
             from ._waiting import Progress
 
-            progress = Progress(len(numbered))
+            progress = Progress(len(numbered), local=settings.mode == "local")
         submitted: list[tuple[JobReturn, Any, DictConfig]] = []
         try:
             with contextlib.ExitStack() as stack:
                 from ._omegaconf_private import interpolations_parsed_once
+                from ._summary import results_on_stdout
 
+                stack.enter_context(results_on_stdout())  # logs and progress to stderr, the summary to stdout
                 stack.enter_context(heap_frozen())
                 stack.enter_context(interpolations_parsed_once())
                 if manifest is not None:  # whatever happens, what was submitted is on disk
@@ -302,6 +310,10 @@ class FlyteLauncher(Launcher):
             self.manifest = Manifest.create(
                 sweep_dir, task=task, run_options=settings.run_options, mode=settings.mode
             )
+            from ._summary import direction_of
+
+            assert self.config is not None
+            self.manifest.direction = direction_of(self.config.hydra.sweeper)
             if self._sweep_lock is not None:
                 self._sweep_lock.describe(sweep_id=self.manifest.sweep_id)
             log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
@@ -388,9 +400,17 @@ class FlyteLauncher(Launcher):
         if manifest is not None and settings.mode == "local":
             from ._local_sweep import run_local_job
 
-            return run_local_job(self, sweep_config, overrides, idx, settings, manifest)
+            if progress is not None:
+                progress.local_job_started()
+            done = run_local_job(self, sweep_config, overrides, idx, settings, manifest)
+            if progress is not None:
+                progress.local_job_finished(ok=done[0].status is JobStatus.COMPLETED)
+            return done
 
         def recorded(run: Any) -> None:
+            import time
+
+            self._submitted_at.setdefault(idx, time.monotonic())
             if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
                 manifest.submitted(idx, run_name=run.name, url=run.url)
             if progress is not None:
@@ -451,6 +471,7 @@ class FlyteLauncher(Launcher):
         def finished(index: int, outcome: Any) -> None:
             if manifest is not None:
                 record_in_manifest(manifest, pending[index][1], outcome)
+                self._timed(manifest, pending[index][1])
 
         try:
             outcomes = finish_all(
@@ -481,16 +502,57 @@ class FlyteLauncher(Launcher):
                 from ._report import write_report
 
                 write_report(manifest)
-            if settings.wait and settings.mode == "remote":
-                from ._manifest import format_summary
-
-                print(format_summary(manifest.records()), flush=True)
+            self._summary_due()
         if settings.dry_run:
+            from ._summary import results_stream
+
             for ret, _, _ in submitted:
                 if ret.status is JobStatus.COMPLETED and job_value(ret) is not None:
                     describe = getattr(job_value(ret), "describe", None)
-                    print(describe() if describe else job_value(ret), flush=True)
+                    print(describe() if describe else job_value(ret), file=results_stream(), flush=True)
         return returns
+
+    def _timed(self, manifest: Any, job: Any) -> None:
+        """A remote job's duration in the manifest: from its run's confirmed submission to its end seen here."""
+        import time
+
+        started = self._submitted_at.pop(job.job_num, None)
+        if started is not None and job.job_num in manifest.jobs:
+            manifest.timed(job.job_num, time.monotonic() - started)
+
+    def _summary_due(self) -> None:
+        """Print the sweep's summary now when this launch was the whole sweep; else when the sweep ends.
+
+        BasicSweeper without a batch limit launches every job at once; other sweepers (Optuna, ...)
+        launch batch after batch, so the summary waits for the sweep's end (FlyteRunCallback's
+        on_multirun_end, the SDK's return, or the process's exit when the sweeper raised).
+        """
+        from ._summary import defer
+
+        assert self.config is not None
+        sweeper = self.config.hydra.sweeper
+        if "BasicSweeper" in str(sweeper.get("_target_", "")) and sweeper.get("max_batch_size") is None:
+            self.print_summary()
+        else:
+            defer(self, self.print_summary)
+
+    def print_summary(self) -> None:
+        """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""
+        from ._summary import forget, print_summary
+
+        forget(self)
+        manifest = self.manifest
+        if manifest is None:
+            return
+        where = f" ({manifest.mode})" if manifest.mode == "local" else ""
+        header = {
+            "sweep_id": manifest.sweep_id, "manifest": str(manifest.path.resolve()), "task": manifest.task,
+            "mode": manifest.mode,
+        }  # fmt: skip
+        print_summary(
+            manifest.records(), fmt=self.settings().summary, direction=manifest.direction,
+            title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"], header=header,
+        )  # fmt: skip
 
     def _job_end(self, config: DictConfig, ret: JobReturn) -> None:
         """Hydra's on_job_end for one job, now that its outcome is known, with its Hydra config set."""

@@ -87,6 +87,7 @@ class Manifest:
     created_at: str = field(default_factory=_now)
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     interrupted: bool = False
+    direction: str | None = None  # the sweeper's ('minimize'/'maximize'), when it has one
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _dirty: bool = field(default=False, repr=False, compare=False)
     # Each record's JSON text, dropped when the record changes: a write re-encodes only what
@@ -226,7 +227,7 @@ class Manifest:
 
     # -- reading and writing -----------------------------------------------------------------
     _HEADER = ("sweep_id", "task", "mode", "endpoint", "project", "domain", "env_var_names", "labels",
-               "created_at", "interrupted")  # fmt: skip
+               "created_at", "interrupted", "direction")  # fmt: skip
 
     def _header(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, **{key: getattr(self, key) for key in self._HEADER}}
@@ -290,9 +291,12 @@ class Manifest:
 _RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))
 
 
-def _record_dict(record: JobRecord) -> dict[str, Any]:
+def record_dict(record: JobRecord) -> dict[str, Any]:
     """A record as plain JSON data (its fields hold JSON values already; no deep copy needed)."""
     return {name: getattr(record, name) for name in _RECORD_FIELDS}
+
+
+_record_dict = record_dict
 
 
 def index_dir() -> Path:

@@ -72,6 +72,9 @@ def record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
         manifest.finished(job.job_num, phase=SUCCEEDED, value=outcome)
     elif is_flyte_run(outcome):
         pass  # fire and forget: stays SUBMITTED until `status` looks
+    elif outcome is not None:  # main returned a value of its own (it may have waited on its run):
+        # the summary shows it; the phase stays what the control plane confirmed, for `status` to refresh
+        manifest.finished(job.job_num, phase=manifest.jobs[job.job_num].phase, value=outcome)
 
 
 def submission_failure_phase(exc: BaseException) -> str:
@@ -113,7 +116,8 @@ def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
             f"{outcome.name} at {outcome.url}; its return value is the submitted flyte.remote.Run"
         )
     elif outcome is not None:
-        log.info(f"Job {where}({job.label}) finished: {outcome!r}")
+        # The value itself is the summary's, printed once when the run or sweep ends.
+        log.debug(f"Job {where}({job.label}) finished: {outcome!r}")
 
 
 def settle(ret: JobReturn, job: Any) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
 from hydra.core.utils import JobReturn
@@ -45,6 +46,7 @@ class FlyteRunCallback(Callback):
         self._job: Any = None
         self._started: list[Any] = []
         self._settings: Any = None  # read by on_run_start, before the snapshot is redacted
+        self._started_at = 0.0
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Read the launch settings, then redact env var values before Hydra saves `.hydra/hydra.yaml`."""
@@ -81,12 +83,18 @@ class FlyteRunCallback(Callback):
             job = None
         else:
             started = scope.enter_context(job_scope(job))
+            from ._summary import logging_to_stderr
+
+            logging_to_stderr()  # Hydra's console handlers: logs are not results (the summary is)
         self._scope, self._job, self._started = scope, job, started
+        self._started_at = time.monotonic()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """The sweep has ended: release its lock on the sweep directory (see FlyteLauncher.setup)."""
+        """The sweep has ended: print its summary if it waited (batched sweepers), release its directory."""
+        from ._summary import flush_pending
         from ._sweep_lock import release_sweep_lock
 
+        flush_pending()
         with contextlib.suppress(Exception):  # Hydra would only warn; the process exit releases it too
             release_sweep_lock(str(config.hydra.sweep.dir))
 
@@ -107,6 +115,24 @@ class FlyteRunCallback(Callback):
         # task function, which waits or not as its caller asked) is the caller's business.
         if job is not None and any(run is job_value(job_return) for run in started):
             settle(job_return, job)
+            try:
+                print_single_run(job_return, job, time.monotonic() - self._started_at)
+            except Exception as exc:  # the run's outcome stands; Hydra would only warn
+                log.warning(f"could not print the run's summary: {type(exc).__name__}: {exc}")
+
+
+def print_single_run(job_return: JobReturn, job: Any, seconds: float) -> None:
+    """A single run's one-row summary, in its `summary` format, on stdout."""
+    from hydra.core.utils import JobStatus
+
+    from ._summary import print_summary, single_record
+
+    value = job_value(job_return)
+    if job_return.status is JobStatus.COMPLETED:
+        record = single_record(job.overrides, result=value, duration=seconds)
+    else:
+        record = single_record(job.overrides, error=value, duration=seconds)
+    print_summary([record], fmt=job.settings.summary, title="Run", header={"mode": job.settings.mode})
 
 
 def only_our_callbacks(callbacks: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from ._errors import (
     ConfigurationError,
     ContactLostError,
     HydraFlyteError,
+    RunFailedError,
     SweepFailedError,
     SweepUnconfirmedError,
 )
@@ -161,6 +163,7 @@ def hydra_run(
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
     dry_run: bool = DEFAULTS["dry_run"],
     reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    summary: str = DEFAULTS["summary"],
     **task_kwargs: Any,
 ) -> Any:
     """Compose one config and run `task` once with it.
@@ -169,6 +172,10 @@ def hydra_run(
     `flyte.remote.Run` (remote with wait=False). Raises RunFailedError if the run fails, and
     ContactLostError if the control plane stayed unreachable for `reconnect_timeout_seconds`
     (after flyte's own reconnects) while waiting: the run's phase is then unconfirmed.
+
+    When the run ends its summary (overrides, phase, value, duration, URL) is printed on stdout,
+    as a table or, with `summary="json"`, one JSON document; `summary="none"` prints nothing.
+    While it runs, what else is printed (Hydra's logs, flyte's messages) goes to stderr.
 
     Example::
 
@@ -203,13 +210,27 @@ def hydra_run(
     def task_function(cfg: Any) -> Any:
         return finish(call.start(cfg, job), job)
 
-    with hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
+    import time
+
+    from ._summary import print_summary, results_on_stdout, single_record
+
+    def summarise(**outcome: Any) -> None:
+        if not settings.dry_run:
+            record = single_record(override_list, duration=time.monotonic() - started, **outcome)
+            print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
+
+    started = time.monotonic()
+    with results_on_stdout(), hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
         try:
             ret = hydra.run(config_name=config_name, task_function=task_function, overrides=override_list)
+        except (RunFailedError, ContactLostError) as exc:
+            summarise(error=exc)
+            raise
         except HydraFlyteError:
             raise
         except _hydra_errors() as exc:
             raise _composition_error(exc, config_name, config_dir) from exc
+        summarise(result=ret.return_value)
     return ret.return_value
 
 
@@ -231,6 +252,7 @@ def hydra_sweep(
     resume: str | os.PathLike[str] | None = DEFAULTS["resume"],
     reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
     report: bool = DEFAULTS["report"],
+    summary: str = DEFAULTS["summary"],
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -255,6 +277,11 @@ def hydra_sweep(
         results = hydra_sweep(pipeline, config_path="conf", config_name="training",
                               overrides=["optimizer.lr=0.001,0.01,0.1"], dataset="digits", mode="local")
         print([r.value for r in results])
+
+    When the sweep ends its summary is printed once on stdout: one row per job (overrides, phase,
+    value or error, duration, URL), the best job marked; `summary="json"` prints one JSON document
+    (the manifest's record fields) instead, `summary="none"` nothing. Progress, Hydra's logs and
+    flyte's messages go to stderr meanwhile.
 
     `report=True` writes the sweep's HTML report beside its manifest when it ends (as
     `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
@@ -317,10 +344,18 @@ def hydra_sweep(
         check_job=call.check,
         plan_job=call.start,
     )
+    from ._summary import flush_pending, results_on_stdout
+
     token = launch_overlay().set(overlay)
     try:
         # The whole sweep, batch validation included, gets what FlyteLauncher gives each launch.
-        with hydra_app(config_dir, job_name=task_short_name(task)) as hydra, heap_frozen():
+        with (
+            results_on_stdout(),
+            hydra_app(config_dir, job_name=task_short_name(task)) as hydra,
+            heap_frozen(),
+            contextlib.ExitStack() as at_end,
+        ):
+            at_end.callback(flush_pending)  # a sweeper that launched in batches: its summary, once
             ensure_launcher_registered()
             try:
                 hydra.multirun(

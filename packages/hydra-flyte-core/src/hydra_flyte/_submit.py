@@ -240,7 +240,9 @@ def finish(value: Any, job: JobSpec, *, contact: Contact | None = None) -> Any:
 
 def announce(run: Any, job: JobSpec) -> None:
     """Print a submitted run's URL at once, before any waiting."""
-    print(f"Submitted {run.name} ({job.label}): {run.url}", file=sys.stdout, flush=True)
+    print(
+        f"Submitted {run.name} ({job.label}): {run.url}", file=sys.stderr, flush=True
+    )  # progress, not a result
 
 
 def is_flyte_run(value: Any) -> bool:

@@ -261,7 +261,11 @@ def rerun_failed(
             continue
         if run is None:
             continue
-        print(f"Resubmitted job {record.job} ({' '.join(record.overrides)}): {run.url}", flush=True)
+        print(
+            f"Resubmitted job {record.job} ({' '.join(record.overrides)}): {run.url}",
+            file=sys.stderr,
+            flush=True,
+        )
         manifest.resubmitted(record.job, run_name=run.name, url=run.url)
     if wait:
         return _refresh(

@@ -2,7 +2,8 @@
 
 Waiting happens on daemon threads, so a Ctrl-C in the main thread ends the wait at once (the runs
 go on unless the caller aborts them). With `fail_fast`, the first failure aborts every run still
-going. Progress goes to stdout: a live line on a terminal, sparse plain lines otherwise.
+going. Progress goes to stderr (stdout carries results only): a live line on a terminal, sparse
+plain lines otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from ._submit import JobSpec, finish, is_flyte_run
 
 
 class Progress:
-    """Counts of a launch's runs (submitted, queued, running, succeeded, failed), shown as they change."""
+    """Counts of a launch's runs (submitted, queued, running, succeeded, failed), shown as they change.
+
+    `local`: the jobs run one after the other in this process, so the line counts jobs done.
+    """
 
     def __init__(
         self,
@@ -30,9 +34,11 @@ class Progress:
         stream: TextIO | None = None,
         interval_seconds: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        local: bool = False,
     ) -> None:
         self.total = total
-        self.stream = stream or sys.stdout
+        self.local = local
+        self.stream = stream or sys.stderr
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.counts = {"submitted": 0, "queued": 0, "running": 0, "succeeded": 0, "failed": 0}
         self._interval = interval_seconds
@@ -42,6 +48,12 @@ class Progress:
 
     def line(self) -> str:
         c = self.counts
+        if self.local:
+            done = c["succeeded"] + c["failed"]
+            return (
+                f"[hydra-flyte] {done}/{self.total} jobs done, {c['running']} running, "
+                f"{c['succeeded']} succeeded, {c['failed']} failed"
+            )
         return (
             f"[hydra-flyte] {c['submitted']}/{self.total} submitted, {c['queued']} queued, {c['running']} running, "
             f"{c['succeeded']} succeeded, {c['failed']} failed"
@@ -52,6 +64,12 @@ class Progress:
 
     def started(self) -> None:
         self._change(queued=-1, running=1)
+
+    def local_job_started(self) -> None:
+        self._change(running=1)
+
+    def local_job_finished(self, *, ok: bool) -> None:
+        self._change(running=-1, **{"succeeded" if ok else "failed": 1})
 
     def finished(self, *, ok: bool, started: bool, submitted: bool = True) -> None:
         changes = {"succeeded" if ok else "failed": 1}

@@ -25,6 +25,13 @@ _EXPORTS = {
     # sweeps
     "is_hydra_override": "._overrides",
     "format_summary": "._manifest",
+    # the summary a run or sweep prints when it ends (results on stdout, the rest on stderr)
+    "print_summary": "._summary",
+    "single_record": "._summary",
+    "results_on_stdout": "._summary",
+    "results_stream": "._summary",
+    "render": "._summary",
+    "document": "._summary",
     "local_rerun_message": "._sweeps",
     "Commands": "._interrupt",
     "entry_point_commands": "._interrupt",

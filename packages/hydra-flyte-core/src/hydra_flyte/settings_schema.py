@@ -97,6 +97,20 @@ def validate_reconnect_timeout(value: Any) -> float:
 
 MODES = ("local", "remote")
 
+#: The summary's formats (flyte's `-of` names, plus none): see hydra_flyte._summary.
+SUMMARY_FORMATS = ("table", "table-simple", "json", "json-raw", "none")
+
+
+def validate_summary(value: Any) -> str:
+    """Return `value` if it is one of SUMMARY_FORMATS; a clear error listing them otherwise."""
+    if value not in SUMMARY_FORMATS:
+        raise ConfigurationError(
+            f"summary must be one of {', '.join(repr(f) for f in SUMMARY_FORMATS)}, got {value!r}: 'table' prints "
+            "a table of the jobs when the run or sweep ends, 'json' one JSON document (the manifest's record "
+            "fields), 'none' nothing."
+        )
+    return str(value)
+
 
 @dataclass(frozen=True)
 class LaunchSettings:
@@ -178,6 +192,11 @@ class LaunchSettings:
         cli_help="With --multirun: when the sweep ends, write its HTML report (table and plots, opens offline) "
         'beside its manifest, as `flyte hydra report` does; needs pip install "hydra-flyte-core[report]".',
     )
+    summary: str = setting(
+        "table",
+        help="The summary printed on stdout when the run or sweep ends: table, table-simple, json (one JSON "
+        "document with the manifest's record fields), json-raw (the same on one line) or none.",
+    )
     run_options: Dict[str, Any] = setting(  # noqa: UP006
         help="Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).",
         default_factory=dict,
@@ -185,6 +204,7 @@ class LaunchSettings:
 
     def __post_init__(self) -> None:
         validate_mode(self.mode)
+        validate_summary(self.summary)
         validate_reconnect_timeout(self.reconnect_timeout_seconds)
         validate_max_workers(self.wait_max_workers)
         validate_max_workers(self.submit_max_workers, name="submit_max_workers")
