@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flyte_hydra_cli._run import Settings, run
+from flyte_hydra_cli._run import run
+from flyte_hydra_cli._run_settings import Settings
 from hydra_flyte.settings_schema import DEFAULTS, cli_settings
 
 

@@ -24,7 +24,7 @@ import rich_click as click
 from hydra_flyte.settings_schema import DEFAULTS  # light: stdlib only
 
 from . import _flyte_private as fp
-from ._run import _fail, status_command
+from ._run_output import _fail, status_command
 
 #: How long an interrupted command lets the manifest's pending write land before it exits
 #: (hydra_flyte coalesces manifest writes, at most 0.2 s apart).
