@@ -13,6 +13,7 @@ without holding.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
@@ -108,3 +109,17 @@ class HeldSubmissions:
                 outer.set_result(done.result())
 
         inner._future.add_done_callback(copy)
+
+
+def remote_submission(settings: Any, stack: contextlib.ExitStack) -> HeldSubmissions | None:
+    """For remote mode: a pool submitting concurrently (held until released), the code bundle and task spec
+    built once for the launch (entered on `stack`); None for local mode and dry runs."""
+    if settings.mode != "remote" or settings.dry_run:
+        return None
+    from ._flyte_private import builds_shared_by_submissions
+    from ._repeated_init import init_from_config_reused
+    from ._submission_pool import SubmissionPool
+
+    stack.enter_context(builds_shared_by_submissions())
+    stack.enter_context(init_from_config_reused())
+    return HeldSubmissions(stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers)))

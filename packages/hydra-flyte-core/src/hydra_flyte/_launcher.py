@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict
 from ._errors import HydraFlyteError
 from ._heap import heap_frozen
 from ._hydra_private import job_value
+from ._name_check import check_name_is_free
 from ._outcomes import compact_job_errors, invalid_job, planned, record_in_manifest, record_outcome
 from ._overlay import _overlay
 from ._submit import probe_before_submitting
@@ -259,25 +260,11 @@ class FlyteLauncher(Launcher):
             raise compact(SweepValidationError(invalid, total=len(found) if total is None else total))
 
     def _resume(self, manifest: Any, numbered: Any, initial_job_idx: int, settings: Any) -> Any:
-        """Check this batch against the manifest, look its jobs up, plan their new attempts."""
-        import sys
-
-        from ._resume import check_jobs, plan
-        from ._submit import ensure_endpoint
+        """Check this batch against the manifest, look its jobs up, plan their new attempts (see _resume)."""
+        from ._resume import resume_batch
 
         assert self.config is not None
-        sweeper = self.config.hydra.sweeper
-        whole = initial_job_idx == 0 and sweeper.get("max_batch_size") is None
-        from ._validation import compact
-
-        try:
-            check_jobs(manifest, numbered, whole_sweep=whole)
-            ensure_endpoint()
-        except HydraFlyteError as exc:
-            raise compact(exc) from None
-        resumed = plan(manifest, numbered, max_workers=settings.submit_max_workers)
-        print(resumed.summary(manifest), file=sys.stderr, flush=True)
-        return resumed
+        return resume_batch(self.config, manifest, numbered, initial_job_idx, settings)
 
     def _resuming(self, manifest: Any, idx: int) -> bool:
         """A resumed sweep's job: its run name is the manifest's (a new attempt's is `<name>-r<k>`)."""
@@ -320,13 +307,7 @@ class FlyteLauncher(Launcher):
         return self.manifest
 
     def _check_name_is_free(self, settings: Any, manifest: Any, jobs: Sequence[Any]) -> None:
-        """With a run name given (`--name`), look its first job's name up once before submitting anything.
-
-        A name of another sweep's (a reused `--name`) is caught here: this launch's jobs are
-        recorded SUBMIT_FAILED (the clash) or NOT_SUBMITTED, and RunNameClashError names the
-        owner. Names made from the sweep id are new by construction and are not looked up. A
-        lookup that fails is left to the submissions (which find a clash at the first one).
-        """
+        """With a run name given (`--name`), its first job's name looked up once (see _name_check)."""
         if (
             self._name_checked
             or not jobs
@@ -335,48 +316,14 @@ class FlyteLauncher(Launcher):
         ):
             return
         self._name_checked = True
-        from ._errors import RunNameClashError
-        from ._ownership import check_ours, lookup
-        from ._phases import NOT_SUBMITTED, SUBMIT_FAILED
-        from ._submit import ensure_endpoint, run_name
-
-        first = jobs[0]
-        try:
-            ensure_endpoint()
-            run = lookup(run_name(first))
-            if run is None:
-                return
-            check_ours(run, sweep_id=manifest.sweep_id, job_num=first.job_num)
-        except RunNameClashError as clash:
-            manifest.finished(first.job_num, phase=SUBMIT_FAILED, error=str(clash))
-            for job in jobs[1:]:
-                manifest.finished(
-                    job.job_num,
-                    phase=NOT_SUBMITTED,
-                    error=f"not submitted: job {first.job_num}'s run name is taken",
-                )
-            manifest.save()
-            log.error(f"Nothing was submitted. Manifest: {manifest.path}")
-            from ._validation import compact
-
-            raise compact(clash) from None
-        except Exception as exc:  # unreachable, say: the submissions will tell
-            log.debug(f"could not look up run name {run_name(first)!r} before submitting: {exc}")
+        check_name_is_free(manifest, jobs)
 
     @staticmethod
     def _remote_submission(settings: Any, stack: contextlib.ExitStack) -> Any:
-        """For remote mode: a pool submitting concurrently (held until released), the code bundle and task spec
-        built once for the launch."""
-        if settings.mode != "remote" or settings.dry_run:
-            return None
-        from ._flyte_private import builds_shared_by_submissions
-        from ._held_submissions import HeldSubmissions
-        from ._repeated_init import init_from_config_reused
-        from ._submission_pool import SubmissionPool
+        """For remote mode: the launch's held submission pool (see _held_submissions.remote_submission)."""
+        from ._held_submissions import remote_submission
 
-        stack.enter_context(builds_shared_by_submissions())
-        stack.enter_context(init_from_config_reused())
-        return HeldSubmissions(stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers)))
+        return remote_submission(settings, stack)
 
     def _start_job(
         self,

@@ -251,3 +251,23 @@ def _concurrently(
 
 def sweep_dir_of(manifest: Manifest) -> Path:
     return manifest.path.parent
+
+
+def resume_batch(config: Any, manifest: Manifest, numbered: Any, initial_job_idx: int, settings: Any) -> Any:
+    """For FlyteLauncher: check this batch against the manifest, look its jobs up, plan their new attempts."""
+    import sys
+
+    from ._errors import HydraFlyteError
+    from ._submit import ensure_endpoint
+    from ._validation import compact
+
+    sweeper = config.hydra.sweeper
+    whole = initial_job_idx == 0 and sweeper.get("max_batch_size") is None
+    try:
+        check_jobs(manifest, numbered, whole_sweep=whole)
+        ensure_endpoint()
+    except HydraFlyteError as exc:
+        raise compact(exc) from None
+    resumed = plan(manifest, numbered, max_workers=settings.submit_max_workers)
+    print(resumed.summary(manifest), file=sys.stderr, flush=True)
+    return resumed
