@@ -200,3 +200,21 @@ def test_launcher_and_cli_use_only_cores_public_api() -> None:
             if private:
                 wrong.append(f"{name}:{imp.line} {imp.module} {imp.names}")
     assert not wrong, wrong
+
+
+def test_phases_are_named_only_in_phases() -> None:
+    """A phase is compared through hydra_flyte._phases' constants and rules, never as a string literal."""
+    import ast
+
+    from hydra_flyte import _phases
+
+    names = {v for k, v in vars(_phases).items() if k.isupper() and isinstance(v, str) and v.isupper()}
+    assert {"SUCCEEDED", "TIMED_OUT", "UNCONFIRMED"} <= names
+    wrong = [
+        f"{name}:{node.lineno} {node.value!r}"
+        for name, module in modules().items()
+        if name not in ("hydra_flyte._phases", "hydra_flyte.integration")  # (integration: its export table)
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert not wrong, wrong

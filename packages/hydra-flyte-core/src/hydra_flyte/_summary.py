@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
+from ._phases import SUCCEEDED
 from .settings_schema import SUMMARY_FORMATS as FORMATS  # noqa: F401 - flyte's `-of` names, and none
 
 OVERRIDES_WIDTH = 48
@@ -153,7 +154,7 @@ def best_job(records: Sequence[Any], direction: str | None) -> int | None:
 
     None when fewer than two jobs have a numeric value: there is nothing to compare.
     """
-    scored = [r for r in records if r.phase == "SUCCEEDED" and is_number(r.value)]
+    scored = [r for r in records if r.phase == SUCCEEDED and is_number(r.value)]
     if len(scored) < 2:
         return None
     pick = max if direction == "maximize" else min
