@@ -85,7 +85,9 @@ def test_launcher_alone_runs_the_example_script(
     single = run(python, "train.py", "hydra/launcher=flyte", "hydra.launcher.mode=local", "training.epochs=3",
                  cwd=example, env=no_endpoint_env)  # fmt: skip
     assert single.returncode == 0, single.stderr[-3000:]
-    assert re.search(r"RunResult\(value=[0-9.]+\)", single.stdout + single.stderr)
+    assert re.search(r"^│ +0 │ .*│ SUCCEEDED │ [0-9.]+ +│", single.stdout, re.MULTILINE), (
+        single.stdout
+    )  # its summary
     optuna = run(python, "train.py", "--multirun", "hydra/launcher=flyte", "hydra.launcher.mode=local",
                  "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "optimizer.lr=interval(1e-3,1e-1)",
                  "training.epochs=3", cwd=example, env=no_endpoint_env)  # fmt: skip
@@ -107,7 +109,10 @@ def test_cli_alone_runs_an_optuna_sweep(
                 "--cfg", "optimizer.lr=interval(1e-3,1e-1)", "--cfg", "training.epochs=3",
                 cwd=example, env=no_endpoint_env)  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr[-3000:]
-    assert len(re.findall(r"^job \d+ .*: [0-9.]+$", sweep.stdout, re.MULTILINE)) == 3, sweep.stdout
+    # The summary: one row per trial, each with its value.
+    assert len(re.findall(r"^│ +\d+(?: ★)? │.*│ SUCCEEDED │ [0-9.]+ +│", sweep.stdout, re.MULTILINE)) == 3, (
+        sweep.stdout
+    )
 
 
 IMAGE_PROBE = textwrap.dedent(
