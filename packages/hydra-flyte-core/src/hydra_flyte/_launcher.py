@@ -21,8 +21,9 @@ from omegaconf import DictConfig, open_dict
 from ._errors import HydraFlyteError
 from ._heap import heap_frozen
 from ._hydra_private import job_value
+from ._launch_end import finish_launch, job_end, print_sweep_summary, record_duration
 from ._name_check import check_name_is_free
-from ._outcomes import compact_job_errors, invalid_job, planned, record_in_manifest, record_outcome
+from ._outcomes import compact_job_errors, invalid_job, planned
 from ._overlay import _overlay
 from ._submit import probe_before_submitting
 
@@ -410,114 +411,18 @@ class FlyteLauncher(Launcher):
         self, submitted: list[tuple[JobReturn, Any, DictConfig]], settings: Any, manifest: Any, progress: Any
     ) -> list[JobReturn]:
         """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
-        from ._interrupt import handle_interrupt
-        from ._waiting import finish_all
-
-        pending = [(job_value(ret), job) for ret, job, _ in submitted if ret.status is JobStatus.COMPLETED]
-
-        def finished(index: int, outcome: Any) -> None:
-            if manifest is not None:
-                record_in_manifest(manifest, pending[index][1], outcome)
-                self._timed(manifest, pending[index][1])
-
-        try:
-            outcomes = finish_all(
-                pending, max_workers=settings.wait_max_workers, fail_fast=settings.fail_fast,
-                on_finished=finished, progress=progress,
-            )  # fmt: skip
-        except KeyboardInterrupt as interrupt:
-            from ._submission_pool import PendingRun
-
-            if any(isinstance(value, PendingRun) and not value.done() for value, _ in pending):
-                raise  # still submitting: `launch` reports it once the submissions in flight landed
-            runs = [value for value, _ in pending]
-            handle_interrupt(interrupt, manifest, runs, settings, sdk=_overlay.get() is not None)
-            raise
-        finished_iter = iter(outcomes)
-        returns = []
-        overlay = _overlay.get()
-        for ret, job, config in submitted:
-            if ret.status is JobStatus.COMPLETED:
-                record_outcome(ret, job, next(finished_iter))
-            self._job_end(config, ret)
-            if overlay is not None and overlay.on_job_finished is not None:
-                overlay.on_job_finished(job.job_num or 0, ret)
-            returns.append(ret)
-        if manifest is not None:
-            manifest.save()
-            if settings.report:
-                from ._report import write_report
-
-                write_report(manifest)
-            self._summary_due()
-        if settings.dry_run:
-            from ._summary import results_stream
-
-            for ret, _, _ in submitted:
-                if ret.status is JobStatus.COMPLETED and job_value(ret) is not None:
-                    describe = getattr(job_value(ret), "describe", None)
-                    print(describe() if describe else job_value(ret), file=results_stream(), flush=True)
-        return returns
+        return finish_launch(self, submitted, settings, manifest, progress)
 
     def _timed(self, manifest: Any, job: Any) -> None:
-        """A remote job's duration in the manifest: from its run's confirmed submission to its end seen here."""
-        import time
-
-        started = self._submitted_at.pop(job.job_num, None)
-        if started is not None and job.job_num in manifest.jobs:
-            manifest.timed(job.job_num, time.monotonic() - started)
-
-    def _summary_due(self) -> None:
-        """Print the sweep's summary now when this launch was the whole sweep; else when the sweep ends.
-
-        BasicSweeper without a batch limit launches every job at once; other sweepers (Optuna, ...)
-        launch batch after batch, so the summary waits for the sweep's end (FlyteRunCallback's
-        on_multirun_end, the SDK's return, or the process's exit when the sweeper raised).
-        """
-        from ._summary import defer
-
-        assert self.config is not None
-        sweeper = self.config.hydra.sweeper
-        if "BasicSweeper" in str(sweeper.get("_target_", "")) and sweeper.get("max_batch_size") is None:
-            self.print_summary()
-        else:
-            defer(self, self.print_summary)
+        record_duration(self, manifest, job)
 
     def print_summary(self) -> None:
         """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""
-        from ._summary import forget, print_summary
-
-        forget(self)
-        manifest = self.manifest
-        if manifest is None:
-            return
-        where = f" ({manifest.mode})" if manifest.mode == "local" else ""
-        header = {
-            "sweep_id": manifest.sweep_id, "manifest": str(manifest.path.resolve()), "task": manifest.task,
-            "mode": manifest.mode,
-        }  # fmt: skip
-        print_summary(
-            manifest.records(), fmt=self.settings().summary, direction=manifest.direction,
-            title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"], header=header,
-        )  # fmt: skip
+        print_sweep_summary(self)
 
     def _job_end(self, config: DictConfig, ret: JobReturn) -> None:
         """Hydra's on_job_end for one job, now that its outcome is known, with its Hydra config set."""
-        from hydra.core.hydra_config import HydraConfig
-
-        from ._run_callback import only_our_callbacks
-
-        assert self.hydra_context is not None
-        if only_our_callbacks(self.hydra_context.callbacks):  # ours reads neither HydraConfig nor hydra_cfg
-            self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
-            return
-        hydra_config = HydraConfig.instance()
-        previous = hydra_config.cfg
-        hydra_config.cfg = ret.hydra_cfg  # type: ignore[assignment]
-        try:
-            self.hydra_context.callbacks.on_job_end(config=config, job_return=ret)
-        finally:
-            hydra_config.cfg = previous
+        job_end(self, config, ret)
 
 
 def _save_if_planned(manifest: Any) -> None:
