@@ -27,7 +27,8 @@ from hydra_flyte import hydra_run, hydra_sweep  # noqa: E402
 
 
 def main() -> None:
-    result = hydra_run(
+    # Prints the run's summary (stdout) and returns its value (a RunResult: float(...) for the number).
+    hydra_run(
         pipeline,
         config_path=CONF_DIR,
         config_name="training",
@@ -35,7 +36,6 @@ def main() -> None:
         dataset="digits",
         mode="local",
     )
-    print(f"single run (optimizer.lr=0.01): val_loss = {float(result):.4f}")
 
     models, lrs = ["resnet", "vit"], ["0.001", "0.01", "0.1"]
     results = hydra_sweep(
@@ -47,9 +47,10 @@ def main() -> None:
         mode="local",
         report=True,  # flyte-sweep-report.html beside the manifest (needs hydra-flyte-core[report])
     )
-    jobs = [(model, lr) for model in models for lr in lrs]  # results follow the sweep order
-    for (model, lr), res in zip(jobs, results, strict=True):
-        print(f"sweep model={model} optimizer.lr={lr}: val_loss = {float(res):.4f}")
+    # The summary (each job's value, the best marked) is printed; the results follow the sweep order.
+    jobs = [(model, lr) for model in models for lr in lrs]
+    _, (model, lr) = min(zip((float(r) for r in results), jobs, strict=True))
+    print(f"next: train model={model} with optimizer.lr={lr} for longer")
 
 
 if __name__ == "__main__":
