@@ -87,3 +87,41 @@ def test_the_optuna_async_section_is_spliced_in_and_kept(monkeypatch: pytest.Mon
         == f"# Results\n\n## 7. seven\n\nseven's figures\n\n{new}\n## 9. later\n\nnine\n"
     )
     assert run.splice_section(earlier, "") == earlier
+
+
+def test_optuna_async_handover_pairs_each_freed_slot_with_the_run_that_takes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hand-over: the k-th run to end frees the slot of the (n_jobs + k)-th run created."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import optuna_async_bench as bench
+
+    # [created, started, ended], two slots: run 1 ends first (at 2.0), run 2 is created at 2.1 in its slot;
+    # run 0 ends at 5.0, run 3 is created at 5.5.
+    runs = [[0.0, 0.0, 5.0], [0.0, 0.0, 2.0], [2.1, 2.1, 6.0], [5.5, 5.5, 9.0]]
+    assert bench.handover(runs, 2) == pytest.approx(0.5 * (0.1 + 0.5))
+    assert bench.handover(runs[:2], 2) == 0.0  # no trial after the first slots
+
+
+def test_optuna_async_section_has_a_table_per_sleep_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import optuna_async_bench as bench
+
+    def sample(wall: float) -> dict:
+        return {"wall_s": wall, "busy_s": 40.0, "utilisation": 40.0 / (4 * wall), "floor_s": 10.0,
+                "wall_over_floor": wall / 10.0, "handover_s": 0.2, "best": 0.01, "runs": 8,
+                "run_times": [[0.0, 0.0, 1.0]]}  # fmt: skip
+
+    workloads = [
+        bench._workload({"optuna": [sample(15.0)], "optuna_async": [sample(10.0)]}, scale)
+        for scale in (1.0, 3.0)
+    ]
+    assert workloads[0]["ratio_stock_over_async"] == pytest.approx(1.5)
+    report = {"n_trials": 8, "n_jobs": 4, "reps": 1, "workloads": workloads, "commit": "abc",
+              "load": [[1.0], [1.0]], "argv": ["--sleep-scales", "1,3", "--json", "x.json"],
+              "versions": {"hydra-optuna-sweeper": "1.3.0", "optuna": "2.10.1"}}  # fmt: skip
+    text = bench.markdown(report, json_name="x.json")
+    assert text.startswith(bench.HEADING)
+    assert "### Sleeps of 1 + 5u s" in text and "### Sleeps of 3 x (1 + 5u) s" in text
+    assert text.count("**1.50x**") == 2 and "Goal >= 1.4x: **met**" in text
+    assert "optuna_async_bench.py --sleep-scales 1,3`" in text  # where the JSON went is left out
