@@ -132,7 +132,7 @@ class JobStream:
         def finished(_index: int, outcome: Any) -> None:
             if self.manifest is not None:
                 record_in_manifest(self.manifest, job, outcome)
-                self._launcher._timed(self.manifest, job)
+                self._launcher.durations.record(self.manifest, job)
 
         try:
             (outcome,) = finish_all(

@@ -35,7 +35,7 @@ def finish_launch(
     def finished(index: int, outcome: Any) -> None:
         if manifest is not None:
             record_in_manifest(manifest, pending[index][1], outcome)
-            record_duration(launcher, manifest, pending[index][1])
+            launcher.durations.record(manifest, pending[index][1])
 
     try:
         outcomes = finish_all(
@@ -75,15 +75,6 @@ def finish_launch(
                 describe = getattr(job_value(ret), "describe", None)
                 print(describe() if describe else job_value(ret), file=results_stream(), flush=True)
     return returns
-
-
-def record_duration(launcher: Any, manifest: Any, job: Any) -> None:
-    """A remote job's duration in the manifest: from its run's confirmed submission to its end seen here."""
-    import time
-
-    started = launcher._submitted_at.pop(job.job_num, None)
-    if started is not None and job.job_num in manifest.jobs:
-        manifest.timed(job.job_num, time.monotonic() - started)
 
 
 def summary_due(launcher: Any) -> None:

@@ -21,9 +21,9 @@ from omegaconf import DictConfig, open_dict
 from ._errors import HydraFlyteError
 from ._heap import heap_frozen
 from ._hydra_private import job_value
-from ._launch_end import finish_launch, job_end, print_sweep_summary, record_duration
+from ._launch_end import finish_launch, job_end, print_sweep_summary
 from ._name_check import check_name_is_free
-from ._outcomes import compact_job_errors, invalid_job, planned
+from ._outcomes import Durations, compact_job_errors, invalid_job, planned
 from ._overlay import _overlay
 from ._submit import probe_before_submitting
 
@@ -44,7 +44,7 @@ class FlyteLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
         self._sweep_lock: Any = None  # this sweep's lock on its directory (see _lock_sweep_dir)
-        self._submitted_at: dict[int, float] = {}  # when each remote job's run was confirmed (durations)
+        self.durations = Durations()  # when each remote job's run was confirmed: its duration at its end
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from ._coexistence import warn_if_other_plugin_installed
@@ -356,9 +356,7 @@ class FlyteLauncher(Launcher):
             return done
 
         def recorded(run: Any) -> None:
-            import time
-
-            self._submitted_at.setdefault(idx, time.monotonic())
+            self.durations.submitted(idx)
             if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
                 manifest.submitted(idx, run_name=run.name, url=run.url)
             if progress is not None:
@@ -412,9 +410,6 @@ class FlyteLauncher(Launcher):
     ) -> list[JobReturn]:
         """Wait for every job's run (all submitted by now) and hand Hydra each job's real outcome."""
         return finish_launch(self, submitted, settings, manifest, progress)
-
-    def _timed(self, manifest: Any, job: Any) -> None:
-        record_duration(self, manifest, job)
 
     def print_summary(self) -> None:
         """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""

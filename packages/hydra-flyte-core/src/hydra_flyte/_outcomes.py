@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -127,3 +128,20 @@ def settle(ret: JobReturn, job: Any) -> None:
     if ret.status is JobStatus.COMPLETED:
         (outcome,) = finish_all([(job_value(ret), job)], max_workers=1)
         record_outcome(ret, job, outcome)
+
+
+class Durations:
+    """When each remote job's run was confirmed, and so its duration in the manifest once it ends."""
+
+    def __init__(self) -> None:
+        self._submitted_at: dict[int, float] = {}
+
+    def submitted(self, job_num: int) -> None:
+        """A job's run was confirmed now (only its first confirmation counts)."""
+        self._submitted_at.setdefault(job_num, time.monotonic())
+
+    def record(self, manifest: Any, job: Any) -> None:
+        """A remote job's duration in the manifest: from its run's confirmed submission to its end seen here."""
+        started = self._submitted_at.pop(job.job_num, None)
+        if started is not None and job.job_num in manifest.jobs:
+            manifest.timed(job.job_num, time.monotonic() - started)
