@@ -83,6 +83,7 @@ class JobStream:
         `existing` (a resumed job's run of this sweep, see _resume.plan) is waited on instead of
         submitting; a resumed job already in the manifest keeps its record and planned run name.
         """
+        from ._job_start import start_job
         from ._outcomes import compact_job_errors, invalid_job
         from ._submit import JobSpec, probe_before_submitting, run_name
 
@@ -97,8 +98,16 @@ class JobStream:
             self.manifest.plan([(job_num, overrides, run_name(planned))])
         first = not self._released
         try:
-            ret, job, config = launcher._start_job(
-                config, overrides, job_num, self.settings, self._pool, self.manifest, self.progress, existing
+            ret, job, config = start_job(
+                launcher,
+                config,
+                overrides,
+                job_num,
+                self.settings,
+                self._pool,
+                self.manifest,
+                self.progress,
+                existing,
             )
             if first:
                 launcher._raise_if_invalid([invalid_job(ret, job)])

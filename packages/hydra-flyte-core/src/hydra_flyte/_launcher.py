@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
@@ -21,9 +21,10 @@ from omegaconf import DictConfig, open_dict
 from ._errors import HydraFlyteError
 from ._heap import heap_frozen
 from ._hydra_private import job_value
+from ._job_start import start_job
 from ._launch_end import finish_launch, job_end, print_sweep_summary
 from ._name_check import check_name_is_free
-from ._outcomes import Durations, compact_job_errors, invalid_job, planned
+from ._outcomes import Durations, compact_job_errors, invalid_job
 from ._overlay import _overlay
 from ._submit import probe_before_submitting
 
@@ -164,7 +165,8 @@ class FlyteLauncher(Launcher):
                 try:
                     for (idx, overrides), cfg in zip(numbered, configs, strict=True):
                         submitted.append(
-                            self._start_job(
+                            start_job(
+                                self,
                                 cfg,
                                 overrides,
                                 idx,
@@ -267,10 +269,6 @@ class FlyteLauncher(Launcher):
         assert self.config is not None
         return resume_batch(self.config, manifest, numbered, initial_job_idx, settings)
 
-    def _resuming(self, manifest: Any, idx: int) -> bool:
-        """A resumed sweep's job: its run name is the manifest's (a new attempt's is `<name>-r<k>`)."""
-        return manifest is not None and self._base_settings.resume is not None and idx in manifest.jobs
-
     def job_stream(self, *, total: int) -> Any:
         """A context manager yielding a JobStream: start jobs one by one, collect each as it finishes.
 
@@ -325,85 +323,6 @@ class FlyteLauncher(Launcher):
         from ._held_submissions import remote_submission
 
         return remote_submission(settings, stack)
-
-    def _start_job(
-        self,
-        sweep_config: DictConfig,
-        overrides: Sequence[str],
-        idx: int,
-        settings: Any,
-        pool: Any,
-        manifest: Any,
-        progress: Any,
-        existing: Any = None,
-    ) -> tuple[JobReturn, Any, DictConfig]:
-        """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
-        from ._job_scope import job_scope
-        from ._phases import PLANNED
-        from ._run_job import job_runner
-        from ._submit import JobSpec, run_name
-
-        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
-        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-        if manifest is not None and settings.mode == "local":
-            from ._local_sweep import run_local_job
-
-            if progress is not None:
-                progress.local_job_started()
-            done = run_local_job(self, sweep_config, overrides, idx, settings, manifest)
-            if progress is not None:
-                progress.local_job_finished(ok=done[0].status is JobStatus.COMPLETED)
-            return done
-
-        def recorded(run: Any) -> None:
-            self.durations.submitted(idx)
-            if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
-                manifest.submitted(idx, run_name=run.name, url=run.url)
-            if progress is not None:
-                progress.submitted()
-
-        def planned_now() -> None:
-            """The script reads its run inside main: it is sent now, so its name goes on disk first."""
-            if idx not in manifest.jobs:  # (a resumed job's record is there already)
-                manifest.plan([(idx, tuple(overrides), run_name(job))])
-
-        job = JobSpec(
-            settings=settings,
-            job_num=idx,
-            overrides=tuple(overrides),
-            pool=pool,
-            sweep_id=manifest.sweep_id if manifest is not None else None,
-            on_submitted=recorded if manifest is not None else None,
-            planned_name=manifest.jobs[idx].run_name if self._resuming(manifest, idx) else None,
-            existing=existing,
-            before_send=planned_now if manifest is not None else None,
-        )
-        overlay = _overlay.get()
-        if (
-            settings.dry_run
-            and overlay is not None
-            and overlay.plan_job is not None
-            and self._plain_callbacks()
-        ):
-            # The SDK's own task call needs no job directory, logging or snapshots to say what it would run.
-            return planned(overlay.plan_job, sweep_config, job), job, sweep_config
-        with job_scope(job):
-            ret = job_runner()(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=sweep_config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-                job_end_callbacks=False,  # called in _finish, with the job's real outcome
-            )
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return ret, job, sweep_config
-
-    def _plain_callbacks(self) -> bool:
-        from ._run_callback import only_our_callbacks
-
-        assert self.hydra_context is not None
-        return only_our_callbacks(self.hydra_context.callbacks)
 
     def _finish(
         self, submitted: list[tuple[JobReturn, Any, DictConfig]], settings: Any, manifest: Any, progress: Any
