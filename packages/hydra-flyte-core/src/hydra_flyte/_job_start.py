@@ -29,7 +29,7 @@ def start_job(
     """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
     from ._job_scope import job_scope
     from ._phases import PLANNED
-    from ._run_job import job_runner
+    from ._run_job import run_sweep_job
     from ._submit import JobSpec, run_name
 
     assert launcher.config is not None and launcher.hydra_context is not None
@@ -78,13 +78,8 @@ def start_job(
         # The SDK's own task call needs no job directory, logging or snapshots to say what it would run.
         return planned(overlay.plan_job, sweep_config, job), job, sweep_config
     with job_scope(job):
-        ret = job_runner()(
-            hydra_context=launcher.hydra_context,
-            task_function=launcher.task_function,
-            config=sweep_config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-            job_end_callbacks=False,  # called in the launcher's _finish, with the job's real outcome
+        ret = run_sweep_job(
+            hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=sweep_config
         )
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return ret, job, sweep_config

@@ -21,7 +21,7 @@ def run_local_job(
     """
     from ._job_scope import job_scope
     from ._phases import FAILED, RUNNING
-    from ._run_job import job_runner
+    from ._run_job import run_sweep_job
     from ._submit import JobSpec
 
     if idx not in manifest.jobs:
@@ -30,13 +30,8 @@ def run_local_job(
     job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
     started = time.monotonic()
     with job_scope(job):
-        ret = job_runner()(
-            hydra_context=launcher.hydra_context,
-            task_function=launcher.task_function,
-            config=sweep_config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-            job_end_callbacks=False,  # called in the launcher's _finish, with the job's real outcome
+        ret = run_sweep_job(
+            hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=sweep_config
         )
     manifest.timed(idx, time.monotonic() - started)
     if ret.status is JobStatus.FAILED:

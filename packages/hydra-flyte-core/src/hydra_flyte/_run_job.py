@@ -21,6 +21,21 @@ def job_runner() -> Any:
     return _hydras_run_job
 
 
+def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any) -> Any:
+    """One FlyteLauncher job through `job_runner()`: in its sweep directory, `on_job_end` held back.
+
+    The launcher calls `on_job_end` itself (in `_launch_end.job_end`), with the job's real outcome.
+    """
+    return job_runner()(
+        hydra_context=hydra_context,
+        task_function=task_function,
+        config=config,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+        job_end_callbacks=False,
+    )
+
+
 def _hydras_run_job(*, hydra_context: Any, job_end_callbacks: bool = True, **kwargs: Any) -> Any:
     """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it)."""
     from hydra.core.utils import run_job
