@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,25 @@ def init_flyte_for(control_plane: ControlPlane, *, root_dir: Path | str = _HERE)
         org=control_plane.org,
         root_dir=Path(root_dir),
     )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A sweep project in a fresh directory: the test configs, tasks, sweep driver and launcher app."""
+    root = tmp_path / "project"
+    shutil.copytree(Path(_HERE) / "conf", root / "conf")
+    for name in ("hydra_tasks.py", "sweep_driver.py", "launcher_app.py"):
+        shutil.copy(Path(_HERE) / name, root / name)
+    return root
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.05) -> None:
+    """Poll `predicate` every `interval` seconds until it is true; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(interval)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ not block the next one. Through the SDK (sweep_driver.py), the CLI and the launc
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from flyte_loopback import ControlPlane
 from hydra_tasks import objective
 
@@ -27,27 +27,10 @@ HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "sweep_driver.py", "launcher_app.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
-
-
 def driver(cp: ControlPlane, project: Path, sweep_dir: str, name: str, jobs: int) -> subprocess.Popen[str]:
     env = cp.env(cp.write_flyte_config(project / "flyte.yaml"))
     return subprocess.Popen([sys.executable, "sweep_driver.py", sweep_dir, name, str(jobs)], cwd=project, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def manifest_exists(path: Path) -> bool:

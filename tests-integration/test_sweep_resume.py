@@ -10,7 +10,6 @@ test wants them and the sweeps stay quick.
 from __future__ import annotations
 
 import collections
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,15 +30,6 @@ FLYTE = Path(sys.executable).with_name("flyte")
 JOBS = 100
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "sweep_driver.py", "launcher_app.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
 
 
 def command(entry: str, name: str, jobs: int, resume: str | None = None) -> list[str]:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from flyte_loopback import ControlPlane
 from hydra_tasks import objective
 
@@ -28,15 +27,6 @@ HERE = Path(__file__).resolve().parent
 FLYTE = Path(sys.executable).with_name("flyte")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "sweep_driver.py", "launcher_app.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
 
 
 def files_holding(directory: Path, secret: str) -> list[Path]:
@@ -50,14 +40,6 @@ def files_holding(directory: Path, secret: str) -> list[Path]:
 
 def all_files(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 # -- secrets -----------------------------------------------------------------------------------

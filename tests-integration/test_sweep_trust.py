@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from flyte_loopback import ControlPlane
 from flyte_loopback.faults import run_named
 from hydra_tasks import fails_for_sgd, objective
@@ -23,15 +23,6 @@ HERE = Path(__file__).resolve().parent
 CONF = str(HERE / "conf")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "sweep_driver.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
 
 
 def start_driver(
@@ -49,14 +40,6 @@ def flyte_cli(cp: ControlPlane, cwd: Path, *args: str) -> subprocess.CompletedPr
     env = cp.env(cp.write_flyte_config(cwd / "flyte-cli.yaml"))
     env["COLUMNS"] = "400"
     return subprocess.run([str(flyte), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def wait_until(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 def test_manifest_records_every_job_privately_and_without_secrets(
@@ -92,7 +75,7 @@ def test_sigkill_halfway_leaves_every_received_run_in_the_manifest(
 ) -> None:
     flyte_remote.faults.add_latency("RunService/CreateRun", 0.6)
     proc = start_driver(flyte_remote, project, "kill", 6, submit_max_workers=1)
-    wait_until(lambda: len(flyte_remote.requests.of("RunService/CreateRun")) >= 3)
+    wait_until(lambda: len(flyte_remote.requests.of("RunService/CreateRun")) >= 3, interval=0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     received = {r.request.run_id.name for r in flyte_remote.requests.of("RunService/CreateRun")}
@@ -119,7 +102,7 @@ def test_sigkill_halfway_leaves_every_received_run_in_the_manifest(
 def test_sigint_while_waiting(flyte_remote: ControlPlane, project: Path, abort: bool) -> None:
     flyte_remote.faults.hang_runs(lambda target: True)
     proc = start_driver(flyte_remote, project, f"int{int(abort)}", 3, abort_on_interrupt=abort)
-    wait_until(lambda: len(flyte_remote.requests.of("RunService/WatchActionDetails")) >= 3)
+    wait_until(lambda: len(flyte_remote.requests.of("RunService/WatchActionDetails")) >= 3, interval=0.1)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode in (130, -signal.SIGINT), out
