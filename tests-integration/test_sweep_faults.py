@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -333,6 +333,26 @@ def wait_until(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
         time.sleep(0.2)
 
 
+def outage_while_waiting(
+    cp: ControlPlane, proc: subprocess.Popen[str], *, seconds: float, ready: Callable[[], None]
+) -> tuple[str, str]:
+    """Once `ready()` returns, the control plane is down for `seconds`, then up: `proc`'s output at its end.
+
+    Whatever happens, `proc` is not left running and the control plane is up again.
+    """
+    try:
+        ready()
+        cp.stop()
+        time.sleep(seconds)
+        cp.start()
+        return proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if not cp.running:
+            cp.start()
+
+
 def _waiting_on_all(cp: ControlPlane, names: list[str]) -> bool:
     """Every run exists and the sweep is watching (submission is over)."""
     watched = {r.request.action_id.run.name for r in cp.requests.of("RunService/WatchActionDetails")}
@@ -345,17 +365,12 @@ def test_an_outage_of_45_s_while_waiting_is_ridden_out(
     control_plane.reset()
     names = [f"out45-{n}" for n in range(4)]
     proc = start_fault_driver(control_plane, slow_project, "out45", 4, 8.0)
-    try:
-        wait_until(lambda: _waiting_on_all(control_plane, names))
-        control_plane.stop()
-        time.sleep(45)
-        control_plane.start()
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if not control_plane.running:
-            control_plane.start()
+    out, err = outage_while_waiting(
+        control_plane,
+        proc,
+        seconds=45,
+        ready=lambda: wait_until(lambda: _waiting_on_all(control_plane, names)),
+    )
     assert proc.returncode == 0, out + err
     assert json.loads(out.splitlines()[-1]) == [2.0, 4.0, 6.0, 8.0], "the true values"
     manifest = load_manifest(slow_project / "sweep")
@@ -380,22 +395,16 @@ def test_an_outage_while_a_launcher_sweep_waits_is_ridden_out(
     proc = subprocess.Popen(
         command, cwd=slow_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    try:
+
+    def ready() -> None:
         try:
             wait_until(lambda: _waiting_on_all(control_plane, names) or proc.poll() is not None)
         except AssertionError:
             proc.kill()
             raise AssertionError(proc.communicate()) from None
         assert proc.poll() is None, proc.communicate()
-        control_plane.stop()
-        time.sleep(15)
-        control_plane.start()
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if not control_plane.running:
-            control_plane.start()
+
+    out, err = outage_while_waiting(control_plane, proc, seconds=15, ready=ready)
     assert proc.returncode == 0, out + err
     manifest = load_manifest(slow_project / "sweep")
     assert [(r.phase, r.value) for r in manifest.records()] == [
