@@ -8,9 +8,11 @@ import os
 os.environ["DO_NOT_TRACK"] = "1"
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import flyte._initialize as flyte_initialize
 import pytest
 
 PROJECT = Path(__file__).parent / "project"
@@ -26,3 +28,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for var in ("FLYTECTL_CONFIG", "UCTL_CONFIG", "FLYTE_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     yield target
+
+
+@pytest.fixture(autouse=True)
+def _restored_flyte_init() -> Iterator[None]:
+    """Undo what a test's in-process `flyte ... hydra run` set up: flyte's global init config, sys.path.
+
+    Without it a test that runs `flyte -c FILE hydra run` (an endpoint nobody listens on) leaves
+    flyte initialised with that endpoint, and a later test in the same process that expects "no
+    Flyte endpoint configured" (the launcher's `test_single_remote_run_without_endpoint_fails`)
+    finds one instead.
+    """
+    saved, saved_path = flyte_initialize._init_config, list(sys.path)
+    try:
+        yield
+    finally:
+        flyte_initialize._init_config = saved
+        sys.path[:] = saved_path
