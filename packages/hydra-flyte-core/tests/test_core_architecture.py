@@ -47,13 +47,14 @@ def test_the_circle_check_finds_a_circle() -> None:
 
 # -- fences: a dependency's private symbols, each package in one module per dependency ---------
 
-DEPENDENCIES = ("hydra", "omegaconf", "flyte", "kubernetes")
+DEPENDENCIES = ("hydra", "omegaconf", "flyte", "kubernetes", "optuna")
 #: (package, dependency) -> the one module of the package allowed to use the dependency's private symbols.
 FENCES = {
     ("hydra-flyte-core", "hydra"): "hydra_flyte._hydra_private",
     ("hydra-flyte-core", "omegaconf"): "hydra_flyte._omegaconf_private",
     ("hydra-flyte-core", "flyte"): "hydra_flyte._flyte_private",
     ("hydra-flyte-core", "kubernetes"): "hydra_flyte._kubernetes_private",
+    ("hydra-flyte-core", "optuna"): "hydra_flyte._optuna_private",
     ("flyte-hydra-cli", "flyte"): "flyte_hydra_cli._flyte_private",
     ("flyte-hydra-cli", "hydra"): "flyte_hydra_cli._hydra_private",
     # hydra-flyte-launcher uses none.
@@ -73,7 +74,6 @@ DEPENDENCY_ATTRIBUTES = {
 ALLOWED_ATTRIBUTES = {
     ("flyte_hydra_cli._sweeps", "_exit"): "os._exit (the standard library's)",
     ("hydra_flyte._interrupt", "_exit"): "os._exit (the standard library's)",
-    ("hydra_flyte._optuna_resume", "_trial_id"): "optuna's FrozenTrial._trial_id: optuna is not fenced yet",
 }
 
 
@@ -147,7 +147,7 @@ def private_uses() -> list[tuple[str, str, int, str, str | None]]:
 
 
 def test_private_dependency_symbols_only_in_their_fence() -> None:
-    """Hydra's, OmegaConf's, flyte's and kubernetes' private symbols (modules or names with a leading
+    """Hydra's, OmegaConf's, flyte's, kubernetes' and optuna's private symbols (modules or names with a leading
     underscore, `hydra._internal...`, `JobReturn._return_value`, `x.__dict__["_content"]`) are imported
     or read only in the one fence module of their package for that dependency. A private attribute
     whose owner ast cannot tell is allowed in any fence of the package."""
@@ -173,6 +173,7 @@ def test_the_fence_check_sees_what_it_must() -> None:
     assert ("hydra_flyte._hydra_private", "hydra._internal.config_loader_impl") in uses
     assert ("flyte_hydra_cli._flyte_private", "flyte.cli._run") in uses
     assert ("flyte_hydra_cli._hydra_private", "._query") in uses
+    assert ("hydra_flyte._optuna_private", "._trial_id") in uses
 
 
 def test_launcher_and_cli_use_only_cores_public_api() -> None:

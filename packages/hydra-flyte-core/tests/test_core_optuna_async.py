@@ -157,7 +157,8 @@ def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
     from hydra_flyte._phases import FAILED
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="s")
     manifest = Manifest.create(tmp_path / "sweep", sweep_id="hf-test")
     manifest.plan([(0, ["x=1"], "hf-test-0"), (1, ["x=2"], "hf-test-1")])
     manifest.finished(1, phase=FAILED, error="boom")
@@ -171,7 +172,7 @@ def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
     other = study.ask()  # another sweep's trial, still open: left alone
     other.set_user_attr("hydra-flyte-sweep", "hf-other")
 
-    resume = resume_trials(optuna, study, manifest, settings=None)
+    resume = resume_trials(optuna, study, manifest, settings=None, storage=storage)
 
     assert (resume.finished, resume.re_asked, resume.open) == (2, 1, [])
     (failure,) = resume.failures
@@ -195,6 +196,6 @@ def test_resume_names_the_settings_when_the_study_has_none_of_the_sweeps_trials(
     manifest = Manifest.create(tmp_path / "sweep", sweep_id="hf-test")
     manifest.plan([(0, ["x=1"], "hf-test-0")])
     with pytest.raises(ConfigurationError, match=r"hydra\.sweeper\.storage and hydra\.sweeper\.study_name"):
-        resume_trials(optuna, study, manifest, settings=None)
+        resume_trials(optuna, study, manifest, settings=None, storage=storage)
     with pytest.raises(ConfigurationError, match=r"no study in hydra\.sweeper\.storage=.* recorded it"):
         find_study_name(optuna, storage, "hf-test", storage)

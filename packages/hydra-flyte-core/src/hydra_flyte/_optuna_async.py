@@ -143,7 +143,9 @@ class OptunaAsyncSweep:
             from ._optuna_resume import resume_trials, study_key
 
             if resuming:
-                loop.resumed = resume_trials(optuna, study, manifest, self.launcher.settings())
+                loop.resumed = resume_trials(
+                    optuna, study, manifest, self.launcher.settings(), storage=storage
+                )
                 loop.count_earlier(loop.resumed.finished, loop.resumed.failures)
                 self.job_idx = max(manifest.jobs, default=-1) + 1
             elif self.storage is not None:

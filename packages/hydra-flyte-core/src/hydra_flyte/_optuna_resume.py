@@ -75,8 +75,12 @@ class Resume:
         )
 
 
-def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any) -> Resume:
-    """Sort this sweep's trials (see the module docstring); look the open ones' jobs up on the control plane."""
+def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any, *, storage: Any) -> Resume:
+    """Sort this sweep's trials (see the module docstring); look the open ones' jobs up on the control plane.
+
+    `storage` is the study's (`hydra.sweeper.storage`, a URL or an Optuna storage).
+    """
+    from ._optuna_private import reopen_trials
     from ._resume import plan
     from ._submit import ensure_endpoint
     from ._validation import compact
@@ -120,7 +124,7 @@ def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any) -> Resu
         elif job in manifest.jobs:
             opened.append(frozen)
         else:
-            trial = optuna.trial.Trial(study, frozen._trial_id)
+            (trial,) = reopen_trials(optuna, study, [frozen], storage=storage)
             trial.set_user_attr(RESUME_ATTR, NOT_SUBMITTED_MARK)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             resume.re_asked += 1
@@ -134,8 +138,8 @@ def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any) -> Resu
             raise compact(exc) from None
         looked_up = plan(manifest, numbered, max_workers=settings.submit_max_workers, rerun_failures=False)
         print(looked_up.summary(manifest), file=sys.stderr, flush=True)
-        for frozen, (job, overrides) in zip(opened, numbered, strict=True):
-            trial = optuna.trial.Trial(study, frozen._trial_id)
+        trials = reopen_trials(optuna, study, opened, storage=storage)
+        for trial, (job, overrides) in zip(trials, numbered, strict=True):
             resume.open.append((job, trial, tuple(overrides), looked_up.existing.get(job)))
     print(resume.summary(), file=sys.stderr, flush=True)
     return resume
