@@ -153,3 +153,87 @@ def test_resume_without_storage_names_the_setting(cp4: ControlPlane, tmp_path: P
             hydra_sweep(objective, config_path=str(HERE / "conf"), config_name="training", resume=tmp_path,
                         overrides=["hydra/sweeper=optuna_async", "optimizer.lr=interval(0.1,1.0)"])  # fmt: skip
     assert creates(cp4) == 0
+
+
+def test_a_trial_whose_run_never_reached_the_control_plane_is_submitted_on_resume_under_its_name(
+    cp4: ControlPlane, project: Path
+) -> None:
+    """SIGKILL while the control plane refuses the refill's CreateRun: the resume submits that job, asks nothing anew.
+
+    Every CreateRun after the first N_JOBS answers UNAVAILABLE, so the trial asked when the first
+    run finished has a job in the manifest and no run anywhere (the client keeps retrying). The
+    sweep is killed then; the resume must find no run under the job's name, submit it under that
+    name with the trial's own parameters, and tell the trial its value.
+    """
+    cp = cp4
+    cp.reset()
+    env = cp.env(cp.write_flyte_config(project / "flyte.yaml"))
+    storage = f"sqlite:///{project / 'study.db'}"
+    cp.faults.fail_create_run(N_JOBS + 1, times=10_000)
+    proc = subprocess.Popen(command("sdk", storage), cwd=project, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while creates(cp) < N_JOBS + 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the refill's CreateRun refused at least once: the client is retrying it
+    proc.send_signal(signal.SIGKILL)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == -signal.SIGKILL, out[-3000:]
+    assert len(cp.requests.created_runs()) == N_JOBS, out[-3000:]
+    cp.faults.clear()
+    manifest = load_manifest(project / "sweep")
+    created = {r.name for r in cp.requests.created_runs()}
+    never_received = [r for r in manifest.records() if r.run_name not in created]
+    assert len(never_received) >= 1, [(r.job, r.phase) for r in manifest.records()]
+    planned = {r.job: (r.run_name, r.overrides) for r in never_received}
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    before_resume = optuna.load_study(
+        study_name=name, storage=storage
+    ).trials  # read now: .trials reads storage
+    told = [t for t in before_resume if t.state.name == "COMPLETE" and "hydra-flyte-job" in t.user_attrs]
+    open_before = {
+        t.user_attrs["hydra-flyte-job"]: t.params
+        for t in before_resume
+        if t.state.name == "RUNNING" and "hydra-flyte-job" in t.user_attrs
+    }
+    assert set(planned) <= set(open_before), (planned, open_before)
+    # The kill can also fall between telling a trial and saving its job's outcome: the manifest is then
+    # behind the study. Make it so for every finished job (the kill leaves it so at random).
+    done_before = sorted({r.job for r in manifest.records() if r.phase == "SUCCEEDED"})
+    assert done_before, [(r.job, r.phase) for r in manifest.records()]
+    for job in done_before:
+        manifest.jobs[job].phase, manifest.jobs[job].value = "SUBMITTED", None
+    manifest.save()
+
+    resumed = subprocess.run(command("sdk", storage, resume=str(project / "sweep")), cwd=project, env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    text = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, text[-4000:]
+    print(
+        "never received:",
+        [(r.job, r.phase) for r in never_received],
+        [ln for ln in text.splitlines() if "esum" in ln],
+    )
+    assert f"{len(told)} trials finished earlier (kept)" in text
+    assert f"{len(told)} finished runs recorded from the control plane" in text, "every one behind the study"
+    runs = cp.requests.created_runs()
+    per_job = collections.Counter(int(r.labels["hydra-flyte-job"]) for r in runs)
+    assert per_job == {job: 1 for job in range(N_TRIALS)}, "one run per job, none submitted twice"
+    names = {int(r.labels["hydra-flyte-job"]): r.name for r in runs}
+    for job, (run_name, _) in planned.items():
+        assert names[job] == run_name, "submitted under the name planned before the kill"
+    study = optuna.load_study(study_name=name, storage=storage)
+    by_job = {t.user_attrs["hydra-flyte-job"]: t for t in study.trials if "hydra-flyte-job" in t.user_attrs}
+    for job in planned:
+        assert by_job[job].state.name == "COMPLETE" and by_job[job].params == open_before[job]
+        assert "hydra-flyte-resume" not in by_job[job].user_attrs, "the planned trial was not asked anew"
+    counted = [
+        t
+        for t in study.trials
+        if "hydra-flyte-resume" not in t.user_attrs and "hydra-flyte-job" in t.user_attrs
+    ]
+    assert sorted(t.user_attrs["hydra-flyte-job"] for t in counted) == list(range(N_TRIALS))
+    records = load_manifest(project / "sweep").records()
+    assert [(r.job, r.phase) for r in records] == [(job, "SUCCEEDED") for job in range(N_TRIALS)]
+    assert all(r.value is not None for r in records), [(r.job, r.phase, r.value) for r in records]
+    values = {r.job: float(r.value) for r in records}
+    assert {job: by_job[job].value for job in planned} == pytest.approx({job: values[job] for job in planned})

@@ -154,13 +154,14 @@ def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
     """Finished trials count; an open trial whose job the manifest never planned is told FAIL and marked."""
     from hydra_flyte._manifest import Manifest
     from hydra_flyte._optuna_resume import RESUME_ATTR, resume_trials
-    from hydra_flyte._phases import FAILED
+    from hydra_flyte._phases import FAILED, SUCCEEDED
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(storage=storage, study_name="s")
     manifest = Manifest.create(tmp_path / "sweep", sweep_id="hf-test")
     manifest.plan([(0, ["x=1"], "hf-test-0"), (1, ["x=2"], "hf-test-1")])
+    manifest.finished(0, phase=SUCCEEDED, value=1.0)
     manifest.finished(1, phase=FAILED, error="boom")
     states = optuna.trial.TrialState
     for job, state in ((0, states.COMPLETE), (1, states.FAIL), (2, None)):

@@ -6,7 +6,9 @@ loaded from `hydra.sweeper.storage` (by `study_name`, or, when that is null, the
 recorded this sweep's id). The trials of this sweep (user attribute `hydra-flyte-sweep`) are then:
 
 - finished (COMPLETE, FAIL, PRUNED): kept; they count towards `n_trials` (and FAIL ones towards
-  `max_failure_rate`); nothing is asked or submitted for them;
+  `max_failure_rate`); nothing is asked or submitted for them. A process killed after telling a
+  trial but before saving its job's outcome leaves the manifest behind the study: such a job's
+  run is looked up and its outcome recorded from the control plane (the study is not told again);
 - still open (RUNNING in the study) with a job in the manifest: the job is looked up on the
   control plane by its run name (hydra_flyte._resume.plan). A run of this sweep's job is
   reattached: waited on and told when it finishes, whatever phase it is in (a run that failed is
@@ -30,6 +32,7 @@ from typing import Any
 
 from ._errors import ConfigurationError, HydraFlyteError
 from ._optuna_trials import JOB_ATTR, SWEEP_ATTR, failed_return
+from ._phases import needs_refresh
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +68,15 @@ class Resume:
     failures: list[Any] = field(default_factory=list)  # JobReturns of the trials that failed before
     # (job number, optuna Trial, overrides, the run to wait on or None to submit under the planned name)
     open: list[tuple[int, Any, tuple[str, ...], Any]] = field(default_factory=list)
+    # (job number, overrides, its run): finished trials whose manifest record the kill left unsettled
+    refresh: list[tuple[int, tuple[str, ...], Any]] = field(default_factory=list)
     re_asked: int = 0
 
     def summary(self) -> str:
         return (
             f"optuna_async resume: {self.finished} trials finished earlier (kept), {len(self.open)} open trials "
             f"reattached or submitted under their planned names, {self.re_asked} asked but never submitted "
-            "(told FAIL, asked anew)"
+            f"(told FAIL, asked anew), {len(self.refresh)} finished runs recorded from the control plane"
         )
 
 
@@ -108,10 +113,13 @@ def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any, *, stor
         )
     resume = Resume()
     opened: list[Any] = []
+    unsettled: list[int] = []  # finished trials whose job's outcome the manifest lacks
     for frozen in ours:
         job = frozen.user_attrs.get(JOB_ATTR)
         if frozen.state != running:
             resume.finished += 1
+            if job in manifest.jobs and needs_refresh(manifest.jobs[job].phase):
+                unsettled.append(job)
             if frozen.state.name == "FAIL":
                 record = manifest.jobs.get(job)
                 error = (record.error if record is not None else None) or "failed"
@@ -131,11 +139,14 @@ def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any, *, stor
     numbered: Sequence[tuple[int, Sequence[str]]] = [
         (t.user_attrs[JOB_ATTR], manifest.jobs[t.user_attrs[JOB_ATTR]].overrides) for t in opened
     ]
-    if numbered:
+    if numbered or unsettled:
         try:
             ensure_endpoint()
         except HydraFlyteError as exc:
             raise compact(exc) from None
+    for job in unsettled:
+        _refresh(resume, manifest, job)
+    if numbered:
         looked_up = plan(manifest, numbered, max_workers=settings.submit_max_workers, rerun_failures=False)
         print(looked_up.summary(manifest), file=sys.stderr, flush=True)
         trials = reopen_trials(optuna, study, opened, storage=storage)
@@ -143,3 +154,19 @@ def resume_trials(optuna: Any, study: Any, manifest: Any, settings: Any, *, stor
             resume.open.append((job, trial, tuple(overrides), looked_up.existing.get(job)))
     print(resume.summary(), file=sys.stderr, flush=True)
     return resume
+
+
+def _refresh(resume: Resume, manifest: Any, job: int) -> None:
+    """A finished trial's job whose record is not settled: its run, to record (the study knows its outcome)."""
+    from ._ownership import lookup
+    from ._resume import is_ours
+
+    record = manifest.jobs[job]
+    run = lookup(record.run_name)
+    if run is not None and is_ours(run, manifest.sweep_id, job):
+        resume.refresh.append((job, tuple(record.overrides), run))
+    else:
+        log.warning(
+            f"job #{job} was told to the study, but its run {record.run_name} is not on the control plane: "
+            f"its record stays {record.phase}"
+        )

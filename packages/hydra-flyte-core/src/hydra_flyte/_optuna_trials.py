@@ -149,16 +149,24 @@ class TrialLoop:
         launcher = self.sweeper.launcher
         pending: dict[int, Any] = {}
         reattach = self.resumed.open if self.resumed is not None else []
-        with launcher.job_stream(total=self.n_trials - self.told) as stream:
+        refresh = self.resumed.refresh if self.resumed is not None else []
+        recording: set[int] = set()  # finished trials' runs, only to record their outcome in the manifest
+        with launcher.job_stream(total=self.n_trials - self.told + len(refresh)) as stream:
             try:
                 try:
+                    for job_num, overrides, existing in refresh:
+                        stream.start(job_num, overrides, existing=existing)
+                        recording.add(job_num)
                     for job_num, trial, overrides, existing in reattach:  # a resumed sweep's open trials
                         self.asked += 1
                         stream.start(job_num, overrides, existing=existing)
                         pending[job_num] = trial
                     self._fill(stream, pending)
-                    while pending:
+                    while pending or recording:
                         job_num, ret = stream.next_finished()
+                        if job_num in recording:  # told before the resume: not told again
+                            recording.discard(job_num)
+                            continue
                         self.tell(pending.pop(job_num), ret)
                         if ret.status is not JobStatus.COMPLETED and stream.settings.fail_fast:
                             self.stopped = True
