@@ -54,6 +54,18 @@ def init_flyte_for(control_plane: ControlPlane, *, root_dir: Path | str = _HERE)
     )
 
 
+@pytest.fixture(scope="module")
+def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """A second loopback control plane with 4 root slots, for one test file (HOME is the session's)."""
+    cp = ControlPlane(
+        tmp_path_factory.mktemp("control-plane-4"), home=control_plane.home, root_slots=4
+    ).start()
+    try:
+        yield cp
+    finally:
+        cp.close()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A sweep project in a fresh directory: the test configs, tasks, sweep driver and launcher app."""

@@ -26,18 +26,6 @@ JOB_LABEL = "hydra-flyte-job"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """A second loopback control plane with 4 root slots (HOME is the session's, set by control_plane)."""
-    cp = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-4"), home=control_plane.home, root_slots=4
-    ).start()
-    try:
-        yield cp
-    finally:
-        cp.close()
-
-
 @pytest.fixture
 def remote4(cp4: ControlPlane) -> Iterator[ControlPlane]:
     from conftest import init_flyte_for

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -31,18 +30,6 @@ N_TRIALS = 10
 N_JOBS = 3
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """A loopback control plane with 4 root slots (HOME is the session's, set by control_plane)."""
-    cp = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-4"), home=control_plane.home, root_slots=4
-    ).start()
-    try:
-        yield cp
-    finally:
-        cp.close()
 
 
 @pytest.fixture
