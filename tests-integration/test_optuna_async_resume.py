@@ -195,11 +195,6 @@ def test_a_trial_whose_run_never_reached_the_control_plane_is_submitted_on_resum
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     text = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, text[-4000:]
-    print(
-        "never received:",
-        [(r.job, r.phase) for r in never_received],
-        [ln for ln in text.splitlines() if "esum" in ln],
-    )
     assert f"{len(told)} trials finished earlier (kept)" in text
     assert f"{len(told)} finished runs recorded from the control plane" in text, "every one behind the study"
     runs = cp.requests.created_runs()
