@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,6 @@ def test_optuna_async_section_has_a_table_per_sleep_scale(monkeypatch: pytest.Mo
     assert "### Sleeps of 1 + 5u s" in text and "### Sleeps of 3 x (1 + 5u) s" in text
     assert text.count("**1.50x**") == 2 and "Goal >= 1.4x: **met**" in text
     assert "optuna_async_bench.py --sleep-scales 1,3`" in text  # where the JSON went is left out
+    assert "batch's trials, 1.00 (median" in text  # one run a batch of one: nothing uneven
+    batches = [{"run_times": [[0, 0, 1.0], [0, 0, 3.0], [5, 5, 7.0], [5, 5, 7.0]]}]
+    assert bench.batch_spread(batches, 2) == pytest.approx(statistics.median([3.0 / 2.0, 1.0]))
