@@ -33,7 +33,6 @@ OVERRIDES = ["model=small,large", "optimizer.lr=0.25,0.5"]
 EXPECTED = [0.5, 1.0, 2.5, 5.0]
 
 PRIVATE = {
-    "bundle": _flyte_private.SYMBOLS["bundle"],
     "directory_check": _flyte_private.SYMBOLS["directory_check"],
     "task_spec": _flyte_private.SYMBOLS["task_spec"],
     "init_config": _flyte_private.INIT_CONFIG,

@@ -9,50 +9,16 @@ import inspect
 from hydra_flyte import _flyte_private
 
 
-def test_the_bundle_builder_is_where_we_patch_it_and_where_flyte_run_looks_it_up() -> None:
-    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
-    builder = getattr(module, _flyte_private.BUNDLE_BUILDER)
-    assert inspect.iscoroutinefunction(builder)
-    params = inspect.signature(builder).parameters
-    assert {"from_dir", "dryrun", "copy_bundle_to", "copy_style", "skip_cache", "additional_files"} <= set(
-        params
-    )
-    # flyte.run imports the builder from the package at call time, so replacing the attribute is seen.
+def test_flyte_run_builds_the_code_bundle_only_in_the_task_spec_builder_we_memoise() -> None:
+    """The task-spec memo builds the bundle once a sweep: why the bundle builder itself is left alone."""
+    import flyte._code_bundle as bundle_module
     import flyte._run as run_module
 
+    assert inspect.iscoroutinefunction(bundle_module.build_code_bundle)
     source = inspect.getsource(run_module._Runner._build_task_spec_from_template)
     assert "from ._code_bundle import build_code_bundle" in source
     assert "await build_code_bundle(" in source
-
-
-def test_memo_builds_once_per_arguments_and_restores_the_builder() -> None:
-    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
-    original = getattr(module, _flyte_private.BUNDLE_BUILDER)
-    calls: list[tuple] = []
-
-    async def fake_build(from_dir, *ignore, **kwargs):  # stands in for the SDK's builder in this unit test
-        calls.append((from_dir, kwargs.get("copy_style")))
-        await asyncio.sleep(0)
-        return f"bundle-of-{from_dir}"
-
-    setattr(module, _flyte_private.BUNDLE_BUILDER, fake_build)
-    try:
-        with _flyte_private.builds_shared_by_submissions():
-            build = getattr(module, _flyte_private.BUNDLE_BUILDER)
-
-            async def many() -> list[str]:
-                return await asyncio.gather(*(build("/a", copy_style="loaded_modules") for _ in range(5)),
-                                            build("/b", copy_style="loaded_modules"))  # fmt: skip
-
-            results = asyncio.run(many())
-            assert results == ["bundle-of-/a"] * 5 + ["bundle-of-/b"]
-            assert calls == [("/a", "loaded_modules"), ("/b", "loaded_modules")]
-            assert asyncio.run(build("/a", dryrun=True)) == "bundle-of-/a" and len(calls) == 3, (
-                "dry runs are not memoised"
-            )
-        assert getattr(module, _flyte_private.BUNDLE_BUILDER) is fake_build
-    finally:
-        setattr(module, _flyte_private.BUNDLE_BUILDER, original)
+    assert "build_code_bundle" not in inspect.getsource(run_module._Runner._run_remote)
 
 
 def test_the_directory_check_is_where_we_patch_it_and_resolving_once_gives_its_answers(tmp_path) -> None:
@@ -165,12 +131,8 @@ def test_task_spec_memo_builds_once_per_task_and_settings(monkeypatch) -> None:
 def test_a_failure_while_patching_leaves_nothing_patched_and_the_depth_at_zero(monkeypatch) -> None:
     from hydra_flyte import _fallback
 
-    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
     utils = importlib.import_module(_flyte_private.BUNDLE_UTILS_MODULE)
-    builder, check = (
-        getattr(module, _flyte_private.BUNDLE_BUILDER),
-        getattr(utils, _flyte_private.IN_DIRECTORY_CHECK),
-    )
+    check = getattr(utils, _flyte_private.IN_DIRECTORY_CHECK)
 
     class Refuses:  # an owner whose attribute cannot be replaced: the third patch fails
         def __init__(self) -> None:
@@ -189,28 +151,28 @@ def test_a_failure_while_patching_leaves_nothing_patched_and_the_depth_at_zero(m
     except RuntimeError as exc:
         assert "read-only" in str(exc)
     assert _flyte_private._depth == 0 and not _flyte_private._active
-    assert getattr(module, _flyte_private.BUNDLE_BUILDER) is builder, "the bundle builder is not left wrapped"
-    assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is check
+    assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is check, (
+        "the directory check is not left wrapped"
+    )
     monkeypatch.undo()
     with _flyte_private.builds_shared_by_submissions():  # and the next sweep patches as usual
-        assert getattr(module, _flyte_private.BUNDLE_BUILDER) is not builder
-    assert getattr(module, _flyte_private.BUNDLE_BUILDER) is builder
+        assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is not check
+    assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is check
 
 
 def test_a_symbol_this_flyte_lacks_is_left_to_flyte_with_one_warning(monkeypatch, capsys) -> None:
-    module = importlib.import_module(_flyte_private.BUNDLE_MODULE)
-    builder = getattr(module, _flyte_private.BUNDLE_BUILDER)
+    utils = importlib.import_module(_flyte_private.BUNDLE_UTILS_MODULE)
 
-    def not_async(*args, **kwargs):  # a release where the builder is no longer a coroutine function
-        return builder
+    async def now_async(file, directory):  # a release where the check became a coroutine function
+        return False
 
-    monkeypatch.setattr(module, _flyte_private.BUNDLE_BUILDER, not_async)
+    monkeypatch.setattr(utils, _flyte_private.IN_DIRECTORY_CHECK, now_async)
     for _ in range(2):
         with _flyte_private.builds_shared_by_submissions():
-            assert getattr(module, _flyte_private.BUNDLE_BUILDER) is not_async, "left as flyte has it"
+            assert getattr(utils, _flyte_private.IN_DIRECTORY_CHECK) is now_async, "left as flyte has it"
     err = capsys.readouterr().err
     assert err.count("hydra-flyte: warning:") == 1, err
-    assert "flyte._code_bundle.build_code_bundle has changed shape" in err and "flyte 2." in err
+    assert "flyte._code_bundle._utils._file_is_in_directory has changed shape" in err and "flyte 2." in err
     from hydra_flyte import _fallback
 
     _fallback.forget_all()

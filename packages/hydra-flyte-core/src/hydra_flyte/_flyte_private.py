@@ -2,12 +2,6 @@
 
 Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves them.
 
-- `flyte._code_bundle.build_code_bundle`: a remote `flyte.run` rebuilds (or re-fingerprints) the
-  code bundle on every call, listing every loaded module (about 250 ms). Within one sweep the
-  bundle does not change, so `builds_shared_by_submissions` memoises the builder for the sweep's
-  submissions: every run gets the same bundle the first one built, through the SDK's own path.
-  Modules imported after the first submission are not in later jobs' bundles, exactly as if the
-  sweep had been submitted in one go.
 - `flyte._code_bundle._utils._file_is_in_directory`: the bundle's file list checks every loaded
   module's file against each of about six directories (site-packages, the prefixes, the source
   root), resolving both paths (`Path.resolve`, a `lstat` per path component) on every check:
@@ -20,7 +14,10 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
 - `flyte._run._Runner._build_task_spec_from_template`: every remote `flyte.run` of a local task
   rebuilds its wire spec (deploy plan, image lookups, the bundle, serialising the task and
   hashing its source for the cache version): about a fifth of a submission's time, with the
-  same result for every job of a sweep. It is memoised per task, run settings it reads
+  same result for every job of a sweep. It is also the only place a remote `flyte.run` builds
+  the code bundle (`build_code_bundle`, listing every loaded module), so the bundle is built
+  once a sweep too (memoising the bundle builder itself saved nothing: benchmarks/RESULTS.md,
+  section 9). It is memoised per task, run settings it reads
   (`TASK_SPEC_RUNNER_FIELDS`) and `flyte.init` configuration. `flyte.run` only reads the spec
   it gets back (filling in ids that are the same for every job), copying it into its requests.
 - `flyte._initialize._get_init_config` and `init_config_context`: which `flyte.init*`
@@ -31,7 +28,7 @@ Tested in tests/test_core_flyte_private.py, which fails loudly if the SDK moves 
   (`_repeated_init.py`). Without them, every call re-initialises flyte and each submission uses
   the configuration current when it is sent.
 
-Each of the three is checked when a sweep starts its submissions (present, async or not as
+Each of the two patched ones is checked when a sweep starts its submissions (present, async or not as
 expected, the task spec builder reading no setting outside the memo's key). One that a flyte
 release moved or reshaped is left alone: flyte builds that part for every run, as without this
 module (slower, same runs), after one warning naming the symbol and the flyte version. Patching
@@ -51,8 +48,6 @@ from typing import Any
 
 from ._fallback import Private, expect
 
-BUNDLE_MODULE = "flyte._code_bundle"
-BUNDLE_BUILDER = "build_code_bundle"
 BUNDLE_UTILS_MODULE = "flyte._code_bundle._utils"
 IN_DIRECTORY_CHECK = "_file_is_in_directory"
 RUN_MODULE = "flyte._run"
@@ -72,12 +67,6 @@ CLIENT_GETTER = "get_client"
 _lock = threading.Lock()
 _depth = 0
 _active: list[tuple[Any, str, Any]] = []  # (owner, name, original) of what is patched now
-
-
-def _bundle_builder() -> tuple[Any, str]:
-    module = importlib.import_module(BUNDLE_MODULE)
-    expect(inspect.iscoroutinefunction(getattr(module, BUNDLE_BUILDER)), f"{BUNDLE_BUILDER} is not async")
-    return module, BUNDLE_BUILDER
 
 
 def _directory_check() -> tuple[Any, str]:
@@ -121,7 +110,6 @@ def _task_spec_builder() -> tuple[Any, str]:
 
 _FALLBACK = "flyte builds it for every run of the sweep"
 SYMBOLS = {
-    "bundle": Private(f"{BUNDLE_MODULE}.{BUNDLE_BUILDER}", "flyte", _bundle_builder, fallback=_FALLBACK, memo=False),
     "directory_check": Private(
         f"{BUNDLE_UTILS_MODULE}.{IN_DIRECTORY_CHECK}", "flyte", _directory_check, fallback=_FALLBACK, memo=False
     ),
@@ -147,7 +135,7 @@ def configured_endpoint() -> str | None:
 
 @contextlib.contextmanager
 def builds_shared_by_submissions() -> Iterator[None]:
-    """While active, each distinct code bundle and task spec is built once and then reused.
+    """While active, each distinct task spec (with its code bundle) is built once and then reused.
 
     Re-entrant across threads: the outermost entry patches, the last exit restores.
     """
@@ -168,7 +156,7 @@ def builds_shared_by_submissions() -> Iterator[None]:
 def _patch_all() -> None:
     """Patch every usable symbol, or (on any failure) none: nothing is left wrapped."""
     wraps: dict[str, Callable[[Any], Any]] = {
-        "bundle": _memoised, "directory_check": _resolving_once, "task_spec": _task_spec_memoised,
+        "directory_check": _resolving_once, "task_spec": _task_spec_memoised,
     }  # fmt: skip
     planned: list[tuple[Any, str, Any, Any]] = []
     for key, private in SYMBOLS.items():
@@ -231,20 +219,6 @@ def _resolving_once(check: Any) -> Any:
 
     in_directory.__wrapped__ = check  # type: ignore[attr-defined]
     return in_directory
-
-
-def _memoised(build: Any) -> Any:
-    """An async wrapper of `build` that builds each (arguments) combination once."""
-    cache: dict[Any, tuple[asyncio.Future[Any], Any]] = {}
-
-    async def build_once(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("dryrun") or kwargs.get("copy_bundle_to") is not None:
-            return await build(*args, **kwargs)
-        key = (args, tuple(sorted(kwargs.items())), asyncio.get_running_loop())
-        return await _once(cache, key, lambda: build(*args, **kwargs))
-
-    build_once.__wrapped__ = build  # type: ignore[attr-defined]
-    return build_once
 
 
 async def _once(
