@@ -1,7 +1,7 @@
 """Each speed trick of hydra_flyte measured alone: the same sweep with every trick on, and with that one off.
 
     DO_NOT_TRACK=1 python -m hatch -e bench run python benchmarks/tricks.py --markdown /tmp/tricks.md
-        [--pairs 5] [--only gc_freeze,bundle,...] [--json FILE]
+        [--pairs 5] [--only gc_freeze,libyaml,...] [--json FILE]
 
 One process, one record-only control plane (drivers/serve.py, a separate process, so this
 process's CPU time is the client's alone). Per trick: one warm-up sweep with it on and one with
@@ -147,12 +147,6 @@ def entry_cache_off() -> contextlib.AbstractContextManager[None]:
     return patched(_yaml_snapshots, "_entries", Uncached)
 
 
-def bundle_off() -> contextlib.AbstractContextManager[None]:
-    from hydra_flyte import _flyte_private
-
-    return private_missing(_flyte_private.SYMBOLS["bundle"])
-
-
 def repeated_init_off() -> contextlib.AbstractContextManager[None]:
     from hydra_flyte import _repeated_init
 
@@ -179,7 +173,6 @@ TRICKS = [
     Trick("run_job", "our own `run_job` (`_run_job.py`, `_job_runner.py`)", "local", run_job_off),
     Trick("libyaml", "libyaml snapshots (`_yaml_snapshots._fast_dumper`)", "local", libyaml_off),
     Trick("entry_cache", "snapshot entry-text cache (`_yaml_snapshots._entries`)", "local", entry_cache_off),
-    Trick("bundle", "code bundle built once per launch (`_flyte_private` bundle)", "remote", bundle_off),
     Trick("submit_pool", "concurrent submission (off: `submit_max_workers=1`)", "remote", None, {"submit_max_workers": 1}),
     Trick("repeated_init", "`flyte.init_from_config` reused (`_repeated_init.py`)", "main", repeated_init_off),
 ]  # fmt: skip
