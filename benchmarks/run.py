@@ -42,6 +42,8 @@ LOGS = envs.WORK / "logs" / time.strftime("%Y%m%d-%H%M%S")  # one directory per 
 OPTUNA_WORKLOAD = "optuna_async"
 OPTUNA_BENCH = BENCH_DIR / "optuna_async_bench.py"
 OPTUNA_HEADING = "## 8. optuna_async vs stock Optuna"
+#: Section 9, written by benchmarks/tricks.py by hand: every run.py run keeps it as it was.
+TRICKS_HEADING = "## 9. Speed tricks"
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         measured, error = run_optuna_bench(args.out.parent, quick=args.quick)
         section = measured or section
         errors += [error] if error else []
-    args.out.write_text(splice_section(text, section))
+    text = splice_section(text, section)
+    args.out.write_text(splice_section(text, previous_section(previous, TRICKS_HEADING), TRICKS_HEADING))
     log(f"wrote {args.out}")
     return 1 if errors else 0
 
@@ -401,20 +404,20 @@ def run_optuna_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | N
         return section_path.read_text(), None
 
 
-def previous_section(text: str) -> str:
-    """The optuna_async section of an earlier results file ('' if it has none)."""
-    start = text.find(OPTUNA_HEADING)
+def previous_section(text: str, heading: str = OPTUNA_HEADING) -> str:
+    """The section under `heading` (optuna_async's by default) of an earlier results file ('' if it has none)."""
+    start = text.find(heading)
     if start < 0:
         return ""
     end = text.find("\n## ", start + 1)
     return text[start:] if end < 0 else text[start : end + 1]
 
 
-def splice_section(text: str, section: str) -> str:
-    """`text` with its optuna_async section replaced by `section` (appended if it has none)."""
+def splice_section(text: str, section: str, heading: str = OPTUNA_HEADING) -> str:
+    """`text` with its section under `heading` replaced by `section` (appended if it has none)."""
     if not section:
         return text
-    old = previous_section(text)
+    old = previous_section(text, heading)
     if old:
         last = text.endswith(old)
         return text.replace(old, section.rstrip("\n") + ("\n" if last else "\n\n"))

@@ -88,6 +88,13 @@ def test_the_optuna_async_section_is_spliced_in_and_kept(monkeypatch: pytest.Mon
         == f"# Results\n\n## 7. seven\n\nseven's figures\n\n{new}\n## 9. later\n\nnine\n"
     )
     assert run.splice_section(earlier, "") == earlier
+    # Section 9 (tricks.py's, pasted by hand) is kept after section 8 the same way.
+    tricks = "## 9. Speed tricks, each measured alone\n\ntable\n"
+    both = f"{earlier}\n{tricks}"
+    assert run.previous_section(both) == old + "\n"
+    assert run.previous_section(both, run.TRICKS_HEADING) == tricks
+    rewritten = run.splice_section(run.splice_section(regenerated, new), tricks, run.TRICKS_HEADING)
+    assert rewritten == f"{regenerated}\n{new}\n{tricks}"
 
 
 def test_optuna_async_handover_pairs_each_freed_slot_with_the_run_that_takes_it(
