@@ -171,7 +171,7 @@ def test_a_trial_whose_run_never_reached_the_control_plane_is_submitted_on_resum
     created = {r.name for r in cp.requests.created_runs()}
     never_received = [r for r in manifest.records() if r.run_name not in created]
     assert len(never_received) >= 1, [(r.job, r.phase) for r in manifest.records()]
-    planned = {r.job: (r.run_name, r.overrides) for r in never_received}
+    planned = {r.job: r.run_name for r in never_received}
     (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     before_resume = optuna.load_study(
         study_name=name, storage=storage
@@ -201,7 +201,7 @@ def test_a_trial_whose_run_never_reached_the_control_plane_is_submitted_on_resum
     per_job = collections.Counter(int(r.labels["hydra-flyte-job"]) for r in runs)
     assert per_job == {job: 1 for job in range(N_TRIALS)}, "one run per job, none submitted twice"
     names = {int(r.labels["hydra-flyte-job"]): r.name for r in runs}
-    for job, (run_name, _) in planned.items():
+    for job, run_name in planned.items():
         assert names[job] == run_name, "submitted under the name planned before the kill"
     study = optuna.load_study(study_name=name, storage=storage)
     by_job = {t.user_attrs["hydra-flyte-job"]: t for t in study.trials if "hydra-flyte-job" in t.user_attrs}

@@ -165,8 +165,8 @@ def _refresh(resume: Resume, manifest: Any, job: int) -> None:
     run = lookup(record.run_name)
     if run is not None and is_ours(run, manifest.sweep_id, job):
         resume.refresh.append((job, tuple(record.overrides), run))
-    else:
-        log.warning(
-            f"job #{job} was told to the study, but its run {record.run_name} is not on the control plane: "
-            f"its record stays {record.phase}"
-        )
+        return
+    where = "is not on the control plane" if run is None else "on the control plane is another sweep's"
+    log.warning(
+        f"job #{job} was told to the study, but its run {record.run_name} {where}: its record stays {record.phase}"
+    )
