@@ -54,7 +54,7 @@ KEEP_CPU_RATIO = 1.03
 @contextlib.contextmanager
 def private_missing(private: Any) -> Iterator[None]:
     """A `_fallback.Private` fast path as on a release without its symbol (the public path runs)."""
-    from hydra_flyte import _fallback
+    from hydra_flyte.compat import fallback as _fallback
 
     def gone() -> Any:
         raise AttributeError(f"{private.symbol} is not there (benchmark: trick off)")
@@ -96,20 +96,20 @@ class _NoFreezeGc:
 
 
 def gc_freeze_off() -> contextlib.AbstractContextManager[None]:
-    from hydra_flyte import _heap
+    from hydra_flyte.compose import heap as _heap
 
     return patched(_heap, "gc", _NoFreezeGc)
 
 
 def parse_memo_off() -> contextlib.AbstractContextManager[None]:
-    from hydra_flyte import _omegaconf_private
+    from hydra_flyte.compat import omegaconf_private as _omegaconf_private
 
     return private_missing(_omegaconf_private.PARSE)
 
 
 def reusing_loader_off() -> contextlib.AbstractContextManager[None]:
     """Every job composed by Hydra's own loader, at validation and again at launch (as Hydra does)."""
-    from hydra_flyte import _compose
+    from hydra_flyte.compose import configs as _compose
 
     class PlainLoader(_compose.ReusingConfigLoader):
         def load_sweep_config(self, master_config: Any, sweep_overrides: list[str]) -> Any:
@@ -123,21 +123,21 @@ def reusing_loader_off() -> contextlib.AbstractContextManager[None]:
 
 def run_job_off() -> contextlib.AbstractContextManager[None]:
     """Hydra's own `run_job` for every job (also leaves out our YAML snapshots, part of our job runner)."""
-    from hydra_flyte import _hydra_private
+    from hydra_flyte.compat import hydra_private as _hydra_private
 
     return private_missing(_hydra_private.JOB_RUNNER_HYDRA_SYMBOLS)
 
 
 def libyaml_off() -> contextlib.AbstractContextManager[None]:
     """Snapshots emitted by OmegaConf's pure-Python dumper (no libyaml, so no entry-text cache either)."""
-    from hydra_flyte import _yaml_snapshots
+    from hydra_flyte.compose import snapshots as _yaml_snapshots
 
     return patched(_yaml_snapshots, "_fast_dumper", lambda: None)
 
 
 def entry_cache_off() -> contextlib.AbstractContextManager[None]:
     """libyaml still, but every snapshot dumped whole (no per-entry text cache)."""
-    from hydra_flyte import _yaml_snapshots
+    from hydra_flyte.compose import snapshots as _yaml_snapshots
 
     class Uncached:
         @staticmethod
@@ -148,7 +148,7 @@ def entry_cache_off() -> contextlib.AbstractContextManager[None]:
 
 
 def repeated_init_off() -> contextlib.AbstractContextManager[None]:
-    from hydra_flyte import _repeated_init
+    from hydra_flyte.remote import repeated_init as _repeated_init
 
     @contextlib.contextmanager
     def not_reused() -> Iterator[None]:
@@ -302,7 +302,7 @@ def summarise(trick: Trick, samples: dict[str, list[tuple[float, float]]], n: in
 
 # ---------------------------------------------------------------- the kubernetes quantity parser
 
-_K8S_ON = "import flyte, hydra_flyte\nfrom hydra_flyte._kubernetes_private import quantity_parser\nquantity_parser()('1Gi')"
+_K8S_ON = "import flyte, hydra_flyte\nfrom hydra_flyte.compat.kubernetes_private import quantity_parser\nquantity_parser()('1Gi')"
 _K8S_OFF = "import flyte, hydra_flyte\nfrom kubernetes.utils import parse_quantity\nparse_quantity('1Gi')"
 
 

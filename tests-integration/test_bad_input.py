@@ -21,7 +21,7 @@ from flyte_loopback import ControlPlane
 from hydra_tasks import objective
 
 from hydra_flyte import ConfigurationError, NoEndpointError, hydra_run, hydra_sweep, sweep_status
-from hydra_flyte._errors import EndpointUnreachableError, SweepValidationError
+from hydra_flyte.errors import EndpointUnreachableError, SweepValidationError
 
 HERE = Path(__file__).resolve().parent
 CONF = str(HERE / "conf")

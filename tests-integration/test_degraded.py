@@ -1,7 +1,7 @@
 """Remote sweeps when a release moved a private symbol we use: same results, one warning, on the public path.
 
 Every private Flyte, Hydra and OmegaConf symbol hydra-flyte uses is a fast path (see
-hydra_flyte/_fallback.py). Here each is made missing in turn and a remote sweep runs against the
+hydra_flyte/compat/fallback.py). Here each is made missing in turn and a remote sweep runs against the
 loopback control plane. These libraries call most of those symbols themselves (flyte's runner
 calls `build_code_bundle`, Hydra's loader `_apply_overrides_to_config`, ...), so deleting one
 would break the library, not test us: the symbol is removed from hydra-flyte's view instead, by
@@ -18,15 +18,11 @@ import pytest
 from flyte_loopback import ControlPlane
 from hydra_tasks import fails_for_sgd, objective
 
-from hydra_flyte import (
-    RunFailedError,
-    SweepFailedError,
-    _fallback,
-    _flyte_private,
-    _hydra_private,
-    hydra_sweep,
-)
-from hydra_flyte import _omegaconf_private as _oc
+from hydra_flyte import RunFailedError, SweepFailedError, hydra_sweep
+from hydra_flyte.compat import fallback as _fallback
+from hydra_flyte.compat import flyte_private as _flyte_private
+from hydra_flyte.compat import hydra_private as _hydra_private
+from hydra_flyte.compat import omegaconf_private as _oc
 
 CONF = str(Path(__file__).resolve().parent / "conf")
 OVERRIDES = ["model=small,large", "optimizer.lr=0.25,0.5"]

@@ -20,7 +20,7 @@ from flyte_loopback import ControlPlane
 from hydra_tasks import objective
 
 from hydra_flyte import hydra_sweep, load_manifest
-from hydra_flyte._sweep_lock import SweepDirectoryInUseError
+from hydra_flyte.state.sweep_lock import SweepDirectoryInUseError
 
 HERE = Path(__file__).resolve().parent
 

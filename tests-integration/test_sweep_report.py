@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hydra_flyte import hydra_sweep, load_manifest, sweep_report
-from hydra_flyte._report import read_report_data
+from hydra_flyte.report.html import read_report_data
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONF = str(EXAMPLES / "conf")

@@ -18,7 +18,7 @@ from cli_helpers import summary_rows
 from flyte_hydra_cli import _flyte_private as fp
 from flyte_hydra_cli._run import run
 from flyte_hydra_cli._run_option_handling import RUN_OPTION_HANDLING as _RUN_OPTION_HANDLING
-from hydra_flyte import _fallback
+from hydra_flyte.compat import fallback as _fallback
 
 
 @pytest.fixture(autouse=True)

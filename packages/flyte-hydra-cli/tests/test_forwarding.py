@@ -18,7 +18,7 @@ from cli_helpers import flat, flyte, hydra_run, single_value
 import flyte_hydra_cli._flyte_private as fp
 import hydra_flyte
 from hydra_flyte import RunResult
-from hydra_flyte._summary import results_stream
+from hydra_flyte.state.summary import results_stream
 
 SCORE = ("fixture_tasks.py", "score")
 CONF = ("--config-path", "conf", "--config-name", "main")

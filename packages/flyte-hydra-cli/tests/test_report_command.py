@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli_helpers import LOCAL, flat, flyte, hydra_run, summary_rows
 
-from hydra_flyte._report import read_report_data
+from hydra_flyte.report.html import read_report_data
 
 
 def local_sweep(project: Path) -> Path:

@@ -158,7 +158,7 @@ def test_hydra_help_imports_neither_hydra_nor_core() -> None:
         "for args in (['--help'], ['hydra', '--help'], ['hydra', 'status', '--help'], ['hydra', 'rerun', '--help']):\n"
         "    r = CliRunner().invoke(main, args)\n"
         "    assert r.exit_code == 0, r.output\n"
-        "light = {'hydra_flyte', 'hydra_flyte._fallback', 'hydra_flyte._coexistence', 'hydra_flyte.settings_schema', 'hydra_flyte._errors', 'hydra_flyte.integration', 'hydra_flyte._overrides'}  # stdlib only\n"
+        "light = {'hydra_flyte', 'hydra_flyte._lazy', 'hydra_flyte.compat', 'hydra_flyte.config', 'hydra_flyte.compat.fallback', 'hydra_flyte.compat.coexistence', 'hydra_flyte.settings_schema', 'hydra_flyte.errors', 'hydra_flyte.integration', 'hydra_flyte.config.overrides'}  # stdlib only\n"
         "print([m for m in sys.modules if m in ('hydra', 'omegaconf') or m.startswith('hydra_flyte') and m not in light])\n"
     )
     out = subprocess.run(

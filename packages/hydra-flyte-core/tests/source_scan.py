@@ -16,7 +16,7 @@ PACKAGES = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Module:
-    name: str  # dotted, e.g. hydra_flyte._launcher
+    name: str  # dotted, e.g. hydra_flyte.engine.launcher
     path: Path
     package: str  # the packages/<dir> it belongs to
     is_package: bool
@@ -52,12 +52,15 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def runtime_nodes(tree: ast.AST) -> Iterator[tuple[ast.AST, bool]]:
-    """Every node run at some point (`if TYPE_CHECKING:` bodies left out), and whether it is inside a function."""
+def runtime_nodes(tree: ast.AST, *, type_checking: bool = False) -> Iterator[tuple[ast.AST, bool]]:
+    """Every node run at some point, and whether it is inside a function.
+
+    `if TYPE_CHECKING:` bodies are left out, unless `type_checking` (what a type checker reads too).
+    """
 
     def walk(node: ast.AST, in_function: bool) -> Iterator[tuple[ast.AST, bool]]:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if isinstance(child, ast.If) and _is_type_checking(child) and not type_checking:
                 for other in child.orelse:
                     yield other, in_function
                     yield from walk(other, in_function)
@@ -69,11 +72,12 @@ def runtime_nodes(tree: ast.AST) -> Iterator[tuple[ast.AST, bool]]:
     yield from walk(tree, False)
 
 
-def imports(module: Module) -> list[Import]:
-    """The imports `module` runs (module-level and function-level; not those under `if TYPE_CHECKING:`)."""
+def imports(module: Module, *, type_checking: bool = False) -> list[Import]:
+    """The imports `module` runs (module-level and function-level), and with `type_checking` those under
+    `if TYPE_CHECKING:` too."""
     package = module.name if module.is_package else module.name.rpartition(".")[0]
     found: list[Import] = []
-    for node, in_function in runtime_nodes(module.tree):
+    for node, in_function in runtime_nodes(module.tree, type_checking=type_checking):
         if isinstance(node, ast.Import):
             found += [Import(alias.name, (), node.lineno, in_function) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -93,11 +97,14 @@ def imports(module: Module) -> list[Import]:
     return found
 
 
-def import_graph() -> dict[str, list[Import]]:
-    """Our modules and the imports of our modules each one runs (a module importing itself left out)."""
+def import_graph(*, type_checking: bool = False) -> dict[str, list[Import]]:
+    """Our modules and the imports of our modules each one runs (a module importing itself left out);
+    with `type_checking`, the imports under `if TYPE_CHECKING:` too."""
     mods = modules()
     return {
-        name: [i for i in imports(module) if i.module in mods and i.module != name]
+        name: [
+            i for i in imports(module, type_checking=type_checking) if i.module in mods and i.module != name
+        ]
         for name, module in mods.items()
     }
 

@@ -13,8 +13,8 @@ from hydra.errors import ConfigCompositionException
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from hydra_flyte._compose import ReusingConfigLoader
-from hydra_flyte._hydra_private import hydra_app
+from hydra_flyte.compat.hydra_private import hydra_app
+from hydra_flyte.compose.configs import ReusingConfigLoader
 
 EXAMPLES_CONF = Path(__file__).resolve().parents[3] / "examples" / "conf"
 
@@ -146,7 +146,7 @@ def _sweep_configs(
     """Every job's config and Hydra config as the task saw them, in a real multirun; the loaders made."""
     from hydra.core.hydra_config import HydraConfig
 
-    from hydra_flyte._registration import ensure_launcher_registered
+    from hydra_flyte.engine.registration import ensure_launcher_registered
 
     loaders: list[ReusingConfigLoader] = []
     init = ReusingConfigLoader.__init__

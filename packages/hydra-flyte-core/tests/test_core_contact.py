@@ -1,4 +1,4 @@
-"""The outage clock of waiting (hydra_flyte._contact), with an injected clock and sleep: no real time.
+"""The outage clock of waiting (hydra_flyte.remote.contact), with an injected clock and sleep: no real time.
 
 Waiting through a real outage of the loopback control plane is tests-integration/test_sweep_faults.py.
 """
@@ -10,10 +10,10 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from hydra_flyte import ContactLostError, SweepFailedError, SweepUnconfirmedError
-from hydra_flyte._contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact, is_contact_lost
-from hydra_flyte._errors import ConfigurationError
-from hydra_flyte._results import JobOutcome
-from hydra_flyte._submit import LaunchSettings, settings_from_config
+from hydra_flyte.errors import ConfigurationError
+from hydra_flyte.remote.contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact, is_contact_lost
+from hydra_flyte.remote.submit import LaunchSettings, settings_from_config
+from hydra_flyte.results import JobOutcome
 
 
 class FakeTime:

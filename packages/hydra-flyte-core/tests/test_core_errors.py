@@ -6,7 +6,7 @@ import pytest
 from core_tasks import echo_config, no_config, objective
 
 from hydra_flyte import ConfigurationError, NoEndpointError, hydra_run, hydra_sweep
-from hydra_flyte._submit import JobSpec, LaunchSettings, run_name
+from hydra_flyte.remote.submit import JobSpec, LaunchSettings, run_name
 
 
 def run(conf_dir: str, **kwargs: object) -> object:

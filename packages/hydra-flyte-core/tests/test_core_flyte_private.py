@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import inspect
 
-from hydra_flyte import _flyte_private
+from hydra_flyte.compat import flyte_private as _flyte_private
 
 
 def test_flyte_run_builds_the_code_bundle_only_in_the_task_spec_builder_we_memoise() -> None:
@@ -129,7 +129,7 @@ def test_task_spec_memo_builds_once_per_task_and_settings(monkeypatch) -> None:
 
 
 def test_a_failure_while_patching_leaves_nothing_patched_and_the_depth_at_zero(monkeypatch) -> None:
-    from hydra_flyte import _fallback
+    from hydra_flyte.compat import fallback as _fallback
 
     utils = importlib.import_module(_flyte_private.BUNDLE_UTILS_MODULE)
     check = getattr(utils, _flyte_private.IN_DIRECTORY_CHECK)
@@ -173,7 +173,7 @@ def test_a_symbol_this_flyte_lacks_is_left_to_flyte_with_one_warning(monkeypatch
     err = capsys.readouterr().err
     assert err.count("hydra-flyte: warning:") == 1, err
     assert "flyte._code_bundle._utils._file_is_in_directory has changed shape" in err and "flyte 2." in err
-    from hydra_flyte import _fallback
+    from hydra_flyte.compat import fallback as _fallback
 
     _fallback.forget_all()
 
@@ -183,10 +183,10 @@ def test_nothing_private_is_looked_up_at_import_time() -> None:
     import sys
 
     code = (
-        "import hydra_flyte, hydra_flyte._flyte_private, hydra_flyte._hydra_private, hydra_flyte._omegaconf_private, "
-        "hydra_flyte._launcher, hydra_flyte._sdk, sys; "
+        "import hydra_flyte, hydra_flyte.compat.flyte_private, hydra_flyte.compat.hydra_private, hydra_flyte.compat.omegaconf_private, "
+        "hydra_flyte.engine.launcher, hydra_flyte.sdk.api, sys; "
         "print(sorted(m for m in ('flyte._code_bundle', 'flyte._run', "
-        "'hydra_flyte._job_runner') if m in sys.modules))"
+        "'hydra_flyte.compose.job_runner') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out

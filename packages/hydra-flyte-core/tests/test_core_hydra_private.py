@@ -10,15 +10,15 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from omegaconf import OmegaConf
 
-from hydra_flyte._hydra_private import hydra_app
-from hydra_flyte._launcher import FlyteLauncher
-from hydra_flyte._registration import ensure_launcher_registered
+from hydra_flyte.compat.hydra_private import hydra_app
+from hydra_flyte.engine.launcher import FlyteLauncher
+from hydra_flyte.engine.registration import ensure_launcher_registered
 
 
 def test_hydra_refuses_launchers_outside_hydra_plugins() -> None:
     """Why the launcher class lives under hydra_plugins: registering it elsewhere is not enough."""
     Plugins.instance().register(FlyteLauncher)
-    config = OmegaConf.create({"_target_": "hydra_flyte._launcher.FlyteLauncher"})
+    config = OmegaConf.create({"_target_": "hydra_flyte.engine.launcher.FlyteLauncher"})
     with pytest.raises(RuntimeError, match="not the hydra_plugins package"):
         Plugins.instance()._instantiate(config)
 
@@ -52,7 +52,7 @@ def test_batch_validation_is_recognised_and_drops_what_it_composes() -> None:
 
     from hydra.plugins.sweeper import Sweeper
 
-    from hydra_flyte._hydra_private import called_from_batch_validation
+    from hydra_flyte.compat.hydra_private import called_from_batch_validation
 
     class Loader:
         def __init__(self) -> None:
@@ -72,7 +72,7 @@ def test_batch_validation_is_recognised_and_drops_what_it_composes() -> None:
 
 def test_job_return_keeps_its_value_in_return_value_attribute() -> None:
     """Fails loudly when Hydra renames JobReturn._return_value (read by _hydra_private.job_value)."""
-    from hydra_flyte import _hydra_private
+    from hydra_flyte.compat import hydra_private as _hydra_private
 
     _hydra_private.RETURN_VALUE.forget()
     assert _hydra_private._job_return_value() is True
@@ -82,7 +82,7 @@ def test_job_return_keeps_its_value_in_return_value_attribute() -> None:
 def test_job_value_without_the_private_attribute_reads_the_public_property(monkeypatch) -> None:
     from hydra.core.utils import JobReturn, JobStatus
 
-    from hydra_flyte import _hydra_private
+    from hydra_flyte.compat import hydra_private as _hydra_private
 
     def gone() -> None:
         raise AttributeError("JobReturn._return_value is not there in this release")

@@ -1,4 +1,4 @@
-"""`hydra_flyte._job_runner.run_job` gives exactly what Hydra's `run_job` gives, and the internals it uses exist."""
+"""`hydra_flyte.compose.job_runner.run_job` gives exactly what Hydra's `run_job` gives, and the internals it uses exist."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ from hydra.core.utils import JobStatus, setup_globals
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from hydra_flyte import _job_runner, _yaml_snapshots
-from hydra_flyte._hydra_private import hydra_app
+from hydra_flyte.compat.hydra_private import hydra_app
+from hydra_flyte.compose import job_runner as _job_runner
+from hydra_flyte.compose import snapshots as _yaml_snapshots
 
 EXAMPLES_CONF = Path(__file__).resolve().parents[3] / "examples" / "conf"
 
@@ -348,7 +349,7 @@ def test_same_as_hydra_with_version_base_1_1(tmp_path: Path, conf_dir: str) -> N
             warnings.simplefilter("always")
             try:
                 with pytest.MonkeyPatch.context() as mp:
-                    mp.setattr("hydra_flyte._hydra_private.VERSION_BASE", "1.1")  # hydra_app's
+                    mp.setattr("hydra_flyte.compat.hydra_private.VERSION_BASE", "1.1")  # hydra_app's
                     run_both(tmp_path / who, conf_dir, "training", ["+v=1"])
             finally:
                 version.VersionBase.instance().version_base = saved  # may be the "unspecified" marker
@@ -646,7 +647,7 @@ def test_hydras_run_job_is_the_one_reproduced() -> None:
     source = inspect.getsource(hydra_utils.run_job)
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert digest == RUN_JOB_SOURCE_SHA256, (
-        "hydra.core.utils.run_job changed: compare it with hydra_flyte._job_runner.run_job, then update the hash"
+        "hydra.core.utils.run_job changed: compare it with hydra_flyte.compose.job_runner.run_job, then update the hash"
     )
 
 

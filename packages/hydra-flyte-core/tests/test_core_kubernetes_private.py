@@ -6,14 +6,14 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from hydra_flyte import _kubernetes_private as kp
+from hydra_flyte.compat import kubernetes_private as kp
 
 
 def test_the_parser_loads_without_the_kubernetes_client() -> None:
     # In a fresh interpreter: the fast path must apply (the file is where it is looked for) and
     # must not import the generated client.
     code = (
-        "import sys; from hydra_flyte._kubernetes_private import quantity_parser, loaded_from_file;"
+        "import sys; from hydra_flyte.compat.kubernetes_private import quantity_parser, loaded_from_file;"
         "p = quantity_parser(); print(loaded_from_file(), 'kubernetes' in sys.modules, p('1Gi'))"
     )
     out = subprocess.run(

@@ -16,8 +16,8 @@ from hydra_flyte import (
     rerun_failed,
     sweep_status,
 )
-from hydra_flyte._resume import RESUMABLE_SWEEPERS, prepare
-from hydra_flyte._submit import LaunchSettings
+from hydra_flyte.remote.resume import RESUMABLE_SWEEPERS, prepare
+from hydra_flyte.remote.submit import LaunchSettings
 
 
 def _sweep_with_a_failure(conf_dir: str, sweep_dir: Path) -> None:

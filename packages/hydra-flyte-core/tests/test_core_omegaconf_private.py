@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 from omegaconf import grammar_parser as omegaconf_grammar_parser
 from omegaconf.errors import GrammarParseError, InterpolationResolutionError
 
-from hydra_flyte import _omegaconf_private
-from hydra_flyte._omegaconf_private import interpolations_parsed_once
+from hydra_flyte.compat import omegaconf_private as _omegaconf_private
+from hydra_flyte.compat.omegaconf_private import interpolations_parsed_once
 
 CONFIG = {
     "a": 1,

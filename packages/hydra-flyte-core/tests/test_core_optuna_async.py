@@ -19,7 +19,7 @@ optuna = pytest.importorskip("optuna")  # every hatch environment that runs this
 from core_tasks import fails_when_sgd, objective  # noqa: E402
 
 from hydra_flyte import ConfigurationError, SweepFailedError, hydra_sweep  # noqa: E402
-from hydra_flyte._optuna_space import (  # noqa: E402
+from hydra_flyte.optuna.space import (  # noqa: E402
     Dimension,
     build_sampler,
     build_search_space,
@@ -102,7 +102,7 @@ def test_plugin_import_is_light_and_missing_optuna_names_the_pip_line() -> None:
         "import hydra_plugins.hydra_flyte_optuna_async\n"
         "loaded = 'optuna' in sys.modules\n"
         "sys.modules['optuna'] = None\n"
-        "from hydra_flyte._optuna_space import require_optuna\n"
+        "from hydra_flyte.optuna.space import require_optuna\n"
         "try:\n    require_optuna()\n    msg = ''\n"
         "except Exception as exc:\n    msg = str(exc)\n"
         "print(json.dumps({'loaded': loaded, 'msg': msg}))\n"
@@ -152,9 +152,9 @@ def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Finished trials count; an open trial whose job the manifest never planned is told FAIL and marked."""
-    from hydra_flyte._manifest import Manifest
-    from hydra_flyte._optuna_resume import RESUME_ATTR, resume_trials
-    from hydra_flyte._phases import FAILED, SUCCEEDED
+    from hydra_flyte.optuna.resume import RESUME_ATTR, resume_trials
+    from hydra_flyte.state.manifest import Manifest
+    from hydra_flyte.state.phases import FAILED, SUCCEEDED
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -188,8 +188,8 @@ def test_resume_sorts_the_sweeps_trials_and_re_asks_one_never_planned(
 def test_resume_names_the_settings_when_the_study_has_none_of_the_sweeps_trials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hydra_flyte._manifest import Manifest
-    from hydra_flyte._optuna_resume import find_study_name, resume_trials
+    from hydra_flyte.optuna.resume import find_study_name, resume_trials
+    from hydra_flyte.state.manifest import Manifest
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the sweep-id index
     storage = f"sqlite:///{tmp_path / 'study.db'}"

@@ -8,8 +8,8 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from hydra_flyte import _fallback  # noqa: E402
-from hydra_flyte import _optuna_private as op  # noqa: E402
+from hydra_flyte.compat import fallback as _fallback  # noqa: E402
+from hydra_flyte.compat import optuna_private as op  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,11 @@ import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
-from hydra_flyte import RunNameClashError
-from hydra_flyte._errors import NotSubmittedError
-from hydra_flyte._manifest import Manifest
-from hydra_flyte._outcomes import submission_failure_phase
-from hydra_flyte._ownership import is_already_exists, is_not_found, is_ours
-from hydra_flyte._submission_pool import SubmissionPool
+from hydra_flyte.engine.outcomes import submission_failure_phase
+from hydra_flyte.errors import NotSubmittedError
+from hydra_flyte.remote.ownership import is_already_exists, is_not_found, is_ours, name_clash
+from hydra_flyte.remote.submission_pool import SubmissionPool
+from hydra_flyte.state.manifest import Manifest
 
 
 def _flyte_already_exists() -> BaseException:
@@ -59,7 +58,7 @@ def test_the_clash_names_the_run_the_owner_its_manifest_and_the_fix(tmp_path, mo
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     earlier = Manifest.create(tmp_path / "A", sweep_id="hf-0000aaaa")
     earlier.plan([(0, ["x=1"], "nightly-0")])
-    clash = RunNameClashError(
+    clash = name_clash(
         "nightly-0",
         {"hydra-flyte-sweep": "hf-0000aaaa", "hydra-flyte-job": "0"},
         sweep_id="hf-0000bbbb",
@@ -70,7 +69,7 @@ def test_the_clash_names_the_run_the_owner_its_manifest_and_the_fix(tmp_path, mo
     assert str(earlier.path.resolve()) in text, "where the earlier sweep's manifest is"
     assert "sweep hf-0000bbbb did not submit it" in text and "Choose another run name" in text
     assert clash.owner_sweep == "hf-0000aaaa" and clash.run_name == "nightly-0"
-    foreign = RunNameClashError("nightly-0", {}, sweep_id="hf-0000bbbb", job_num=0)
+    foreign = name_clash("nightly-0", {}, sweep_id="hf-0000bbbb", job_num=0)
     assert "not part of any hydra-flyte sweep" in str(foreign) and foreign.owner_sweep is None
 
 
@@ -82,7 +81,7 @@ def test_the_clash_names_the_run_the_owner_its_manifest_and_the_fix(tmp_path, mo
         (ConnectionRefusedError("refused"), "PLANNED"),
         (ConnectError(Code.PERMISSION_DENIED, "no"), "SUBMIT_FAILED"),
         (ConnectError(Code.INVALID_ARGUMENT, "bad"), "SUBMIT_FAILED"),
-        (RunNameClashError("x-0", {}, sweep_id="hf-1", job_num=0), "SUBMIT_FAILED"),
+        (name_clash("x-0", {}, sweep_id="hf-1", job_num=0), "SUBMIT_FAILED"),
     ],
 )
 def test_what_a_failed_submission_leaves_the_record_in(error: BaseException, phase: str) -> None:
@@ -103,7 +102,7 @@ def test_a_halted_pool_submits_nothing_more_and_says_why() -> None:
         later = pool.submit(
             lambda: started.append("later") or "run-1", label="1", on_submitted=lambda run: None
         )
-        pool.halt(RunNameClashError("x-0", {}, sweep_id="hf-1", job_num=0))
+        pool.halt(name_clash("x-0", {}, sweep_id="hf-1", job_num=0))
         pool.halt(RuntimeError("a second reason is ignored"))
         gate.set()
         assert pending.result() == "run-0", "a submission under way finishes"

@@ -1,4 +1,4 @@
-"""The manifest's job phases and their rules (hydra_flyte._phases), against flyte's own ActionPhase."""
+"""The manifest's job phases and their rules (hydra_flyte.state.phases), against flyte's own ActionPhase."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from flyte.models import ActionPhase
 
-from hydra_flyte import _phases as ph
-from hydra_flyte._manifest import Manifest
+from hydra_flyte.state import phases as ph
+from hydra_flyte.state.manifest import Manifest
 
 OURS = [ph.PLANNED, ph.SUBMITTED, ph.UNCONFIRMED, ph.SUBMIT_FAILED, ph.NOT_SUBMITTED]
 

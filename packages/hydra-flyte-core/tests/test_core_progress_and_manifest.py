@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hydra_flyte._manifest import Manifest, find_manifest, format_summary
-from hydra_flyte._waiting import Progress
+from hydra_flyte.remote.waiting import Progress
+from hydra_flyte.state.manifest import Manifest, find_manifest, format_summary
 
 
 class _Terminal(io.StringIO):

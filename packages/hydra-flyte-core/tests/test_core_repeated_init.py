@@ -14,9 +14,9 @@ import flyte
 import flyte._initialize as flyte_initialize  # test-only: to restore flyte's global configuration
 import pytest
 
-from hydra_flyte import _flyte_private
-from hydra_flyte._flyte_private import configured_endpoint, current_init_config, init_config_pinned
-from hydra_flyte._repeated_init import init_from_config_reused
+from hydra_flyte.compat import flyte_private as _flyte_private
+from hydra_flyte.compat.flyte_private import configured_endpoint, current_init_config, init_config_pinned
+from hydra_flyte.remote.repeated_init import init_from_config_reused
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hydra_flyte import ConfigurationError, Manifest, sweep_report
-from hydra_flyte._report import read_report_data
+from hydra_flyte.report.html import read_report_data
 
 
 def remote_manifest(sweep_dir: Path) -> Manifest:

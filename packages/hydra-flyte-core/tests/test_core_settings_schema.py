@@ -8,8 +8,8 @@ import inspect
 from pathlib import Path
 
 from hydra_flyte import hydra_run, hydra_sweep
-from hydra_flyte._submit import LaunchSettings, settings_from_config
 from hydra_flyte.launcher_config import FlyteLauncherConf, launcher_node
+from hydra_flyte.remote.submit import LaunchSettings, settings_from_config
 from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, as_override, sdk_settings
 
 PACKAGES = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
-from hydra_flyte._submission_pool import PendingRun, SubmissionPool, call_with_retries, is_transient
+from hydra_flyte.remote.submission_pool import PendingRun, SubmissionPool, call_with_retries, is_transient
 
 
 def unavailable() -> Exception:

@@ -1,4 +1,4 @@
-"""The summary of a run or sweep (hydra_flyte._summary), rendered from manifest records: no runs needed."""
+"""The summary of a run or sweep (hydra_flyte.state.summary), rendered from manifest records: no runs needed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import logging
 import sys
 
-from hydra_flyte._manifest import JobRecord
-from hydra_flyte._summary import (
+from hydra_flyte.state.manifest import JobRecord
+from hydra_flyte.state.summary import (
     direction_of,
     format_value,
     print_summary,

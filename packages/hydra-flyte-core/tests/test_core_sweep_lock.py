@@ -13,7 +13,7 @@ import pytest
 from core_tasks import fails_when_sgd, objective
 
 from hydra_flyte import ConfigurationError, HydraFlyteError, hydra_sweep
-from hydra_flyte._sweep_lock import (
+from hydra_flyte.state.sweep_lock import (
     LOCK_NAME,
     SweepDirectoryInUseError,
     lock_sweep_dir,
@@ -67,7 +67,7 @@ def test_a_lock_left_by_a_killed_process_does_not_block(conf_dir: str, tmp_path:
     holder = textwrap.dedent(
         f"""
         import sys, time
-        from hydra_flyte._sweep_lock import lock_sweep_dir
+        from hydra_flyte.state.sweep_lock import lock_sweep_dir
         lock_sweep_dir({str(sweep_dir)!r}).describe(sweep_id="hf-killed")
         print("held", flush=True)
         time.sleep(600)

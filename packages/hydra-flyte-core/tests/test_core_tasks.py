@@ -6,7 +6,7 @@ import pytest
 from core_tasks import echo_config, no_config, optional_config, two_configs, with_config_param
 
 from hydra_flyte import ConfigurationError, dictconfig_parameter
-from hydra_flyte._tasks import check_task_kwargs, task_short_name
+from hydra_flyte.config.tasks import check_task_kwargs, task_short_name
 
 
 @pytest.mark.parametrize(

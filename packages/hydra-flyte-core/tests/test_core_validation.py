@@ -11,10 +11,10 @@ from core_tasks import echo_config, objective
 from hydra.errors import CompactHydraException
 
 from hydra_flyte import ConfigurationError, hydra_run, hydra_sweep
-from hydra_flyte._errors import EndpointUnreachableError, NoEndpointError, SweepValidationError
-from hydra_flyte._held_submissions import HeldSubmissions
-from hydra_flyte._submission_pool import SubmissionPool
-from hydra_flyte._validation import compact, host_and_port, probe_endpoint
+from hydra_flyte.config.validation import compact, host_and_port, probe_endpoint
+from hydra_flyte.errors import EndpointUnreachableError, NoEndpointError, SweepValidationError
+from hydra_flyte.remote.held_submissions import HeldSubmissions
+from hydra_flyte.remote.submission_pool import SubmissionPool
 
 
 def sweep(conf_dir: str, overrides: list[str], **kwargs: object) -> object:

@@ -16,8 +16,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from launcher_tasks import score
 
-from hydra_flyte import _coexistence
-from hydra_flyte._job_scope import run as hydra_flyte_run
+from hydra_flyte.compat import coexistence as _coexistence
+from hydra_flyte.engine.job_scope import run as hydra_flyte_run
 
 
 def fake_flyteplugins_hydra(root: Path) -> Path:

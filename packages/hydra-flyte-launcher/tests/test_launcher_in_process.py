@@ -18,8 +18,8 @@ from launcher_tasks import explode, score
 from omegaconf import DictConfig
 
 from hydra_flyte import NoEndpointError, RunFailedError, RunResult
-from hydra_flyte._job_scope import current_job
-from hydra_flyte._job_scope import run as hydra_flyte_run
+from hydra_flyte.engine.job_scope import current_job
+from hydra_flyte.engine.job_scope import run as hydra_flyte_run
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_config_option_defaults() -> None:
     launcher = node.node.launcher
     assert launcher._target_ == "hydra_plugins._hydra_flyte_core.FlyteLauncher"
     assert (launcher.mode, launcher.wait, launcher.wait_max_workers) == ("remote", True, 32)
-    assert node.node.callbacks.hydra_flyte_run._target_ == "hydra_flyte._run_callback.FlyteRunCallback"
+    assert node.node.callbacks.hydra_flyte_run._target_ == "hydra_flyte.engine.run_callback.FlyteRunCallback"
 
 
 def test_plugin_import_is_light() -> None:

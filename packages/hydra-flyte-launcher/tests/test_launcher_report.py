@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_flyte._report import read_report_data
+from hydra_flyte.report.html import read_report_data
 
 pytestmark = pytest.mark.slow
 

@@ -12,46 +12,51 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hydra_flyte._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "hydra_run": "._sdk",
-    "hydra_sweep": "._sdk",
-    "apply_task_env": "._task_env",
-    "dictconfig_parameter": "._tasks",
-    "FlyteLauncher": "._launcher",
-    "FlyteLauncherConf": ".launcher_config",
-    "register_launcher_config": ".launcher_config",
-    "RunResult": "._results",
-    "run": "._job_scope",
-    "sweep_status": "._sweeps",
-    "sweep_report": "._report",
-    "rerun_failed": "._sweeps",
-    "load_manifest": "._sweeps",
-    "Manifest": "._manifest",
-    "DryRunPlan": "._submit",
-    "wait_for": "._submit",
-    "JobOutcome": "._results",
-    "HydraFlyteError": "._errors",
-    "ConfigurationError": "._errors",
-    "NoEndpointError": "._errors",
-    "EndpointUnreachableError": "._errors",
-    "SweepValidationError": "._errors",
-    "InvalidJob": "._errors",
-    "RunFailedError": "._errors",
-    "SweepFailedError": "._errors",
-    "RunNameClashError": "._errors",
-    "ContactLostError": "._errors",
-    "SweepUnconfirmedError": "._errors",
+    "hydra_run": "hydra_flyte.sdk.api",
+    "hydra_sweep": "hydra_flyte.sdk.api",
+    "apply_task_env": "hydra_flyte.config.task_env",
+    "dictconfig_parameter": "hydra_flyte.config.tasks",
+    "FlyteLauncher": "hydra_flyte.engine.launcher",
+    "FlyteLauncherConf": "hydra_flyte.launcher_config",
+    "register_launcher_config": "hydra_flyte.launcher_config",
+    "RunResult": "hydra_flyte.results",
+    "run": "hydra_flyte.engine.job_scope",
+    "sweep_status": "hydra_flyte.remote.reattach",
+    "sweep_report": "hydra_flyte.report.html",
+    "rerun_failed": "hydra_flyte.remote.reattach",
+    "load_manifest": "hydra_flyte.remote.reattach",
+    "Manifest": "hydra_flyte.state.manifest",
+    "DryRunPlan": "hydra_flyte.remote.submit",
+    "wait_for": "hydra_flyte.remote.submit",
+    "JobOutcome": "hydra_flyte.results",
+    "HydraFlyteError": "hydra_flyte.errors",
+    "ConfigurationError": "hydra_flyte.errors",
+    "NoEndpointError": "hydra_flyte.errors",
+    "EndpointUnreachableError": "hydra_flyte.errors",
+    "SweepValidationError": "hydra_flyte.errors",
+    "InvalidJob": "hydra_flyte.errors",
+    "RunFailedError": "hydra_flyte.errors",
+    "SweepFailedError": "hydra_flyte.errors",
+    "RunNameClashError": "hydra_flyte.errors",
+    "ContactLostError": "hydra_flyte.errors",
+    "SweepUnconfirmedError": "hydra_flyte.errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from ._errors import (
+    from hydra_flyte.config.task_env import apply_task_env
+    from hydra_flyte.config.tasks import dictconfig_parameter
+    from hydra_flyte.engine.job_scope import run
+    from hydra_flyte.engine.launcher import FlyteLauncher
+    from hydra_flyte.errors import (
         ConfigurationError,
         ContactLostError,
         EndpointUnreachableError,
@@ -64,27 +69,13 @@ if TYPE_CHECKING:
         SweepUnconfirmedError,
         SweepValidationError,
     )
-    from ._job_scope import run
-    from ._launcher import FlyteLauncher
-    from ._manifest import Manifest
-    from ._report import sweep_report
-    from ._results import JobOutcome, RunResult
-    from ._sdk import hydra_run, hydra_sweep
-    from ._submit import DryRunPlan, wait_for
-    from ._sweeps import load_manifest, rerun_failed, sweep_status
-    from ._task_env import apply_task_env
-    from ._tasks import dictconfig_parameter
-    from .launcher_config import FlyteLauncherConf, register_launcher_config
+    from hydra_flyte.launcher_config import FlyteLauncherConf, register_launcher_config
+    from hydra_flyte.remote.reattach import load_manifest, rerun_failed, sweep_status
+    from hydra_flyte.remote.submit import DryRunPlan, wait_for
+    from hydra_flyte.report.html import sweep_report
+    from hydra_flyte.results import JobOutcome, RunResult
+    from hydra_flyte.sdk.api import hydra_run, hydra_sweep
+    from hydra_flyte.state.manifest import Manifest
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hydra_flyte' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

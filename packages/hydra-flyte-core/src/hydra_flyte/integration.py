@@ -8,58 +8,49 @@ point's `--help` imports neither Hydra nor the heavy parts of core.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hydra_flyte._lazy import lazy_exports
 
 _EXPORTS = {
-    # fences: a dependency's private symbol found on first use, with a public fallback (see _fallback)
-    "Private": "._fallback",
-    "expect": "._fallback",
-    "warn_if_other_plugin_installed": "._coexistence",
+    # fences: a dependency's private symbol found on first use, with a public fallback (see compat.fallback)
+    "Private": "hydra_flyte.compat.fallback",
+    "expect": "hydra_flyte.compat.fallback",
+    "warn_if_other_plugin_installed": "hydra_flyte.compat.coexistence",
     # phases of a job's run (one set, one rule for success and for having ended)
-    "SUCCEEDED": "._phases",
-    "is_success": "._phases",
-    "is_settled": "._phases",
-    "is_never_ran": "._phases",
-    "phase_name": "._phases",
+    "SUCCEEDED": "hydra_flyte.state.phases",
+    "is_success": "hydra_flyte.state.phases",
+    "is_settled": "hydra_flyte.state.phases",
+    "is_never_ran": "hydra_flyte.state.phases",
+    "phase_name": "hydra_flyte.state.phases",
     # sweeps
-    "is_hydra_override": "._overrides",
-    "format_summary": "._manifest",
+    "is_hydra_override": "hydra_flyte.config.overrides",
+    "format_summary": "hydra_flyte.state.manifest",
     # the summary a run or sweep prints when it ends (results on stdout, the rest on stderr)
-    "print_summary": "._summary",
-    "single_record": "._summary",
-    "results_on_stdout": "._summary",
-    "results_stream": "._summary",
-    "render": "._summary",
-    "document": "._summary",
-    "local_rerun_message": "._sweeps",
-    "Commands": "._interrupt",
-    "entry_point_commands": "._interrupt",
-    "require_plotly": "._report",
-    "sweep_report": "._report",
+    "print_summary": "hydra_flyte.state.summary",
+    "single_record": "hydra_flyte.state.summary",
+    "results_on_stdout": "hydra_flyte.state.summary",
+    "results_stream": "hydra_flyte.state.summary",
+    "render": "hydra_flyte.state.summary",
+    "document": "hydra_flyte.state.summary",
+    "local_rerun_message": "hydra_flyte.remote.reattach",
+    "Commands": "hydra_flyte.engine.interrupt",
+    "entry_point_commands": "hydra_flyte.engine.interrupt",
+    "require_plotly": "hydra_flyte.report.html",
+    "sweep_report": "hydra_flyte.report.html",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # for readers and type checkers; at run time each name is loaded by __getattr__
-    from ._coexistence import warn_if_other_plugin_installed  # noqa: F401
-    from ._fallback import Private, expect  # noqa: F401
-    from ._interrupt import Commands, entry_point_commands  # noqa: F401
-    from ._manifest import format_summary  # noqa: F401
-    from ._overrides import is_hydra_override  # noqa: F401
-    from ._phases import SUCCEEDED, is_never_ran, is_settled, is_success, phase_name  # noqa: F401
-    from ._report import require_plotly, sweep_report  # noqa: F401
-    from ._sweeps import local_rerun_message  # noqa: F401
+    from hydra_flyte.compat.coexistence import warn_if_other_plugin_installed  # noqa: F401
+    from hydra_flyte.compat.fallback import Private, expect  # noqa: F401
+    from hydra_flyte.config.overrides import is_hydra_override  # noqa: F401
+    from hydra_flyte.engine.interrupt import Commands, entry_point_commands  # noqa: F401
+    from hydra_flyte.remote.reattach import local_rerun_message  # noqa: F401
+    from hydra_flyte.report.html import require_plotly, sweep_report  # noqa: F401
+    from hydra_flyte.state.manifest import format_summary  # noqa: F401
+    from hydra_flyte.state.phases import SUCCEEDED, is_never_ran, is_settled, is_success, phase_name  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hydra_flyte.integration' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, "hydra_flyte"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import field, make_dataclass
 from typing import Any, Dict  # noqa: UP035 - OmegaConf needs typing generics on 3.10
 
-from .settings_schema import conf_fields
+from hydra_flyte.settings_schema import conf_fields
 
 LAUNCHER_GROUP = "hydra/launcher"
 LAUNCHER_NAME = "flyte"
 # Hydra calls no launcher for a run without --multirun; this callback gives such a run the
-# launcher's mode and waiting (see hydra_flyte._run_callback).
+# launcher's mode and waiting (see hydra_flyte.engine.run_callback).
 RUN_CALLBACK_NAME = "hydra_flyte_run"
-RUN_CALLBACK_TARGET = "hydra_flyte._run_callback.FlyteRunCallback"
+RUN_CALLBACK_TARGET = "hydra_flyte.engine.run_callback.FlyteRunCallback"
 
 
 #: Fields of `hydra.launcher` when `hydra/launcher=flyte` is selected: `_target_` and one field per

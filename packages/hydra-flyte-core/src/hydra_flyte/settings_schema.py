@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Dict, Optional  # noqa: UP035
 
-from ._errors import ConfigurationError
+from hydra_flyte.errors import ConfigurationError
 
 #: SDK entry points: which of them take a setting as a keyword.
 RUN_AND_SWEEP = ("hydra_run", "hydra_sweep")
@@ -97,7 +97,7 @@ def validate_reconnect_timeout(value: Any) -> float:
 
 MODES = ("local", "remote")
 
-#: The summary's formats (flyte's `-of` names, plus none): see hydra_flyte._summary.
+#: The summary's formats (flyte's `-of` names, plus none): see hydra_flyte.state.summary.
 SUMMARY_FORMATS = ("table", "table-simple", "json", "json-raw", "none")
 
 

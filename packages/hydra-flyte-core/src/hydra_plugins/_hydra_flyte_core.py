@@ -5,8 +5,8 @@ hydra-flyte-launcher makes it discoverable for `@hydra.main` apps; with hydra-fl
 hydra_flyte registers it itself when the SDK or the CLI launch a sweep.
 """
 
-from hydra_flyte._launcher import FlyteLauncher as _FlyteLauncher
+from hydra_flyte.engine.launcher import FlyteLauncher as _FlyteLauncher
 
 
 class FlyteLauncher(_FlyteLauncher):
-    """Runs every job of a Hydra sweep as a Flyte run (see hydra_flyte._launcher)."""
+    """Runs every job of a Hydra sweep as a Flyte run (see hydra_flyte.engine.launcher)."""

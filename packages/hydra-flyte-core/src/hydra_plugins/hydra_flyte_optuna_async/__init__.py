@@ -3,7 +3,7 @@
 Hydra imports this module on every app start (plugin discovery), so it holds only the config
 dataclasses and their ConfigStore entries, and names the sweeper class (importing it here is how
 Hydra's scan finds and registers it). Optuna is imported only when a sweep runs, by
-hydra_flyte._optuna_async.
+hydra_flyte.optuna.sweeper.
 
 Settings are those of `hydra/sweeper=optuna` (hydra-optuna-sweeper); see the package README.
 The sampler options live in the shared group `hydra/sweeper/sampler`: where hydra-optuna-sweeper

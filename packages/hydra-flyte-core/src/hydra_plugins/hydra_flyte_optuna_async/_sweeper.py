@@ -1,4 +1,4 @@
-"""The `hydra/sweeper=optuna_async` class, light: its work is done by hydra_flyte._optuna_async.
+"""The `hydra/sweeper=optuna_async` class, light: its work is done by hydra_flyte.optuna.sweeper.
 
 The leading underscore keeps Hydra's plugin scan from importing this module by itself; the
 package's __init__ imports the class, which is how the scan registers it.
@@ -19,7 +19,7 @@ class OptunaAsyncSweeper(Sweeper):
         self._impl: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
-        from hydra_flyte._optuna_async import OptunaAsyncSweep
+        from hydra_flyte.optuna.sweeper import OptunaAsyncSweep
 
         self._impl = OptunaAsyncSweep(**self._settings)
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)

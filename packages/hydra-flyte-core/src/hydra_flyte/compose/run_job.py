@@ -1,0 +1,61 @@
+"""Which `run_job` a launch runs each job with: hydra_flyte's job runner, or Hydra's own when this Hydra lacks what ours needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra_flyte.compat.hydra_private import JOB_RUNNER_HYDRA_SYMBOLS
+
+
+def job_runner() -> Any:
+    """`run_job(hydra_context=..., task_function=..., config=..., job_dir_key=..., job_subdir_key=..., job_end_callbacks=...)`.
+
+    hydra_flyte's job runner when this Hydra and OmegaConf have what it needs, else Hydra's own.
+    """
+    from hydra_flyte.compat.omegaconf_private import JOB_RUNNER_OMEGACONF_SYMBOLS
+
+    if JOB_RUNNER_HYDRA_SYMBOLS.available() and JOB_RUNNER_OMEGACONF_SYMBOLS.available():
+        from hydra_flyte.compose.job_runner import run_job
+
+        return run_job
+    return _hydras_run_job
+
+
+def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any) -> Any:
+    """One FlyteLauncher job through `job_runner()`: in its sweep directory, `on_job_end` held back.
+
+    The launcher calls `on_job_end` itself (in `engine.launch_end.job_end`), with the job's real outcome.
+    """
+    return job_runner()(
+        hydra_context=hydra_context,
+        task_function=task_function,
+        config=config,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+        job_end_callbacks=False,
+    )
+
+
+def _hydras_run_job(*, hydra_context: Any, job_end_callbacks: bool = True, **kwargs: Any) -> Any:
+    """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it)."""
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext
+
+    if not job_end_callbacks:
+        hydra_context = HydraContext(
+            config_loader=hydra_context.config_loader, callbacks=_WithoutJobEnd(hydra_context.callbacks)
+        )
+    return run_job(hydra_context=hydra_context, **kwargs)
+
+
+class _WithoutJobEnd:
+    """Hydra's callbacks with `on_job_end` held back."""
+
+    def __init__(self, callbacks: Any) -> None:
+        self._callbacks = callbacks
+
+    def on_job_end(self, **kwargs: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._callbacks, name)

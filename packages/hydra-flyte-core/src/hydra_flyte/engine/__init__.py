@@ -1,0 +1,1 @@
+"""A launch: FlyteLauncher and everything that starts a launch's jobs, waits for them and ends it."""

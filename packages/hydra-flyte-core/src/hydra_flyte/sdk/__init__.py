@@ -1,0 +1,1 @@
+"""The Python SDK's entry points: `hydra_run` and `hydra_sweep`."""

@@ -1,0 +1,289 @@
+"""The Python SDK: `hydra_run` and `hydra_sweep` compose configs with Hydra and run a task per job."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hydra_flyte.compat.hydra_private import job_value
+from hydra_flyte.config.overrides import sweep_overrides
+from hydra_flyte.config.task_env import DEFAULT_TASK_ENV_KEY
+from hydra_flyte.config.tasks import task_short_name
+from hydra_flyte.errors import (
+    ConfigurationError,
+    ContactLostError,
+    HydraFlyteError,
+    RunFailedError,
+    SweepFailedError,
+    SweepUnconfirmedError,
+)
+from hydra_flyte.remote.submit import JobSpec, ensure_endpoint, finish
+from hydra_flyte.results import JobOutcome
+from hydra_flyte.sdk.prepare import prepare, without_flyte_launcher_selection
+from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, as_override, keywords_for
+
+
+def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
+    """Hydra's composition error, as one paragraph that says where to look."""
+    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
+    job = getattr(exc, "job_overrides", None)
+    if job is not None:
+        where += f" for the job [{' '.join(job) or 'no overrides'}]"
+    text = str(exc).strip().replace("\n", " ")
+    return ConfigurationError(f"could not compose {where}: {text}")
+
+
+def _hydra_errors() -> tuple[type[BaseException], ...]:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return (HydraException, OmegaConfBaseException)
+
+
+def hydra_run(
+    task: Any,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    config_name: str | None = None,
+    overrides: Iterable[str] | str | None = (),
+    mode: str = DEFAULTS["mode"],
+    wait: bool = DEFAULTS["wait"],
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
+    run_options: Mapping[str, Any] | None = None,
+    task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    dry_run: bool = DEFAULTS["dry_run"],
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    summary: str = DEFAULTS["summary"],
+    **task_kwargs: Any,
+) -> Any:
+    """Compose one config and run `task` once with it.
+
+    Returns a RunResult (local mode, or remote with wait=True) or the submitted
+    `flyte.remote.Run` (remote with wait=False). Raises RunFailedError if the run fails, and
+    ContactLostError if the control plane stayed unreachable for `reconnect_timeout_seconds`
+    (after flyte's own reconnects) while waiting: the run's phase is then unconfirmed.
+
+    When the run ends its summary (overrides, phase, value, duration, URL) is printed on stdout,
+    as a table or, with `summary="json"`, one JSON document; `summary="none"` prints nothing.
+    While it runs, what else is printed (Hydra's logs, flyte's messages) goes to stderr.
+
+    Example::
+
+        result = hydra_run(pipeline, config_path="conf", config_name="training",
+                           overrides=["optimizer.lr=0.01"], dataset="digits", mode="local")
+        print(result.value)
+    """
+    from hydra_flyte.compat.hydra_private import hydra_app
+
+    launch = keywords_for("hydra_run", locals())
+    call, config_dir, override_list, settings = prepare(
+        task,
+        config_path=config_path,
+        overrides=overrides,
+        run_options=run_options,
+        task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+        launch=launch,
+    )
+    # Launcher fields were read into the settings; a single run has no launcher to give them to.
+    override_list = [o for o in override_list if not o.lstrip("+~").startswith("hydra.launcher.")]
+    sweeping = sweep_overrides(override_list)
+    if sweeping:
+        raise ConfigurationError(
+            f"hydra_run runs one job, but {', '.join(repr(s) for s in sweeping)} sweep(s) over several values: "
+            "use hydra_sweep (or --multirun on the command line), or give a single value."
+        )
+    if settings.mode == "remote" and not settings.dry_run:
+        ensure_endpoint()
+    job = JobSpec(settings=settings, job_num=None, overrides=tuple(override_list))
+
+    def task_function(cfg: Any) -> Any:
+        return finish(call.start(cfg, job), job)
+
+    import time
+
+    from hydra_flyte.state.summary import print_summary, results_on_stdout, single_record
+
+    def summarise(**outcome: Any) -> None:
+        if not settings.dry_run:
+            record = single_record(override_list, duration=time.monotonic() - started, **outcome)
+            print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
+
+    started = time.monotonic()
+    with results_on_stdout(), hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
+        try:
+            ret = hydra.run(config_name=config_name, task_function=task_function, overrides=override_list)
+        except (RunFailedError, ContactLostError) as exc:
+            summarise(error=exc)
+            raise
+        except HydraFlyteError:
+            raise
+        except _hydra_errors() as exc:
+            raise _composition_error(exc, config_name, config_dir) from exc
+        summarise(result=ret.return_value)
+    return ret.return_value
+
+
+def hydra_sweep(
+    task: Any,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    config_name: str | None = None,
+    overrides: Iterable[str] | str | None = (),
+    mode: str = DEFAULTS["mode"],
+    wait: bool = DEFAULTS["wait"],
+    wait_max_workers: int | None = DEFAULTS["wait_max_workers"],
+    submit_max_workers: int | None = DEFAULTS["submit_max_workers"],
+    run_options: Mapping[str, Any] | None = None,
+    task_env_key: str = DEFAULT_TASK_ENV_KEY,
+    dry_run: bool = DEFAULTS["dry_run"],
+    fail_fast: bool = DEFAULTS["fail_fast"],
+    abort_on_interrupt: bool = DEFAULTS["abort_on_interrupt"],
+    resume: str | os.PathLike[str] | None = DEFAULTS["resume"],
+    reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    report: bool = DEFAULTS["report"],
+    summary: str = DEFAULTS["summary"],
+    **task_kwargs: Any,
+) -> list[Any]:
+    """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
+
+    Remote jobs are submitted `submit_max_workers` at a time (each URL printed as it lands), then
+    waited on `wait_max_workers` at a time. Results come back in the order Hydra's BasicSweeper produces the jobs (for a custom
+    sweeper such as Optuna: the order its trials were launched). If any job fails, every job
+    still finishes and then SweepFailedError is raised with every job's outcome.
+
+    `resume` (a manifest, its sweep directory or a sweep id) finishes an earlier remote grid sweep
+    instead of starting one, with the same arguments: its succeeded jobs are kept (their values
+    returned), its unfinished runs waited on, and its failed or never-submitted jobs submitted anew.
+    With `hydra/sweeper=optuna_async` and `hydra.sweeper.storage` set, it continues the sweep's
+    study instead (hydra_flyte.optuna.resume).
+    While waiting, an unreachable control plane is retried for `reconnect_timeout_seconds` (after
+    flyte's own reconnects, about 36 s); the jobs still unfinished then are recorded UNCONFIRMED
+    in the manifest and SweepUnconfirmedError (a SweepFailedError, every outcome kept; an
+    unconfirmed job's error is a ContactLostError) says how to reattach.
+
+    Example::
+
+        results = hydra_sweep(pipeline, config_path="conf", config_name="training",
+                              overrides=["optimizer.lr=0.001,0.01,0.1"], dataset="digits", mode="local")
+        print([r.value for r in results])
+
+    When the sweep ends its summary is printed once on stdout: one row per job (overrides, phase,
+    value or error, duration, URL), the best job marked; `summary="json"` prints one JSON document
+    (the manifest's record fields) instead, `summary="none"` nothing. Progress, Hydra's logs and
+    flyte's messages go to stderr meanwhile.
+
+    `report=True` writes the sweep's HTML report beside its manifest when it ends (as
+    `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
+    """
+    from hydra_flyte.compat.hydra_private import hydra_app
+    from hydra_flyte.compose.heap import heap_frozen
+    from hydra_flyte.engine.job_scope import current_job
+    from hydra_flyte.engine.overlay import LaunchOverlay, launch_overlay
+    from hydra_flyte.engine.registration import ensure_launcher_registered
+    from hydra_flyte.state.sweep_lock import release_sweep_lock
+
+    launch = keywords_for("hydra_sweep", locals())
+    if resume is not None:
+        launch["resume"] = os.fspath(resume)
+    call, config_dir, override_list, settings = prepare(
+        task,
+        config_path=config_path,
+        overrides=overrides,
+        run_options=run_options,
+        task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+        launch=launch,
+    )
+    user_overrides = without_flyte_launcher_selection(override_list)
+    if settings.mode == "remote" and not settings.dry_run:
+        ensure_endpoint()
+
+    def task_function(cfg: Any) -> Any:
+        job = current_job()
+        assert job is not None, "hydra_sweep's task function runs only inside FlyteLauncher"
+        return call.start(cfg, job)
+
+    outcomes: list[JobOutcome] = []
+
+    def record(job_num: int, ret: Any) -> None:
+        from hydra.core.utils import JobStatus
+
+        failed = ret.status is not JobStatus.COMPLETED
+        outcomes.append(
+            JobOutcome(
+                job_num=job_num,
+                overrides=list(ret.overrides or []),
+                result=None if failed else job_value(ret),
+                error=job_value(ret) if failed else None,
+            )
+        )
+
+    # Every setting reaches the launcher as its field (run options through the overlay: they may
+    # hold values an override cannot carry); an unset resume is left out.
+    launcher_overrides = ["hydra/launcher=flyte"] + [
+        as_override(s.name, getattr(settings, s.name))
+        for s in SETTINGS
+        if s.name != "run_options" and not (s.name == "resume" and settings.resume is None)
+    ]
+    overlay = LaunchOverlay(
+        run_options=settings.run_options,
+        on_job_finished=record,
+        task_name=str(task.name),
+        task_env_key=task_env_key,
+        check_job=call.check,
+        plan_job=call.start,
+    )
+    from hydra_flyte.state.summary import flush_pending, results_on_stdout
+
+    token = launch_overlay().set(overlay)
+    try:
+        # The whole sweep, batch validation included, gets what FlyteLauncher gives each launch.
+        with (
+            results_on_stdout(),
+            hydra_app(config_dir, job_name=task_short_name(task)) as hydra,
+            heap_frozen(),
+            contextlib.ExitStack() as at_end,
+        ):
+            at_end.callback(flush_pending)  # a sweeper that launched in batches: its summary, once
+            ensure_launcher_registered()
+            try:
+                hydra.multirun(
+                    config_name=config_name,
+                    task_function=task_function,
+                    overrides=launcher_overrides + user_overrides,
+                )
+            except HydraFlyteError:
+                if not outcomes:  # else the launch's own report (fail-fast, lost contact) of recorded jobs
+                    raise
+            except _hydra_errors() as exc:
+                raise _composition_error(exc, config_name, config_dir) from exc
+            except Exception as exc:
+                # A sweeper reading a failed job's return_value re-raises that job's error: every
+                # outcome is recorded, SweepFailedError below reports them all. Anything else (the
+                # sweeper's own failure, even after good batches) is the sweep's failure.
+                if not _is_a_jobs_error(exc, outcomes):
+                    raise
+    finally:
+        launch_overlay().reset(token)
+        for lock in overlay.sweep_locks:  # the sweep has ended: its directory is free again
+            release_sweep_lock(lock)
+    outcomes.sort(key=lambda o: o.job_num)
+    if any(isinstance(o.error, ContactLostError) for o in outcomes):
+        raise SweepUnconfirmedError(outcomes)
+    if any(not o.ok for o in outcomes):
+        raise SweepFailedError(outcomes)
+    return [o.result for o in outcomes]
+
+
+def _is_a_jobs_error(exc: BaseException, outcomes: list[JobOutcome]) -> bool:
+    """True if `exc` (or what it wraps) is the error a recorded job ended with."""
+    errors = {id(o.error) for o in outcomes if o.error is not None}
+    seen: BaseException | None = exc
+    while seen is not None:
+        if id(seen) in errors:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
