@@ -1,7 +1,8 @@
 """What the CLI hands to hydra_flyte and to Flyte's initialisation, for every option.
 
-These tests replace hydra_flyte.hydra_run/hydra_sweep and the CLI's Flyte initialisation with
-recorders (named as such: `RecordingCore`), because what they check is the CLI's mapping of
+These tests replace what the CLI calls in core (`hydra_flyte.integration.run_with_settings` and
+`sweep_with_settings`, hydra_run/hydra_sweep with the settings the CLI built) and the CLI's Flyte
+initialisation with recorders (named as such: `RecordingCore`), because what they check is the CLI's mapping of
 flags to calls, including remote submissions that need a control plane. The real local path is
 covered in test_run_local.py; the real remote path by the integration suite.
 """
@@ -17,7 +18,8 @@ from cli_helpers import flat, flyte, hydra_run, single_value
 
 import flyte_hydra_cli._flyte_private as fp
 import hydra_flyte
-from hydra_flyte import RunResult
+from hydra_flyte import RunResult, integration
+from hydra_flyte.settings_schema import DEFAULTS, LaunchSettings, sdk_settings
 from hydra_flyte.state.summary import results_stream
 
 SCORE = ("fixture_tasks.py", "score")
@@ -44,21 +46,33 @@ class FakeRun:
         return (0.25,)
 
 
+def _flat(
+    entry: str, task: Any, settings: LaunchSettings, task_kwargs: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """One call as hydra_run/hydra_sweep would take it: the entry point's settings as keywords, the task inputs."""
+    values = {s.name: getattr(settings, s.name) for s in sdk_settings(entry)}
+    return {"task": task.short_name, **kwargs, **values, **task_kwargs}
+
+
 @dataclass
 class RecordingCore:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     inits: list[dict[str, Any]] = field(default_factory=list)
     run: FakeRun = field(default_factory=FakeRun)
 
-    def hydra_run(self, task: Any, **kwargs: Any) -> Any:
-        self.calls.append(("hydra_run", {"task": task.short_name, **kwargs}))
-        if kwargs["mode"] == "remote" and not kwargs["wait"]:
+    def hydra_run(
+        self, task: Any, *, settings: LaunchSettings, task_kwargs: dict[str, Any], **kwargs: Any
+    ) -> Any:
+        self.calls.append(("hydra_run", _flat("hydra_run", task, settings, task_kwargs, **kwargs)))
+        if settings.mode == "remote" and not settings.wait:
             return self.run
         return RunResult([1.5], url="http://flyte.example/runs/r1")
 
-    def hydra_sweep(self, task: Any, **kwargs: Any) -> Any:
-        self.calls.append(("hydra_sweep", {"task": task.short_name, **kwargs}))
-        if kwargs["mode"] == "remote" and not kwargs["wait"]:
+    def hydra_sweep(
+        self, task: Any, *, settings: LaunchSettings, task_kwargs: dict[str, Any], **kwargs: Any
+    ) -> Any:
+        self.calls.append(("hydra_sweep", _flat("hydra_sweep", task, settings, task_kwargs, **kwargs)))
+        if settings.mode == "remote" and not settings.wait:
             return [self.run, self.run]
         return [RunResult([0.5]), RunResult([0.75])]
 
@@ -73,8 +87,8 @@ class RecordingCore:
 @pytest.fixture
 def core(monkeypatch: pytest.MonkeyPatch) -> RecordingCore:
     recorder = RecordingCore()
-    monkeypatch.setattr(hydra_flyte, "hydra_run", recorder.hydra_run)
-    monkeypatch.setattr(hydra_flyte, "hydra_sweep", recorder.hydra_sweep)
+    monkeypatch.setattr(integration, "run_with_settings", recorder.hydra_run)
+    monkeypatch.setattr(integration, "sweep_with_settings", recorder.hydra_sweep)
     monkeypatch.setattr(fp, "initialize_config", recorder.initialize_config)
     return recorder
 
@@ -292,7 +306,7 @@ def test_sweep_defaults_leave_submission_concurrency_to_core(project, core) -> N
     assert result.exit_code == 0, result.output
     call = core.last
     assert (call["dry_run"], call["fail_fast"], call["abort_on_interrupt"]) == (False, False, False)
-    assert "submit_max_workers" not in call  # hydra_sweep's own default applies
+    assert call["submit_max_workers"] == DEFAULTS["submit_max_workers"]  # core's own default applies
 
 
 def test_sweep_flags_are_forwarded_to_hydra_sweep(project, core) -> None:
@@ -323,26 +337,26 @@ def test_dry_run_of_a_single_run_prints_the_plan(project, core, monkeypatch) -> 
     )  # fmt: skip
     seen: list[dict[str, Any]] = []
 
-    def planning_run(task: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs)
+    def planning_run(task: Any, *, settings: LaunchSettings, **kwargs: Any) -> Any:
+        seen.append(settings)
         return plan
 
-    monkeypatch.setattr(hydra_flyte, "hydra_run", planning_run)
+    monkeypatch.setattr(integration, "run_with_settings", planning_run)
     result = hydra_run(*CONF, "--dry-run", "--follow", *SCORE, "--cfg", "optimizer.lr=0.5")
     assert result.exit_code == 0, result.output
-    assert seen[-1]["dry_run"] is True
+    assert seen[-1].dry_run is True
     assert result.stdout.splitlines() == [plan.describe()]
     assert "optimizer.lr=0.5" in plan.describe() and "cpu=2" in plan.describe()
     assert core.run.calls == []  # --follow followed nothing: nothing was submitted
 
 
 def test_dry_run_of_a_sweep_prints_only_what_core_printed(project, core, monkeypatch) -> None:
-    def planning_sweep(task: Any, **kwargs: Any) -> Any:
-        assert kwargs["dry_run"] is True
+    def planning_sweep(task: Any, *, settings: LaunchSettings, **kwargs: Any) -> Any:
+        assert settings.dry_run is True
         print("job 0 [training.epochs=1]: planned", file=results_stream())
         return [hydra_flyte.DryRunPlan(0, ("training.epochs=1",), "fixture.score", "x-0", "remote", {})]
 
-    monkeypatch.setattr(hydra_flyte, "hydra_sweep", planning_sweep)
+    monkeypatch.setattr(integration, "sweep_with_settings", planning_sweep)
     result = hydra_run(*CONF, "-m", "--dry-run", *SCORE, "--cfg", "training.epochs=1")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["job 0 [training.epochs=1]: planned"]
@@ -358,7 +372,7 @@ def test_ctrl_c_exits_130_without_a_traceback(project, core, monkeypatch, marked
             interrupt.aborted = []  # type: ignore[attr-defined]
         raise interrupt
 
-    monkeypatch.setattr(hydra_flyte, "hydra_sweep", interrupted)
+    monkeypatch.setattr(integration, "sweep_with_settings", interrupted)
     result = hydra_run(*CONF, "-m", *SCORE, "--cfg", "training.epochs=1,2")
     assert result.exit_code == 130, result.output
     assert "Traceback" not in result.output

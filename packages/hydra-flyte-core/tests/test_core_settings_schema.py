@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra_flyte import hydra_run, hydra_sweep
 from hydra_flyte.launcher_config import FlyteLauncherConf, launcher_node
 from hydra_flyte.remote.submit import LaunchSettings, settings_from_config
-from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, as_override, sdk_settings
+from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, sdk_settings
 
 PACKAGES = Path(__file__).resolve().parents[2]
 
@@ -78,9 +78,3 @@ def test_no_setting_default_is_written_outside_the_schema() -> None:
                         if kw.value.value in (32, 16, 600, 600.0) and not isinstance(kw.value.value, bool):
                             found.append(f"{path.name}:{node.lineno} default={kw.value.value}")
     assert not found, found
-
-
-def test_override_text() -> None:
-    assert as_override("wait", True) == "hydra.launcher.wait=true"
-    assert as_override("wait_max_workers", None) == "hydra.launcher.wait_max_workers=null"
-    assert as_override("resume", "/a/it's") == "hydra.launcher.resume='/a/it\\'s'"

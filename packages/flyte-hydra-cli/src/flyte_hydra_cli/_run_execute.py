@@ -12,7 +12,7 @@ from typing import Any
 
 import rich_click as click
 
-from hydra_flyte.settings_schema import BY_NAME  # light: stdlib only
+from hydra_flyte.settings_schema import BY_NAME, LaunchSettings  # light: stdlib only
 
 from . import _flyte_private as fp
 from ._run_completion import _run_ctx
@@ -30,7 +30,6 @@ def _execute(
     task_kwargs: dict[str, Any],
 ) -> None:
     """Initialise Flyte like `flyte run`, run or sweep through hydra_flyte, print the outcome."""
-    import hydra_flyte
     from hydra_flyte import (
         ConfigurationError,
         ContactLostError,
@@ -51,24 +50,23 @@ def _execute(
         _fail(ctx, f"could not initialise Flyte from its configuration: {type(exc).__name__}: {exc}", exc)
 
     entry = "hydra_sweep" if settings.multirun else "hydra_run"
-    launch = getattr(hydra_flyte, entry)
-    common: dict[str, Any] = {
-        "config_path": settings.config_path,
-        "config_name": settings.config_name,
-        "overrides": overrides,
-        "mode": settings.mode,
-        "run_options": settings.run_options,
-        "task_env_key": settings.task_env_key,
-        # The settings this entry point takes; a flag not given (None) leaves core's default.
-        **{
-            name: value
-            for name, value in settings.launch.items()
-            if entry in BY_NAME[name].sdk and value is not None
-        },
+    # The launch settings, built once here and handed to the launch whole: the flags this entry point
+    # takes (a flag not given, None, leaves core's default), the mode and run options.
+    fields = {
+        name: value
+        for name, value in settings.launch.items()
+        if entry in BY_NAME[name].sdk and value is not None
     }
-    common["wait"] = settings.wait and not settings.follow
+    fields["wait"] = settings.wait and not settings.follow
     # hydra_flyte prints the one summary, as `flyte -of` asks (a followed run's comes after its logs).
-    common["summary"] = "none" if settings.follow and not settings.dry_run else fp.output_format(ctx)
+    fields["summary"] = "none" if settings.follow and not settings.dry_run else fp.output_format(ctx)
+    try:
+        launch_settings = LaunchSettings(mode=settings.mode, run_options=settings.run_options, **fields)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
+    from hydra_flyte.integration import run_with_settings, sweep_with_settings
+
+    launch = sweep_with_settings if settings.multirun else run_with_settings
     # Flyte sets --env variables in a remote run's container but not in a local run; a local run
     # (in this process) gets them in os.environ for its duration instead.
     local_env = settings.run_options.get("env_vars") if settings.mode == "local" else None
@@ -81,7 +79,15 @@ def _execute(
     try:
         # stdout carries the results alone: flyte's messages, Hydra's logs and progress go to stderr.
         with results_on_stdout(), _environment(local_env), entry_point_commands(commands):
-            results = launch(task, **common, **task_kwargs)
+            results = launch(
+                task,
+                settings=launch_settings,
+                config_path=settings.config_path,
+                config_name=settings.config_name,
+                overrides=overrides,
+                task_env_key=settings.task_env_key,
+                task_kwargs=task_kwargs,
+            )
             if settings.follow and not settings.dry_run:
                 results = _follow(ctx, results, overrides, started)
     except ConfigurationError as exc:

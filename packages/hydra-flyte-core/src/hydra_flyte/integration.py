@@ -37,6 +37,9 @@ _EXPORTS = {
     "Commands": "hydra_flyte.engine.interrupt",
     "entry_point_commands": "hydra_flyte.engine.interrupt",
     "require_plotly": "hydra_flyte.report.html",
+    # hydra_run / hydra_sweep with the launch settings built by the entry point, handed over whole
+    "run_with_settings": "hydra_flyte.sdk.api",
+    "sweep_with_settings": "hydra_flyte.sdk.api",
     "sweep_report": "hydra_flyte.report.html",
 }
 
@@ -49,6 +52,7 @@ if TYPE_CHECKING:  # for readers and type checkers; at run time each name is loa
     from hydra_flyte.engine.interrupt import Commands, entry_point_commands  # noqa: F401
     from hydra_flyte.remote.reattach import local_rerun_message  # noqa: F401
     from hydra_flyte.report.html import require_plotly, sweep_report  # noqa: F401
+    from hydra_flyte.sdk.api import run_with_settings, sweep_with_settings  # noqa: F401
     from hydra_flyte.state.manifest import format_summary  # noqa: F401
     from hydra_flyte.state.phases import SUCCEEDED, is_never_ran, is_settled, is_success, phase_name  # noqa: F401
 

@@ -203,6 +203,7 @@ class LaunchSettings:
     )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "wait", bool(self.wait))  # (frozen) wait=1 is a yes, as it always was
         validate_mode(self.mode)
         validate_summary(self.summary)
         validate_reconnect_timeout(self.reconnect_timeout_seconds)
@@ -300,19 +301,6 @@ def _plain(options: Any) -> Any:
     if isinstance(options, DictConfig):
         return OmegaConf.to_container(options, resolve=True)
     return dict(options) if isinstance(options, Mapping) else options
-
-
-def as_override(name: str, value: Any) -> str:
-    """`hydra.launcher.<name>=<value>` as Hydra override text (None -> null, True -> true, strings quoted)."""
-    if value is None:
-        text = "null"
-    elif isinstance(value, bool):
-        text = str(value).lower()
-    elif isinstance(value, str):
-        text = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    else:
-        text = str(value)
-    return f"hydra.launcher.{name}={text}"
 
 
 def launcher_fields() -> list[str]:

@@ -4,49 +4,59 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides
 from omegaconf import DictConfig
 
 from hydra_flyte.engine.outcomes import planned
-from hydra_flyte.engine.overlay import _overlay
+from hydra_flyte.remote.submit import JobSpec
+
+if TYPE_CHECKING:
+    from hydra.types import HydraContext
+
+    from hydra_flyte.engine.launch import Launch
+    from hydra_flyte.remote.held_submissions import HeldSubmissions
+    from hydra_flyte.remote.waiting import Progress
+    from hydra_flyte.settings_schema import LaunchSettings
+    from hydra_flyte.state.manifest import Manifest
 
 log = logging.getLogger("hydra_flyte.engine.launcher")  # the logger these messages always had
 
 
 def start_job(
-    launcher: Any,
+    launch: Launch,
     sweep_config: DictConfig,
     overrides: Sequence[str],
     idx: int,
-    settings: Any,
-    pool: Any,
-    manifest: Any,
-    progress: Any,
+    pool: HeldSubmissions | None,
+    progress: Progress | None,
     existing: Any = None,
-) -> tuple[JobReturn, Any, DictConfig]:
-    """Run one composed job's task function in a job scope (which starts, asks for, or plans its run)."""
+) -> tuple[JobReturn, JobSpec, DictConfig]:
+    """Run one composed job's task function in a job scope (which starts, asks for, or plans its run).
+
+    `existing`: a resumed job's run of this sweep (or the result the manifest kept), used instead of submitting.
+    """
     from hydra_flyte.compose.run_job import run_sweep_job
     from hydra_flyte.engine.job_scope import job_scope
-    from hydra_flyte.remote.submit import JobSpec, run_name
+    from hydra_flyte.remote.submit import run_name
     from hydra_flyte.state.phases import PLANNED
 
-    assert launcher.config is not None and launcher.hydra_context is not None
-    assert launcher.task_function is not None
+    settings, manifest = launch.settings, launch.manifest
     log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
     if manifest is not None and settings.mode == "local":
         from hydra_flyte.engine.local_sweep import run_local_job
 
         if progress is not None:
             progress.local_job_started()
-        done = run_local_job(launcher, sweep_config, overrides, idx, settings, manifest)
+        done = run_local_job(launch, sweep_config, overrides, idx)
         if progress is not None:
             progress.local_job_finished(ok=done[0].status is JobStatus.COMPLETED)
         return done
 
     def recorded(run: Any) -> None:
-        launcher.durations.submitted(idx)
+        assert manifest is not None
+        launch.durations.submitted(idx)
         if manifest.jobs[idx].phase == PLANNED:  # a resumed job's run may be further on already
             manifest.submitted(idx, run_name=run.name, url=run.url)
         if progress is not None:
@@ -54,6 +64,7 @@ def start_job(
 
     def planned_now() -> None:
         """The script reads its run inside main: it is sent now, so its name goes on disk first."""
+        assert manifest is not None
         if idx not in manifest.jobs:  # (a resumed job's record is there already)
             manifest.plan([(idx, tuple(overrides), run_name(job))])
 
@@ -68,29 +79,29 @@ def start_job(
         existing=existing,
         before_send=planned_now if manifest is not None else None,
     )
-    overlay = _overlay.get()
+    overlay = launch.overlay
     if (
         settings.dry_run
         and overlay is not None
         and overlay.plan_job is not None
-        and _plain_callbacks(launcher.hydra_context)
+        and _plain_callbacks(launch.hydra_context)
     ):
         # The SDK's own task call needs no job directory, logging or snapshots to say what it would run.
         return planned(overlay.plan_job, sweep_config, job), job, sweep_config
     with job_scope(job):
         ret = run_sweep_job(
-            hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=sweep_config
+            hydra_context=launch.hydra_context, task_function=launch.task_function, config=sweep_config
         )
-    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    configure_log(launch.config.hydra.hydra_logging, launch.config.hydra.verbose)
     return ret, job, sweep_config
 
 
-def _resuming(manifest: Any, idx: int, settings: Any) -> bool:
+def _resuming(manifest: Manifest | None, idx: int, settings: LaunchSettings) -> bool:
     """A resumed sweep's job: its run name is the manifest's (a new attempt's is `<name>-r<k>`)."""
     return manifest is not None and settings.resume is not None and idx in manifest.jobs
 
 
-def _plain_callbacks(hydra_context: Any) -> bool:
+def _plain_callbacks(hydra_context: HydraContext) -> bool:
     from hydra_flyte.compose.job_runner import only_our_callbacks
 
     return only_our_callbacks(hydra_context.callbacks)

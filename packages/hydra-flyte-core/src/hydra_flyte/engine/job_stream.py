@@ -1,10 +1,10 @@
-"""Jobs started one at a time through FlyteLauncher and handed back as each finishes.
+"""Jobs of a launch started one at a time and handed back as each finishes (FlyteLauncher.job_stream).
 
-`FlyteLauncher.launch` is batch-shaped: it submits every job it is given, then waits for all of
+`FlyteLauncher.launch` is batch-shaped (engine.batch): it submits every job it is given, then waits for all of
 them. A sweeper that keeps a fixed number of trials in flight (hydra/sweeper=optuna_async) needs
 the two halves apart: `start` composes one job and submits its run at once (the URL is printed
 when the control plane confirms it), and `next_finished` blocks until any started job is done.
-Each job goes through the launcher's own steps (composition, Hydra's run_job, the manifest, the
+Each job goes through the launch's own steps (composition, Hydra's run_job, the manifest, the
 progress counts, waiting with `finish_all`, `on_job_end`), so its directory, `.hydra/`
 snapshots, run name, labels and manifest record are those of any other sweep's job.
 
@@ -20,50 +20,40 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import DictConfig
 
 from hydra_flyte.compat.hydra_private import job_value
-
-if TYPE_CHECKING:
-    from hydra_flyte.engine.launcher import FlyteLauncher
+from hydra_flyte.engine.launch import Launch
+from hydra_flyte.remote.submit import JobSpec
 
 log = logging.getLogger(__name__)
-
-
-def can_stream(launcher: Any) -> bool:
-    """True if `launcher` is a FlyteLauncher whose jobs go remote and are waited on."""
-    if not callable(
-        getattr(launcher, "job_stream", None)
-    ):  # (FlyteLauncher's; no import of it: it imports us)
-        return False
-    settings = launcher.settings()
-    return settings.mode == "remote" and settings.wait and not settings.dry_run
 
 
 class JobStream:
     """Start jobs of one sweep whenever the caller likes; collect them in the order they finish."""
 
-    def __init__(self, launcher: Any, *, total: int, stack: contextlib.ExitStack) -> None:
+    def __init__(self, launch: Launch, *, total: int, stack: contextlib.ExitStack) -> None:
         from hydra.core.utils import configure_log, setup_globals
 
         from hydra_flyte.remote.waiting import Progress
 
         setup_globals()
-        config = launcher.config
+        config = launch.config
         configure_log(config.hydra.hydra_logging, config.hydra.verbose)
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        self._launcher = launcher
-        self.settings = launcher.settings()
-        self.manifest = launcher._manifest_for(self.settings, sweep_dir)
+        self._launch = launch
+        self.settings = launch.settings
+        self.manifest = launch.manifest_for(sweep_dir)
         self.progress = Progress(total)
         if self.manifest is not None:  # whatever happens, what was submitted is on disk
             stack.callback(self.manifest.save)
-        self._pool = launcher._remote_submission(self.settings, stack)
+        self._pool = launch.remote_submission(stack)
         self._done: queue.Queue[tuple[int, Any]] = queue.Queue()
-        self._jobs: dict[int, tuple[JobReturn, Any, Any]] = {}
+        self._jobs: dict[int, tuple[JobReturn, JobSpec, DictConfig]] = {}
         self._runs: dict[int, Any] = {}  # what each unfinished job's task function returned (a PendingRun)
         self._aborted = False
         self._released = False  # the first job's submission is held until it is checked
@@ -85,12 +75,12 @@ class JobStream:
         """
         from hydra_flyte.engine.job_start import start_job
         from hydra_flyte.engine.outcomes import compact_job_errors, invalid_job
-        from hydra_flyte.remote.submit import JobSpec, probe_before_submitting, run_name
+        from hydra_flyte.remote.submit import probe_before_submitting, run_name
 
-        launcher: FlyteLauncher = self._launcher
+        launch = self._launch
         overrides = tuple(overrides)
-        config = launcher._compose(overrides, job_num, self.settings)
-        launcher._raise_if_invalid([launcher._invalid_config(config, job_num, overrides)])
+        config = launch.compose(overrides, job_num)
+        launch.raise_if_invalid([launch.invalid_config(config, job_num, overrides)])
         if self.manifest is not None and not (self.resuming and job_num in self.manifest.jobs):
             # the run's name is on disk before it is submitted
             planned = JobSpec(settings=self.settings, job_num=job_num, overrides=overrides,
@@ -99,21 +89,13 @@ class JobStream:
         first = not self._released
         try:
             ret, job, config = start_job(
-                launcher,
-                config,
-                overrides,
-                job_num,
-                self.settings,
-                self._pool,
-                self.manifest,
-                self.progress,
-                existing,
+                launch, config, overrides, job_num, self._pool, self.progress, existing
             )
             if first:
-                launcher._raise_if_invalid([invalid_job(ret, job)])
+                launch.raise_if_invalid([invalid_job(ret, job)])
                 probe_before_submitting()
-                if self.manifest is not None and not self.resuming:
-                    launcher._check_name_is_free(self.settings, self.manifest, [job])
+                if not self.resuming:
+                    launch.check_name_is_free([job])
         except BaseException as exc:
             if first and self._pool is not None:
                 self._pool.cancel(exc)
@@ -134,14 +116,14 @@ class JobStream:
             target=self._wait_one, args=(job_num, value, job), name=f"hydra-flyte-job-{job_num}", daemon=True
         ).start()
 
-    def _wait_one(self, job_num: int, value: Any, job: Any) -> None:
+    def _wait_one(self, job_num: int, value: Any, job: JobSpec) -> None:
         from hydra_flyte.engine.outcomes import record_in_manifest
         from hydra_flyte.remote.waiting import finish_all
 
         def finished(_index: int, outcome: Any) -> None:
             if self.manifest is not None:
                 record_in_manifest(self.manifest, job, outcome)
-                self._launcher.durations.record(self.manifest, job)
+                self._launch.durations.record(self.manifest, job)
 
         try:
             (outcome,) = finish_all(
@@ -158,7 +140,6 @@ class JobStream:
         `abort_on_interrupt`; the manifest says how to reattach) and is re-raised.
         """
         from hydra_flyte.engine.outcomes import record_outcome
-        from hydra_flyte.engine.overlay import _overlay
 
         if not self._jobs:
             raise RuntimeError("no job in flight")
@@ -177,17 +158,15 @@ class JobStream:
                 self.manifest,
                 list(self._runs.values()),
                 self.settings,
-                sdk=_overlay.get() is not None,
+                sdk=self._launch.driven_by_sdk,
             )
             raise
         ret, job, config = self._jobs.pop(job_num)
         self._runs.pop(job_num, None)
         if ret.status is JobStatus.COMPLETED:
             record_outcome(ret, job, outcome)
-        self._launcher._job_end(config, ret)
-        overlay = _overlay.get()
-        if overlay is not None and overlay.on_job_finished is not None:
-            overlay.on_job_finished(job_num, ret)
+        self._launch.job_end(config, ret)
+        self._launch.job_finished(job_num, ret)
         if self.settings.fail_fast and ret.status is not JobStatus.COMPLETED and not self._aborted:
             self._aborted = True
             self.abort_all(reason=f"fail_fast: job {job.label} failed")
@@ -196,10 +175,9 @@ class JobStream:
     def interrupted(self, interrupt: KeyboardInterrupt) -> None:
         """A Ctrl-C while a job was being started: as `launch` does while submitting (the caller re-raises)."""
         from hydra_flyte.engine.interrupt import handle_interrupt
-        from hydra_flyte.engine.overlay import _overlay
 
         handle_interrupt(interrupt, self.manifest, list(self._runs.values()), self.settings, submitting=True,
-                         sdk=_overlay.get() is not None)  # fmt: skip
+                         sdk=self._launch.driven_by_sdk)  # fmt: skip
 
     def abort_all(self, *, reason: str) -> None:
         """Abort every run still going (their jobs still come back from next_finished, failed)."""
@@ -216,16 +194,16 @@ class JobStream:
             from hydra_flyte.report.html import write_report
 
             write_report(self.manifest)
-        self._launcher.print_summary()
+        self._launch.print_summary()
 
 
 @contextlib.contextmanager
-def job_stream(launcher: Any, *, total: int) -> Iterator[JobStream]:
-    """A JobStream over `launcher` (a FlyteLauncher set up for a remote, waiting sweep)."""
+def job_stream(launch: Launch, *, total: int) -> Iterator[JobStream]:
+    """A JobStream over `launch` (a remote sweep's launch that waits for its runs)."""
     from hydra_flyte.compat.omegaconf_private import interpolations_parsed_once
     from hydra_flyte.compose.heap import heap_frozen
 
-    if not can_stream(launcher):
+    if not launch.can_stream():
         raise RuntimeError("job streams need FlyteLauncher in remote mode with wait=true")
     with contextlib.ExitStack() as stack:
         from hydra_flyte.state.summary import results_on_stdout
@@ -233,4 +211,4 @@ def job_stream(launcher: Any, *, total: int) -> Iterator[JobStream]:
         stack.enter_context(results_on_stdout())  # logs and progress to stderr, the summary to stdout
         stack.enter_context(heap_frozen())
         stack.enter_context(interpolations_parsed_once())
-        yield JobStream(launcher, total=total, stack=stack)
+        yield JobStream(launch, total=total, stack=stack)

@@ -4,34 +4,40 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log
 from omegaconf import DictConfig
 
 from hydra_flyte.compat.hydra_private import job_value
+from hydra_flyte.remote.submit import JobSpec
+
+if TYPE_CHECKING:
+    from hydra_flyte.engine.launch import Launch
+    from hydra_flyte.state.manifest import Manifest
 
 
 def run_local_job(
-    launcher: Any, sweep_config: DictConfig, overrides: Sequence[str], idx: int, settings: Any, manifest: Any
-) -> tuple[JobReturn, Any, DictConfig]:
+    launch: Launch, sweep_config: DictConfig, overrides: Sequence[str], idx: int
+) -> tuple[JobReturn, JobSpec, DictConfig]:
     """Record the job RUNNING, run its task function here, then record its duration (and a failure).
 
     Local jobs get no run name, labels or URL: nothing of them is looked up on a control plane later.
     """
     from hydra_flyte.compose.run_job import run_sweep_job
     from hydra_flyte.engine.job_scope import job_scope
-    from hydra_flyte.remote.submit import JobSpec
     from hydra_flyte.state.phases import FAILED, RUNNING
 
+    manifest = launch.manifest
+    assert manifest is not None
     if idx not in manifest.jobs:
         manifest.plan([(idx, tuple(overrides), None)])
     manifest.finished(idx, phase=RUNNING)
-    job = JobSpec(settings=settings, job_num=idx, overrides=tuple(overrides))
+    job = JobSpec(settings=launch.settings, job_num=idx, overrides=tuple(overrides))
     started = time.monotonic()
     with job_scope(job):
         ret = run_sweep_job(
-            hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=sweep_config
+            hydra_context=launch.hydra_context, task_function=launch.task_function, config=sweep_config
         )
     manifest.timed(idx, time.monotonic() - started)
     if ret.status is JobStatus.FAILED:
@@ -40,11 +46,11 @@ def run_local_job(
         manifest.finished(idx, phase=FAILED, error=str(message))
     else:  # on disk now, not only when the whole launch has run (the launch records it again, the same)
         _record_value(manifest, idx, ret, job)
-    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    configure_log(launch.config.hydra.hydra_logging, launch.config.hydra.verbose)
     return ret, job, sweep_config
 
 
-def _record_value(manifest: Any, idx: int, ret: JobReturn, job: Any) -> None:
+def _record_value(manifest: Manifest, idx: int, ret: JobReturn, job: JobSpec) -> None:
     """A finished local job's value, SUCCEEDED (a local flyte run's outputs, or what the function returned)."""
     from hydra_flyte.remote.submit import finish
     from hydra_flyte.results import RunResult
@@ -59,7 +65,7 @@ def _record_value(manifest: Any, idx: int, ret: JobReturn, job: Any) -> None:
     )
 
 
-def record_interrupt(manifest: Any) -> None:
+def record_interrupt(manifest: Manifest) -> None:
     """Ctrl-C in a local sweep: the job it stopped is ABORTED, the jobs not started NOT_SUBMITTED."""
     from hydra_flyte.state.phases import ABORTED, NOT_SUBMITTED, PLANNED, RUNNING
 

@@ -21,8 +21,8 @@ from hydra_flyte.errors import (
 )
 from hydra_flyte.remote.submit import JobSpec, ensure_endpoint, finish
 from hydra_flyte.results import JobOutcome
-from hydra_flyte.sdk.prepare import prepare, without_flyte_launcher_selection
-from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, as_override, keywords_for
+from hydra_flyte.sdk.prepare import prepare, settings_from_keywords, without_flyte_launcher_selection
+from hydra_flyte.settings_schema import DEFAULTS, LaunchSettings, keywords_for
 
 
 def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
@@ -75,17 +75,38 @@ def hydra_run(
                            overrides=["optimizer.lr=0.01"], dataset="digits", mode="local")
         print(result.value)
     """
+    settings = settings_from_keywords(keywords_for("hydra_run", locals()))
+    return run_with_settings(
+        task,
+        settings=settings,
+        config_path=config_path,
+        config_name=config_name,
+        overrides=overrides,
+        task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+    )
+
+
+def run_with_settings(
+    task: Any,
+    *,
+    settings: LaunchSettings,
+    config_path: str | os.PathLike[str] | None,
+    config_name: str | None,
+    overrides: Iterable[str] | str | None,
+    task_env_key: str,
+    task_kwargs: Mapping[str, Any],
+) -> Any:
+    """`hydra_run` with its launch settings built already (the CLI builds them from its flags)."""
     from hydra_flyte.compat.hydra_private import hydra_app
 
-    launch = keywords_for("hydra_run", locals())
     call, config_dir, override_list, settings = prepare(
         task,
         config_path=config_path,
         overrides=overrides,
-        run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
-        launch=launch,
+        settings=settings,
     )
     # Launcher fields were read into the settings; a single run has no launcher to give them to.
     override_list = [o for o in override_list if not o.lstrip("+~").startswith("hydra.launcher.")]
@@ -178,6 +199,34 @@ def hydra_sweep(
     `report=True` writes the sweep's HTML report beside its manifest when it ends (as
     `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
     """
+    keywords = keywords_for("hydra_sweep", locals())
+    if resume is not None:
+        keywords["resume"] = os.fspath(resume)
+    return sweep_with_settings(
+        task,
+        settings=settings_from_keywords(keywords),
+        config_path=config_path,
+        config_name=config_name,
+        overrides=overrides,
+        task_env_key=task_env_key,
+        task_kwargs=task_kwargs,
+    )
+
+
+def sweep_with_settings(
+    task: Any,
+    *,
+    settings: LaunchSettings,
+    config_path: str | os.PathLike[str] | None,
+    config_name: str | None,
+    overrides: Iterable[str] | str | None,
+    task_env_key: str,
+    task_kwargs: Mapping[str, Any],
+) -> list[Any]:
+    """`hydra_sweep` with its launch settings built already (the CLI builds them from its flags).
+
+    The settings reach FlyteLauncher whole, through the launch overlay: `hydra.launcher` is not read.
+    """
     from hydra_flyte.compat.hydra_private import hydra_app
     from hydra_flyte.compose.heap import heap_frozen
     from hydra_flyte.engine.job_scope import current_job
@@ -185,17 +234,13 @@ def hydra_sweep(
     from hydra_flyte.engine.registration import ensure_launcher_registered
     from hydra_flyte.state.sweep_lock import release_sweep_lock
 
-    launch = keywords_for("hydra_sweep", locals())
-    if resume is not None:
-        launch["resume"] = os.fspath(resume)
     call, config_dir, override_list, settings = prepare(
         task,
         config_path=config_path,
         overrides=overrides,
-        run_options=run_options,
         task_env_key=task_env_key,
         task_kwargs=task_kwargs,
-        launch=launch,
+        settings=settings,
     )
     user_overrides = without_flyte_launcher_selection(override_list)
     if settings.mode == "remote" and not settings.dry_run:
@@ -221,15 +266,8 @@ def hydra_sweep(
             )
         )
 
-    # Every setting reaches the launcher as its field (run options through the overlay: they may
-    # hold values an override cannot carry); an unset resume is left out.
-    launcher_overrides = ["hydra/launcher=flyte"] + [
-        as_override(s.name, getattr(settings, s.name))
-        for s in SETTINGS
-        if s.name != "run_options" and not (s.name == "resume" and settings.resume is None)
-    ]
     overlay = LaunchOverlay(
-        run_options=settings.run_options,
+        settings=settings,
         on_job_finished=record,
         task_name=str(task.name),
         task_env_key=task_env_key,
@@ -253,7 +291,7 @@ def hydra_sweep(
                 hydra.multirun(
                     config_name=config_name,
                     task_function=task_function,
-                    overrides=launcher_overrides + user_overrides,
+                    overrides=["hydra/launcher=flyte", *user_overrides],
                 )
             except HydraFlyteError:
                 if not outcomes:  # else the launch's own report (fail-fast, lost contact) of recorded jobs

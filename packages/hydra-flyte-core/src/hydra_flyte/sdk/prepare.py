@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from hydra_flyte.config.task_env import apply_task_env
 from hydra_flyte.config.tasks import check_task_kwargs, dictconfig_parameter
 from hydra_flyte.config.validation import check_run_options
 from hydra_flyte.errors import ConfigurationError
-from hydra_flyte.remote.submit import JobSpec, LaunchSettings, submit, validate_mode
+from hydra_flyte.remote.submit import JobSpec, submit
+from hydra_flyte.settings_schema import LaunchSettings
 
 
 @dataclass(frozen=True)
@@ -46,37 +48,38 @@ def _config_dir(config_path: str | os.PathLike[str] | None) -> str | None:
     return path
 
 
+def settings_from_keywords(keywords: Mapping[str, Any]) -> LaunchSettings:
+    """The launch settings of an SDK call, from its setting keywords (run options checked), built once."""
+    fields = dict(keywords)
+    return LaunchSettings(run_options=check_run_options(fields.pop("run_options", None)), **fields)
+
+
 def prepare(
     task: Any,
     *,
     config_path: Any,
     overrides: Iterable[str] | str | None,
-    run_options: Mapping[str, Any] | None,
     task_env_key: str,
     task_kwargs: Mapping[str, Any],
-    launch: Mapping[str, Any],
+    settings: LaunchSettings,
 ) -> tuple[TaskCall, str | None, list[str], LaunchSettings]:
-    """Validate everything that can be checked before Hydra starts.
+    """Validate everything that can be checked before Hydra starts; the settings the launch runs with.
 
-    `launch`: the launch settings the entry point took as keywords (see settings_schema).
+    `hydra.launcher.<field>=...` overrides win over `settings`, as they would in Hydra (the settings
+    come back unchanged when there are none).
     """
     from hydra_flyte.config.validation import check_settings, check_task_inputs
 
     override_list = normalise(overrides)
-    parsed = parse(override_list)
-    # `hydra.launcher.<field>=...` overrides win over the keywords, as they would in Hydra: read them first.
-    fields = {k: v for k, v in launch.items() if k != "run_options"}  # run_options: merged below
-    fields.update(_launcher_overrides(parsed))
-    options = check_run_options(run_options)
-    options.update(fields.pop("run_options", {}))
-    validate_mode(fields["mode"])
+    fields = _launcher_overrides(parse(override_list))
+    if fields:
+        options = {**settings.run_options, **fields.pop("run_options", {})}
+        settings = dataclasses.replace(settings, run_options=options, **fields)
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)
     check_task_kwargs(task, config_param, task_kwargs)
     task_kwargs = check_task_inputs(task, task_kwargs)
-    fields["wait"] = bool(fields["wait"])
-    settings = LaunchSettings(run_options=options, **fields)
     check_settings(settings)
     call = TaskCall(
         task=task, config_param=config_param, task_kwargs=dict(task_kwargs), task_env_key=task_env_key
