@@ -67,11 +67,13 @@ def run_job(
     job_subdir_key: str | None,
     configure_logging: bool = True,
     job_end_callbacks: bool = True,
+    snapshots: bool = True,
 ) -> JobReturn:
     """Drop-in for `hydra.core.utils.run_job` (keyword arguments; same results, see the module doc).
 
     With `job_end_callbacks=False` the caller calls `on_job_end` itself, once the job's real
-    outcome is known (FlyteLauncher does, after waiting for the job's run).
+    outcome is known (FlyteLauncher does, after waiting for the job's run). With `snapshots=False`
+    the job's `.hydra/` files are not written (a dry run: nothing runs, so nothing is recorded).
     """
     _hy.check_hydra_context(hydra_context)
     callbacks = hydra_context.callbacks
@@ -145,7 +147,7 @@ def run_job(
         if configure_logging:
             configure_log(config.hydra.job_logging, config.hydra.verbose)
 
-        if config.hydra.output_subdir is not None:
+        if snapshots and config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             hydra_output.mkdir(parents=True, exist_ok=True)
             _save_config(task_cfg, "config.yaml", hydra_output)

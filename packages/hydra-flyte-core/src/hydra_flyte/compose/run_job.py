@@ -21,10 +21,12 @@ def job_runner() -> Any:
     return _hydras_run_job
 
 
-def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any) -> Any:
+def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any, dry_run: bool = False) -> Any:
     """One FlyteLauncher job through `job_runner()`: in its sweep directory, `on_job_end` held back.
 
-    The launcher calls `on_job_end` itself (in `engine.launch_end.job_end`), with the job's real outcome.
+    The launcher calls `on_job_end` itself (`engine.launch.Launch.job_end`), with the job's real outcome.
+    In a dry run the job's logging is not set up (no log file) and, with hydra_flyte's job runner, its
+    `.hydra/` snapshots are not written: the task function runs only to say what it would submit.
     """
     return job_runner()(
         hydra_context=hydra_context,
@@ -33,11 +35,18 @@ def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any) -> Any
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
         job_end_callbacks=False,
+        configure_logging=not dry_run,
+        snapshots=not dry_run,
     )
 
 
-def _hydras_run_job(*, hydra_context: Any, job_end_callbacks: bool = True, **kwargs: Any) -> Any:
-    """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it)."""
+def _hydras_run_job(
+    *, hydra_context: Any, job_end_callbacks: bool = True, snapshots: bool = True, **kwargs: Any
+) -> Any:
+    """Hydra's public `run_job`; `job_end_callbacks=False` holds back `on_job_end` (the caller sends it).
+
+    It writes the `.hydra/` snapshots whatever `snapshots` says (Hydra's has no such switch).
+    """
     from hydra.core.utils import run_job
     from hydra.types import HydraContext
 

@@ -90,9 +90,13 @@ def start_job(
         return planned(overlay.plan_job, sweep_config, job), job, sweep_config
     with job_scope(job):
         ret = run_sweep_job(
-            hydra_context=launch.hydra_context, task_function=launch.task_function, config=sweep_config
+            hydra_context=launch.hydra_context,
+            task_function=launch.task_function,
+            config=sweep_config,
+            dry_run=settings.dry_run,
         )
-    configure_log(launch.config.hydra.hydra_logging, launch.config.hydra.verbose)
+    if not settings.dry_run:  # the job set up its own logging: back to the launch's
+        configure_log(launch.config.hydra.hydra_logging, launch.config.hydra.verbose)
     return ret, job, sweep_config
 
 
