@@ -330,7 +330,7 @@ def test_sweep_flags_are_forwarded_to_hydra_sweep(project, core) -> None:
     assert call["dry_run"] is False
 
 
-def test_dry_run_of_a_single_run_prints_the_plan(project, core, monkeypatch) -> None:
+def test_dry_run_of_a_single_run_prints_only_what_core_printed(project, core, monkeypatch) -> None:
     plan = hydra_flyte.DryRunPlan(
         job_num=None, overrides=("optimizer.lr=0.5",), task="fixture.score", run_name=None, mode="remote",
         task_env={"cpu": "2"},
@@ -339,6 +339,7 @@ def test_dry_run_of_a_single_run_prints_the_plan(project, core, monkeypatch) -> 
 
     def planning_run(task: Any, *, settings: LaunchSettings, **kwargs: Any) -> Any:
         seen.append(settings)
+        print(plan.describe(), file=results_stream())  # what core prints for a dry run
         return plan
 
     monkeypatch.setattr(integration, "run_with_settings", planning_run)

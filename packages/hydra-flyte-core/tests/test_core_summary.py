@@ -7,6 +7,8 @@ import json
 import logging
 import sys
 
+import pytest
+
 from hydra_flyte.state.manifest import JobRecord
 from hydra_flyte.state.summary import (
     direction_of,
@@ -193,3 +195,20 @@ def test_a_local_sdk_run_with_summary_json_prints_one_document(conf_dir: str, ca
     out, _ = capfd.readouterr()
     (job,) = json.loads(out)["jobs"]
     assert job["value"] == result.value and job["overrides"] == ["optimizer.lr=0.013"]
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_a_dry_run_prints_its_plan_in_the_sdk_too(conf_dir: str, capfd, mode: str) -> None:
+    """hydra_run(dry_run=True) prints the plan on stdout (as the CLI and the launcher do), not a summary row."""
+    from core_tasks import objective
+
+    from hydra_flyte import DryRunPlan, hydra_run
+
+    plan = hydra_run(
+        objective, config_path=conf_dir, config_name="training", mode=mode, dry_run=True,
+        overrides=["optimizer.lr=0.013"], run_options={"name": "dry-exp"},
+    )  # fmt: skip
+    out, _ = capfd.readouterr()
+    assert isinstance(plan, DryRunPlan)
+    assert out.splitlines() == [plan.describe()]
+    assert "optimizer.lr=0.013" in out and "dry-exp" in out and "SUCCEEDED" not in out

@@ -73,6 +73,10 @@ def test_single_local_run(example_project: Path, no_flyte_endpoint: Path) -> Non
     (row,) = table_rows(proc.stdout)  # the run's one-row summary, on stdout
     assert row["phase"] == "SUCCEEDED" and re.fullmatch(FLOAT, row["value / error"]), proc.stdout
     assert "RunResult(" not in output(proc)  # its value is printed once: in the summary
+    # The task's log line in the one format of every entry point (Hydra's job log format), without
+    # the local run's and action's ids that flyte.init_from_config() in the script would prefix.
+    (line,) = [text for text in proc.stderr.splitlines() if "train_model:" in text]
+    assert re.match(r"\[\d{4}-\d\d-\d\d [\d:,]+\]\[__main__\]\[INFO\] - train_model: ", line), line
     (run_dir,) = (example_project / "outputs").glob("*/*")
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     hydra_cfg = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())
@@ -153,12 +157,35 @@ def test_local_optuna_multirun(example_project: Path, no_flyte_endpoint: Path) -
 def test_remote_without_endpoint_fails(
     example_project: Path, no_flyte_endpoint: Path, multirun: bool
 ) -> None:
-    args = ["--multirun", "optimizer.lr=0.001,0.01"] if multirun else []
+    args = ["--multirun", "optimizer.lr=0.001,0.01", "hydra.sweep.dir=sweep"] if multirun else []
     proc = run_train(example_project, *args, "hydra/launcher=flyte", home=no_flyte_endpoint)
     assert proc.returncode != 0, output(proc)
-    assert "no Flyte endpoint configured:" in proc.stderr
+    assert proc.stderr.count("no Flyte endpoint configured:") == 1, proc.stderr  # one message, not one a job
     assert "hydra.launcher.mode=local" in proc.stderr  # the message says how to run locally instead
     assert "train_model:" not in output(proc)  # nothing ran on this machine
+    if multirun:  # the jobs are not at fault, and nothing is claimed that was not written or left behind
+        sweep = example_project / "sweep"
+        assert "invalid" not in proc.stderr and "Fix these jobs" not in proc.stderr, proc.stderr
+        assert not (sweep / "flyte-sweep.json").exists() and "manifest at" not in proc.stderr, proc.stderr
+        assert not (sweep / ".flyte-sweep.lock.owner").exists()
+
+
+def test_single_run_dry_run_prints_its_plan_not_a_run(example_project: Path, no_flyte_endpoint: Path) -> None:
+    """A dry run through @hydra.main prints what would run (task, run name, image, resources), as the
+    CLI and --multirun do; nothing ran, so nothing is shown as SUCCEEDED."""
+    proc = run_train(
+        example_project,
+        "hydra/launcher=flyte",
+        "hydra.launcher.dry_run=true",
+        "hydra.launcher.run_options.name=exp-dry",
+        "+task_env=prebuilt_image",
+        home=no_flyte_endpoint,
+    )
+    assert proc.returncode == 0, output(proc)
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith("run [+task_env=prebuilt_image]: training.pipeline as exp-dry (remote)"), line
+    assert "image=ghcr.io/example/hydra-flyte-training:latest" in line and "resources=" in line, line
+    assert "SUCCEEDED" not in output(proc) and "DryRunPlan(" not in output(proc)
 
 
 def test_wait_false_without_endpoint_fails(example_project: Path, no_flyte_endpoint: Path) -> None:

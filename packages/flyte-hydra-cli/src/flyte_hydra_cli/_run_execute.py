@@ -33,7 +33,6 @@ def _execute(
     from hydra_flyte import (
         ConfigurationError,
         ContactLostError,
-        DryRunPlan,
         NoEndpointError,
         RunFailedError,
         RunNameClashError,
@@ -112,10 +111,7 @@ def _execute(
         _fail(ctx, str(exc), exc)
     except Exception as exc:
         _fail(ctx, f"{type(exc).__name__}: {exc} (rerun as `flyte -v hydra run ...` for the traceback)", exc)
-    if settings.dry_run:
-        # A sweep's plan was printed by core's launcher, one line per job; a single run's comes back.
-        if isinstance(results, DryRunPlan):
-            click.echo(results.describe())
+    # A dry run's plan (one line per job, or the single run's) was printed by core, as in every entry point.
 
 
 def _check_project_and_domain(ctx: click.Context, settings: Settings) -> None:

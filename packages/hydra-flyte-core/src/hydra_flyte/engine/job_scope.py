@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,38 @@ _current_job: contextvars.ContextVar[JobSpec | None] = contextvars.ContextVar("h
 _started: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
     "hydra_flyte_started", default=None
 )
+
+
+class _WithoutRunIds(logging.Filter):
+    """Drops the run and action ids flyte stamps on the log records of a local run in this process.
+
+    A script's `flyte.init_from_config()` inside a Hydra job makes flyte wrap the formatters of the
+    root handlers Hydra set up, prefixing each task log line with `[run][action]`; the CLI and the
+    SDK configure logging after flyte and print Hydra's format alone. One format everywhere: these
+    lines are this job's (the summary names the run).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "run_name", None) is not None:
+            record.run_name = None
+            record.action_name = None
+        return True
+
+
+_WITHOUT_RUN_IDS = _WithoutRunIds()
+
+
+@contextlib.contextmanager
+def _task_logs_in_hydras_format() -> Iterator[None]:
+    """Task log lines through the root handlers (Hydra's) keep Hydra's format while a job runs locally."""
+    handlers = [h for h in logging.getLogger().handlers if _WITHOUT_RUN_IDS not in h.filters]
+    for handler in handlers:
+        handler.addFilter(_WITHOUT_RUN_IDS)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(_WITHOUT_RUN_IDS)
 
 
 def current_job() -> JobSpec | None:
@@ -48,7 +81,11 @@ def _submit_in_job(task: Any, args: Any, kwargs: Any, job: JobSpec) -> Any:
         job = dataclasses.replace(
             job, call=len(started) + 1, on_submitted=None, planned_name=None, existing=None
         )
-    value = submit(task, args, kwargs, job)
+    if job.settings.mode == "local":
+        with _task_logs_in_hydras_format():
+            value = submit(task, args, kwargs, job)
+    else:
+        value = submit(task, args, kwargs, job)
     if started is not None:
         started.append(value)
     return value

@@ -190,10 +190,6 @@ class JobStream:
         if self.manifest is None:
             return
         self.manifest.save()
-        if self.settings.report:
-            from hydra_flyte.report.html import write_report
-
-            write_report(self.manifest)
         self._launch.print_summary()
 
 

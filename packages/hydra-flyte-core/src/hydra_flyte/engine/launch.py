@@ -106,7 +106,8 @@ class Launch:
             self.manifest.direction = direction_of(self.config.hydra.sweeper)
             if self.sweep_lock is not None:
                 self.sweep_lock.describe(sweep_id=self.manifest.sweep_id)
-            log.info(f"Sweep {self.manifest.sweep_id}: manifest at {self.manifest.path}")
+            # Said once the file exists: a sweep that stops before planning a job writes none.
+            self.manifest.on_first_write = lambda m: log.info(f"Sweep {m.sweep_id}: manifest at {m.path}")
         return self.manifest
 
     # -- each job: composed and checked before anything of the batch runs ---------------------------
@@ -158,8 +159,14 @@ class Launch:
         from hydra_flyte.errors import SweepValidationError
 
         invalid = [job for job in found if job is not None]
-        if invalid:
-            raise compact(SweepValidationError(invalid, total=len(found) if total is None else total))
+        if not invalid:
+            return
+        from hydra_flyte.errors import NoEndpointError
+
+        no_endpoint = next((job.error for job in invalid if isinstance(job.error, NoEndpointError)), None)
+        if no_endpoint is not None:  # not the jobs' fault: one message, the fix for the whole sweep
+            raise compact(no_endpoint)
+        raise compact(SweepValidationError(invalid, total=len(found) if total is None else total))
 
     def check_name_is_free(self, jobs: Sequence[JobSpec]) -> None:
         """With a run name given (`--name`), its first job's name looked up once (see remote.name_check)."""
@@ -208,13 +215,20 @@ class Launch:
             hydra_config.cfg = previous
 
     def print_summary(self) -> None:
-        """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""
+        """The sweep's end: its report when asked, then its summary (every job), in its `summary` format, on stdout.
+
+        Printed once per sweep: at the end of its one batch, or when a batched sweeper's sweep ends.
+        """
         from hydra_flyte.state.summary import forget, print_summary
 
         forget(self)
         manifest = self.manifest
         if manifest is None:
             return
+        if self.settings.report:
+            from hydra_flyte.report.html import write_report
+
+            write_report(manifest)
         where = f" ({manifest.mode})" if manifest.mode == "local" else ""
         header = {
             "sweep_id": manifest.sweep_id, "manifest": str(manifest.path.resolve()), "task": manifest.task,

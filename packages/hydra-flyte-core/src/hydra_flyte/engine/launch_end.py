@@ -58,16 +58,13 @@ def finish_launch(
         returns.append(ret)
     if manifest is not None:
         manifest.save()
-        if settings.report:
-            from hydra_flyte.report.html import write_report
-
-            write_report(manifest)
-        launch.summary_due()
+        launch.summary_due()  # with the report, when asked: once the sweep has ended
     if settings.dry_run:
-        from hydra_flyte.state.summary import results_stream
+        from hydra_flyte.state.summary import print_plans
 
-        for ret, _, _ in submitted:
-            if ret.status is JobStatus.COMPLETED and job_value(ret) is not None:
-                describe = getattr(job_value(ret), "describe", None)
-                print(describe() if describe else job_value(ret), file=results_stream(), flush=True)
+        print_plans(
+            job_value(ret)
+            for ret, _, _ in submitted
+            if ret.status is JobStatus.COMPLETED and job_value(ret) is not None
+        )
     return returns

@@ -131,6 +131,11 @@ def print_single_run(job_return: JobReturn, job: Any, seconds: float) -> None:
     from hydra_flyte.state.summary import print_summary, single_record
 
     value = job_value(job_return)
+    if job.settings.dry_run and job_return.status is JobStatus.COMPLETED:
+        from hydra_flyte.state.summary import print_plans
+
+        print_plans([value])  # what would have run: no run, so no summary row
+        return
     if job_return.status is JobStatus.COMPLETED:
         record = single_record(job.overrides, result=value, duration=seconds)
     else:

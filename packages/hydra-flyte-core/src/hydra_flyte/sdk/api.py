@@ -125,12 +125,15 @@ def run_with_settings(
 
     import time
 
-    from hydra_flyte.state.summary import print_summary, results_on_stdout, single_record
+    from hydra_flyte.state.summary import print_plans, print_summary, results_on_stdout, single_record
 
     def summarise(**outcome: Any) -> None:
-        if not settings.dry_run:
-            record = single_record(override_list, duration=time.monotonic() - started, **outcome)
-            print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
+        if settings.dry_run:  # the plan of what would have run (its describe()), never a summary row
+            if outcome.get("result") is not None:
+                print_plans([outcome["result"]])
+            return
+        record = single_record(override_list, duration=time.monotonic() - started, **outcome)
+        print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
 
     started = time.monotonic()
     with results_on_stdout(), hydra_app(config_dir, job_name=task_short_name(task)) as hydra:

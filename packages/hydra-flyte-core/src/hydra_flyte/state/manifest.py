@@ -20,7 +20,7 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,8 @@ class Manifest:
     # changed since the last one, so rewriting the file stays linear in the sweep's size.
     _encoded: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
     _timer: threading.Timer | None = field(default=None, repr=False, compare=False)
+    # Called once, after the file is first written (a launch says where its manifest is only then).
+    on_first_write: Callable[[Manifest], None] | None = field(default=None, repr=False, compare=False)
 
     # Updates after the plan are coalesced: written at most this often (the plan, an interrupt and
     # `save` write at once). A killed process still leaves every planned run name on disk.
@@ -263,6 +265,9 @@ class Manifest:
                 os.unlink(tmp)
             raise
         _remember(self)
+        announce, self.on_first_write = self.on_first_write, None
+        if announce is not None:
+            announce(self)
 
     def save(self) -> None:
         with self._lock:

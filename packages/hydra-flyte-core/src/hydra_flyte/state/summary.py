@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from hydra_flyte.settings_schema import SUMMARY_FORMATS as FORMATS  # noqa: F401 - flyte's `-of` names, and none
@@ -45,6 +45,16 @@ _results: contextvars.ContextVar[TextIO | None] = contextvars.ContextVar("hydra_
 def results_stream() -> TextIO:
     """Where results go: the stdout of the outermost `results_on_stdout` block, else sys.stdout."""
     return _results.get() or sys.stdout
+
+
+def print_plans(plans: Iterable[Any]) -> None:
+    """A dry run's result: each job's plan (what would run, under which name, with which task_env), a line each, on stdout.
+
+    Never a summary row: nothing ran, so nothing SUCCEEDED.
+    """
+    out = results_stream()
+    for plan in plans:
+        print(plan.describe(), file=out, flush=True)
 
 
 @contextlib.contextmanager
@@ -77,8 +87,23 @@ def logging_to_stderr(stdout: TextIO | None = None) -> None:
     )]  # fmt: skip
     for logger in loggers:
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (stdout, sys.__stdout__):
+            if not isinstance(handler, logging.StreamHandler):
+                continue
+            if handler.stream in (stdout, sys.__stdout__):
                 handler.setStream(sys.stderr)
+            _colour_only_on_a_terminal(handler)
+
+
+def _colour_only_on_a_terminal(handler: logging.StreamHandler) -> None:  # type: ignore[type-arg]
+    """A colouring formatter never told its stream (Optuna's colorlog one) checks the handler's, as
+    colorlog does when given one: no escape codes in a redirected stderr."""
+    formatter = handler.formatter
+    if (
+        formatter is not None
+        and hasattr(formatter, "no_color")
+        and getattr(formatter, "stream", False) is None
+    ):
+        formatter.stream = handler.stream  # type: ignore[attr-defined]
 
 
 # -- values ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ the lock file itself is truncated by every process that tries it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as _dt
 import json
@@ -129,3 +130,14 @@ def release_sweep_lock(directory: str | os.PathLike[str] | SweepLock) -> None:
         lock = _held.pop(path, None)
     if lock is not None:
         lock.release()
+
+
+@atexit.register
+def _release_all() -> None:
+    """At exit, release what a sweep that raised left held: its owner file goes with the lock."""
+    with _held_guard:
+        held = list(_held.values())
+        _held.clear()
+    for lock in held:
+        with contextlib.suppress(Exception):
+            lock.release()
