@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra_flyte.compat.hydra_private import JOB_RUNNER_HYDRA_SYMBOLS
+
+if TYPE_CHECKING:
+    from hydra.core.utils import JobReturn
+    from hydra.types import HydraContext, TaskFunction
+    from omegaconf import DictConfig
 
 
 def job_runner() -> Any:
@@ -21,7 +26,9 @@ def job_runner() -> Any:
     return _hydras_run_job
 
 
-def run_sweep_job(*, hydra_context: Any, task_function: Any, config: Any, dry_run: bool = False) -> Any:
+def run_sweep_job(
+    *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig, dry_run: bool = False
+) -> JobReturn:
     """One FlyteLauncher job through `job_runner()`: in its sweep directory, `on_job_end` held back.
 
     The launcher calls `on_job_end` itself (`engine.launch.Launch.job_end`), with the job's real outcome.

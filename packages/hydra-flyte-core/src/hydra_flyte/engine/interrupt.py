@@ -19,7 +19,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hydra_flyte.settings_schema import LaunchSettings
+    from hydra_flyte.state.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,9 @@ def _exit_now(signum: int, frame: Any) -> None:
 
 def handle_interrupt(
     interrupt: KeyboardInterrupt,
-    manifest: Any,
+    manifest: Manifest | None,
     runs: Sequence[Any],
-    settings: Any,
+    settings: LaunchSettings,
     *,
     submitting: bool = False,
     sdk: bool = False,

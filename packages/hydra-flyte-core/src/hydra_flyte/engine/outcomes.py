@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig
 
 from hydra_flyte.compat.hydra_private import job_value
 
+if TYPE_CHECKING:
+    from hydra_flyte.errors import InvalidJob
+    from hydra_flyte.remote.submit import DryRunPlan, JobSpec
+    from hydra_flyte.state.manifest import Manifest
+
 log = logging.getLogger("hydra_flyte.engine.launcher")  # the logger these messages always had
 
 
-def planned(plan_job: Callable[[DictConfig, Any], Any], config: DictConfig, job: Any) -> JobReturn:
+def planned(
+    plan_job: Callable[[DictConfig, JobSpec], DryRunPlan], config: DictConfig, job: JobSpec
+) -> JobReturn:
     """The JobReturn of a dry-run job planned by the SDK's task call, without Hydra's per-job work."""
     ret = JobReturn()
     ret.overrides = list(job.overrides)
@@ -29,7 +36,7 @@ def planned(plan_job: Callable[[DictConfig, Any], Any], config: DictConfig, job:
     return ret
 
 
-def invalid_job(ret: JobReturn, job: Any) -> Any:
+def invalid_job(ret: JobReturn, job: JobSpec) -> InvalidJob | None:
     """The InvalidJob for a job whose task function stopped on one of our configuration errors, else None."""
     from hydra_flyte.config.validation import is_our_configuration_error
     from hydra_flyte.errors import InvalidJob
@@ -39,7 +46,7 @@ def invalid_job(ret: JobReturn, job: Any) -> Any:
     return None
 
 
-def compact_job_errors(submitted: Sequence[tuple[JobReturn, Any, DictConfig]]) -> None:
+def compact_job_errors(submitted: Sequence[tuple[JobReturn, JobSpec, DictConfig]]) -> None:
     """Jobs that stopped on one of our configuration errors hand Hydra a compact one (no traceback)."""
     from hydra_flyte.config.validation import compact, is_our_configuration_error
 
@@ -48,7 +55,7 @@ def compact_job_errors(submitted: Sequence[tuple[JobReturn, Any, DictConfig]]) -
             ret.return_value = compact(job_value(ret))
 
 
-def record_in_manifest(manifest: Any, job: Any, outcome: Any) -> None:
+def record_in_manifest(manifest: Manifest, job: JobSpec, outcome: Any) -> None:
     """A finished job's phase and value (or error) in the sweep manifest."""
     from hydra_flyte.errors import ContactLostError, RunFailedError
     from hydra_flyte.remote.submit import is_flyte_run
@@ -96,7 +103,7 @@ def submission_failure_phase(exc: BaseException) -> str:
     return SUBMIT_FAILED
 
 
-def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
+def record_outcome(ret: JobReturn, job: JobSpec, outcome: Any) -> None:
     """Put a finished job's result (or the exception it ended with) into its JobReturn, and log it.
 
     Hydra's JobStatus has no "submitted": with wait=false a remote job stays COMPLETED, its
@@ -121,7 +128,7 @@ def record_outcome(ret: JobReturn, job: Any, outcome: Any) -> None:
         log.debug(f"Job {where}({job.label}) finished: {outcome!r}")
 
 
-def settle(ret: JobReturn, job: Any) -> None:
+def settle(ret: JobReturn, job: JobSpec) -> None:
     """Finish one job that ran outside a launch (a single run): wait for it, convert it, record it."""
     from hydra_flyte.remote.waiting import finish_all
 
@@ -140,7 +147,7 @@ class Durations:
         """A job's run was confirmed now (only its first confirmation counts)."""
         self._submitted_at.setdefault(job_num, time.monotonic())
 
-    def record(self, manifest: Any, job: Any) -> None:
+    def record(self, manifest: Manifest, job: JobSpec) -> None:
         """A remote job's duration in the manifest: from its run's confirmed submission to its end seen here."""
         started = self._submitted_at.pop(job.job_num, None)
         if started is not None and job.job_num in manifest.jobs:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
@@ -31,6 +31,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_flyte.compat.hydra_private import job_value
+
+if TYPE_CHECKING:
+    from hydra_flyte.remote.submit import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,7 @@ class FlyteRunCallback(Callback):
                 log.warning(f"could not print the run's summary: {type(exc).__name__}: {exc}")
 
 
-def print_single_run(job_return: JobReturn, job: Any, seconds: float) -> None:
+def print_single_run(job_return: JobReturn, job: JobSpec, seconds: float) -> None:
     """A single run's one-row summary, in its `summary` format, on stdout."""
     from hydra.core.utils import JobStatus
 

@@ -14,9 +14,12 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra_flyte.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from hydra_flyte.state.manifest import Manifest
 
 REPORT_NAME = "flyte-sweep-report.html"
 REPORT_PIP = 'pip install "hydra-flyte-core[report]"'
@@ -63,7 +66,7 @@ def sweep_report(sweep: str | os.PathLike[str], *, output: str | os.PathLike[str
     return target
 
 
-def write_report(manifest: Any) -> None:
+def write_report(manifest: Manifest) -> None:
     """`hydra.launcher.report=true`: the sweep's report beside its manifest (a sweeper's batches rewrite it)."""
     import logging
     import sys
@@ -76,7 +79,7 @@ def write_report(manifest: Any) -> None:
     print(f"Sweep report: {path}", file=sys.stderr, flush=True)
 
 
-def _optuna(manifest: Any, config: dict[str, Any], data: dict[str, Any]) -> tuple[Any, list]:
+def _optuna(manifest: Manifest, config: dict[str, Any], data: dict[str, Any]) -> tuple[Any, list]:
     """Optuna's section, or a note saying why there is none (optuna missing, a space it cannot read)."""
     try:
         from hydra_flyte.report.study import optuna_section

@@ -27,10 +27,13 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hydra_flyte.settings_schema import SUMMARY_FORMATS as FORMATS  # noqa: F401 - flyte's `-of` names, and none
 from hydra_flyte.state.phases import SUCCEEDED
+
+if TYPE_CHECKING:
+    from hydra_flyte.state.manifest import JobRecord
 
 OVERRIDES_WIDTH = 48
 OUTCOME_WIDTH = 60
@@ -212,7 +215,7 @@ def common_overrides(records: Sequence[Any]) -> list[str]:
     return [o for o in first if o in shared]
 
 
-def job_overrides(record: Any, common: Sequence[str]) -> str:
+def job_overrides(record: JobRecord, common: Sequence[str]) -> str:
     """A job's own overrides (those not common to every job), clipped to one short line."""
     own = [o for o in record.overrides if o not in common]
     if not own:
