@@ -305,15 +305,39 @@ def index_dir() -> Path:
     return Path(base) / "hydra-flyte" / "sweeps"
 
 
+# Index directories this process has pruned already (once each: a sweep writes its entry once).
+_pruned: set[Path] = set()
+
+
 def _remember(manifest: Manifest) -> None:
-    entry = index_dir() / manifest.sweep_id
+    index = index_dir()
+    entry = index / manifest.sweep_id
     if entry.exists():
         return
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         entry.write_text(str(manifest.path.resolve()))
     except OSError:
-        pass  # the index is a convenience; the manifest itself is what matters
+        return  # the index is a convenience; the manifest itself is what matters
+    if index not in _pruned:
+        _pruned.add(index)
+        prune_index(index)
+
+
+def prune_index(index: Path | None = None) -> list[str]:
+    """Drop the index entries whose manifest is gone (its sweep directory deleted); the sweep ids dropped."""
+    index = index_dir() if index is None else index
+    dropped = []
+    try:
+        entries = list(index.iterdir())
+    except OSError:
+        return dropped
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and not Path(entry.read_text().strip()).is_file():
+                entry.unlink()
+                dropped.append(entry.name)
+    return dropped
 
 
 def _keep_earlier_manifest(path: Path) -> Path | None:
@@ -332,8 +356,8 @@ def _keep_earlier_manifest(path: Path) -> Path | None:
     os.replace(path, kept)
     entry = index_dir() / sweep_id
     with contextlib.suppress(OSError):
-        if entry.is_file():
-            entry.write_text(str(kept.resolve()))
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text(str(kept.resolve()))
     log.warning(
         f"{path.parent} held the manifest of sweep {sweep_id} ({jobs} jobs); it is kept as {kept.name} "
         f"(`flyte hydra status {kept}` reads it). Give each sweep a hydra.sweep.dir of its own, "
@@ -350,13 +374,17 @@ def find_manifest(sweep: str | os.PathLike[str]) -> Path:
     if candidate.is_file():
         return candidate
     entry = index_dir() / str(sweep)
+    gone = ""
     if entry.is_file():
         recorded = Path(entry.read_text().strip())
         if recorded.is_file():
             return recorded
+        with contextlib.suppress(OSError):
+            entry.unlink()  # its manifest is gone: the entry would only mislead the next lookup
+        gone = f" Sweep {str(sweep)!r} was recorded at {recorded}, which is no longer there."
     raise FileNotFoundError(
         f"no sweep manifest at {str(sweep)!r}: pass the manifest's path, its sweep directory, or a sweep id "
-        f"recorded on this machine (under {index_dir()})."
+        f"recorded on this machine (under {index_dir()}).{gone}"
     )
 
 
