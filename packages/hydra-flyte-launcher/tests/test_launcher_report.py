@@ -59,3 +59,15 @@ def test_report_without_plotly_stops_before_any_job(example_project: Path, no_fl
     assert "Traceback" not in text  # Hydra's compact error
     assert not (example_project / "sweep" / "flyte-sweep.json").exists()
     assert "finished: RunResult" not in text
+
+
+def test_a_plain_install_depends_on_the_report_extra_as_on_the_image_one() -> None:
+    # `pip install hydra-flyte-launcher` must make hydra.launcher.report=true work, as it makes
+    # task_env.image work: both come from hydra-flyte-core's extras.
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    (core,) = [Requirement(d) for d in dependencies if Requirement(d).name == "hydra-flyte-core"]
+    assert {"image", "report"} <= core.extras, core
