@@ -95,6 +95,11 @@ class Manifest:
     _encoded: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
     _timer: threading.Timer | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # One form wherever the path is shown (summaries, the report, messages, the JSON): absolute,
+        # whatever directory the sweep was started or read from.
+        self.path = Path(self.path).resolve()
+
     # Updates after the plan are coalesced: written at most this often (the plan, an interrupt and
     # `save` write at once). A killed process still leaves every planned run name on disk.
     FLUSH_SECONDS = 0.2
