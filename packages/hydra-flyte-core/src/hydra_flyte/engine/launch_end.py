@@ -96,20 +96,17 @@ def summary_due(launcher: Any) -> None:
 
 def print_sweep_summary(launcher: Any) -> None:
     """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""
-    from hydra_flyte.state.summary import forget, print_summary
+    from hydra_flyte.state.summary import forget, print_summary, sweep_header
 
     forget(launcher)
     manifest = launcher.manifest
     if manifest is None:
         return
     where = f" ({manifest.mode})" if manifest.mode == "local" else ""
-    header = {
-        "sweep_id": manifest.sweep_id, "manifest": str(manifest.path.resolve()), "task": manifest.task,
-        "mode": manifest.mode,
-    }  # fmt: skip
     print_summary(
         manifest.records(), fmt=launcher.settings().summary, direction=manifest.direction,
-        title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"], header=header,
+        title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"],
+        header=sweep_header(manifest),
     )  # fmt: skip
 
 

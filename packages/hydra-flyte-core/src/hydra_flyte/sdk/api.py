@@ -104,12 +104,13 @@ def hydra_run(
 
     import time
 
-    from hydra_flyte.state.summary import print_summary, results_on_stdout, single_record
+    from hydra_flyte.state.summary import print_summary, results_on_stdout, run_header, single_record
 
     def summarise(**outcome: Any) -> None:
         if not settings.dry_run:
             record = single_record(override_list, duration=time.monotonic() - started, **outcome)
-            print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
+            header = run_header(task=str(task.name), mode=settings.mode, run_options=settings.run_options)
+            print_summary([record], fmt=settings.summary, title="Run", header=header)
 
     started = time.monotonic()
     with results_on_stdout(), hydra_app(config_dir, job_name=task_short_name(task)) as hydra:

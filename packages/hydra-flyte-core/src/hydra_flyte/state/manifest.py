@@ -137,13 +137,7 @@ class Manifest:
         return manifest
 
     def _endpoint_from_flyte(self) -> None:
-        try:
-            import flyte
-
-            self.project = self.project or flyte.current_project()
-            self.domain = self.domain or flyte.current_domain()
-        except Exception:  # not initialised: leave them unknown
-            pass
+        self.project, self.domain = project_and_domain(self.project, self.domain)
 
     def plan(self, jobs: Iterable[tuple[int, Sequence[str], str | None]]) -> None:
         """Record jobs (number, overrides, planned run name) before any of them is submitted."""
@@ -294,6 +288,16 @@ class Manifest:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))
+
+
+def project_and_domain(project: str | None, domain: str | None) -> tuple[str | None, str | None]:
+    """Where remote runs go: the run options' project and domain, else flyte's current ones (None if unknown)."""
+    try:
+        import flyte
+
+        return project or flyte.current_project(), domain or flyte.current_domain()
+    except Exception:  # not initialised: leave them unknown
+        return project, domain
 
 
 def record_dict(record: JobRecord) -> dict[str, Any]:
