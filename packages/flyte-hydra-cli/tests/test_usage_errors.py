@@ -169,9 +169,22 @@ def test_verbose_shows_the_traceback(project) -> None:
     assert "could not import script 'broken_script.py'" in flat(result.output)
 
 
-def test_run_without_arguments_shows_help(project) -> None:
+def test_run_without_a_script_is_a_usage_error_on_stderr(project) -> None:
     result = hydra_run()
-    assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in flat(result.output)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    text = flat(result.stderr)
+    assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in text
+    assert "Missing argument 'SCRIPT'" in text and "flyte hydra run train.py pipeline" in text
+
+
+def test_a_script_without_a_task_name_is_a_usage_error_naming_its_tasks(project) -> None:
+    result = hydra_run(*LOCAL, "fixture_tasks.py")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    text = flat(result.stderr)
+    assert "Missing argument 'TASK_NAME'" in text
+    assert "Tasks in fixture_tasks.py that take a DictConfig: describe, explode, score, steps" in text
 
 
 def test_sweep_values_without_multirun(project) -> None:
