@@ -230,3 +230,26 @@ def test_dry_run_finds_the_same_invalid_job(project) -> None:
         "--multirun", "--dry-run", *LOCAL, *SCORE, "--cfg", "+task_env.score.resources.memory=1Gi,8GB"
     )
     assert_usage_error(result, "1 of 2 jobs", "job 1 [+task_env.score.resources.memory=8GB]")
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [("optimizer.lrr=0.1", "Did you mean 'optimizer.lr'?"), ("optimizr=sgd", "Did you mean 'optimizer'?"),
+     ("optimizer=sgdd", "Did you mean 'optimizer=sgd'?")],
+)  # fmt: skip
+def test_a_misspelled_override_gets_the_closest_name(project, override: str, hint: str) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", override)
+    assert_usage_error(result, hint)
+
+
+def test_a_misspelled_sweep_override_gets_the_closest_name(project) -> None:
+    result = hydra_run(*LOCAL, "-m", *SCORE, "--cfg", "optimizer.lrr=0.1,0.2")
+    assert_usage_error(result, "for the job [optimizer.lrr=0.1]", "Did you mean 'optimizer.lr'?")
+
+
+def test_the_error_box_keeps_hydras_line_breaks(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "optimizer=sgdd")
+    assert result.exit_code == 2, result.output
+    lines = [line.strip("│ ") for line in result.stderr.splitlines()]
+    assert "Available options in 'optimizer':" in lines, lines  # not run together with the options
+    assert "adam" in lines and "sgd" in lines and "Config search path:" in lines, lines

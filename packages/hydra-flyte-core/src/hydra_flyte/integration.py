@@ -25,6 +25,7 @@ _EXPORTS = {
     "phase_name": "hydra_flyte.state.phases",
     # sweeps
     "is_hydra_override": "hydra_flyte.config.overrides",
+    "hint_misspelled_overrides": "hydra_flyte.compose.hints",
     "format_summary": "hydra_flyte.state.manifest",
     # the summary a run or sweep prints when it ends (results on stdout, the rest on stderr)
     "print_summary": "hydra_flyte.state.summary",

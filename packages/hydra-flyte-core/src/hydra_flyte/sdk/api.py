@@ -21,18 +21,8 @@ from hydra_flyte.errors import (
 )
 from hydra_flyte.remote.submit import JobSpec, ensure_endpoint, finish
 from hydra_flyte.results import JobOutcome
-from hydra_flyte.sdk.prepare import prepare, without_flyte_launcher_selection
+from hydra_flyte.sdk.prepare import composition_error, prepare, without_flyte_launcher_selection
 from hydra_flyte.settings_schema import DEFAULTS, SETTINGS, as_override, keywords_for
-
-
-def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
-    """Hydra's composition error, as one paragraph that says where to look."""
-    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
-    job = getattr(exc, "job_overrides", None)
-    if job is not None:
-        where += f" for the job [{' '.join(job) or 'no overrides'}]"
-    text = str(exc).strip().replace("\n", " ")
-    return ConfigurationError(f"could not compose {where}: {text}")
 
 
 def _hydra_errors() -> tuple[type[BaseException], ...]:
@@ -122,7 +112,7 @@ def hydra_run(
         except HydraFlyteError:
             raise
         except _hydra_errors() as exc:
-            raise _composition_error(exc, config_name, config_dir) from exc
+            raise composition_error(exc, config_name, config_dir, override_list) from exc
         summarise(result=ret.return_value)
     return ret.return_value
 
@@ -260,7 +250,7 @@ def hydra_sweep(
                 if not outcomes:  # else the launch's own report (fail-fast, lost contact) of recorded jobs
                     raise
             except _hydra_errors() as exc:
-                raise _composition_error(exc, config_name, config_dir) from exc
+                raise composition_error(exc, config_name, config_dir, user_overrides) from exc
             except Exception as exc:
                 # A sweeper reading a failed job's return_value re-raises that job's error: every
                 # outcome is recorded, SweepFailedError below reports them all. Anything else (the

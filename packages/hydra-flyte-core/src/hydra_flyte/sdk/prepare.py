@@ -33,6 +33,25 @@ class TaskCall:
         apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
 
 
+def composition_error(
+    exc: BaseException, config_name: str | None, config_dir: str | None, overrides: list[str]
+) -> ConfigurationError:
+    """Hydra's composition error as ours: where to look, then Hydra's message with its own line breaks,
+    and for a misspelled override the closest name (compose.hints). Called while Hydra is initialised."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from hydra_flyte.compose.hints import add_hint
+
+    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
+    job = getattr(exc, "job_overrides", None)
+    if job is not None:
+        where += f" for the job [{' '.join(job) or 'no overrides'}]"
+    if GlobalHydra.instance().is_initialized():
+        loader = GlobalHydra.instance().config_loader()
+        add_hint(exc, loader=loader, config_name=config_name, overrides=[*overrides, *(job or [])])
+    return ConfigurationError(f"could not compose {where}: {str(exc).strip()}")
+
+
 def _config_dir(config_path: str | os.PathLike[str] | None) -> str | None:
     """`config_path` made absolute against the working directory; it must be a directory."""
     if config_path is None:
