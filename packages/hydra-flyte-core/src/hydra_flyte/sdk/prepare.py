@@ -9,7 +9,12 @@ from typing import Any
 
 from hydra_flyte.config.overrides import normalise, parse
 from hydra_flyte.config.task_env import apply_task_env
-from hydra_flyte.config.tasks import check_task_kwargs, dictconfig_parameter
+from hydra_flyte.config.tasks import (
+    check_task_kwargs,
+    dictconfig_parameter,
+    is_task_reference,
+    task_inputs_for,
+)
 from hydra_flyte.config.validation import check_run_options
 from hydra_flyte.errors import ConfigurationError
 from hydra_flyte.remote.submit import JobSpec, LaunchSettings, submit, validate_mode
@@ -26,7 +31,8 @@ class TaskCall:
 
     def start(self, cfg: Any, job: JobSpec) -> Any:
         entry_task = apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
-        return submit(entry_task, (), {self.config_param: cfg, **self.task_kwargs}, job)
+        inputs = task_inputs_for(self.task, {self.config_param: cfg, **self.task_kwargs})
+        return submit(entry_task, (), inputs, job)
 
     def check(self, cfg: Any) -> None:
         """Raise the error this job's call would raise before submitting (its entry task's task_env)."""
@@ -89,6 +95,11 @@ def prepare(
     options = check_run_options(run_options)
     options.update(fields.pop("run_options", {}))
     validate_mode(fields["mode"])
+    if fields["mode"] == "local" and is_task_reference(task):
+        raise ConfigurationError(
+            f"{task.name!r} is a reference to a deployed task, which runs on the control plane only: use "
+            "mode='remote' (the CLI without --local), or run the task itself (@env.task) locally."
+        )
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)
