@@ -151,6 +151,9 @@ class Manifest:
         if self.endpoint is None and "://" in url:
             scheme, rest = url.split("://", 1)
             self.endpoint = f"{scheme}://{rest.split('/', 1)[0]}"
+        if self.project is None or self.domain is None:
+            # A @hydra.main app initialises flyte inside its first job, after the manifest was made.
+            self.project, self.domain = project_and_domain(self.project, self.domain)
         self._update(num, run_name=run_name, url=url, phase=SUBMITTED)
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
