@@ -146,3 +146,20 @@ def test_a_references_config_goes_as_the_payload_its_deployed_task_reads() -> No
 def test_a_reference_does_not_run_locally(conf_dir: str) -> None:
     with pytest.raises(ConfigurationError, match="runs on the control plane only: use mode='remote'"):
         hydra_run(lazy(details()), config_path=conf_dir, config_name="training", mode="local")
+
+
+def test_a_reference_without_an_endpoint_says_so_before_reading_it(
+    conf_dir: str, no_flyte_endpoint: None
+) -> None:
+    from hydra_flyte import NoEndpointError
+
+    fetched: list[str] = []
+
+    async def getter() -> flyte.remote.TaskDetails:
+        fetched.append("fetched")
+        return details()
+
+    reference = type(flyte.remote.Task.get("training.objective", version="v1"))("training.objective", getter)
+    with pytest.raises(NoEndpointError, match="no Flyte endpoint configured"):
+        hydra_run(reference, config_path=conf_dir, config_name="training")
+    assert fetched == []

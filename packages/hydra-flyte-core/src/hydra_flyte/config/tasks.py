@@ -43,17 +43,22 @@ def is_task_reference(task: Any) -> bool:
 
 def reference_details(task: Any) -> Any:
     """The deployed task's `flyte.remote.TaskDetails` (read from the control plane the first time)."""
+    import flyte.errors
     import flyte.remote
 
     if isinstance(task, flyte.remote.TaskDetails):
         return task
     try:
         return task.fetch()
-    except Exception as exc:
+    except flyte.errors.RemoteTaskNotFoundError as exc:
         raise ConfigurationError(
-            f"could not read the deployed task {task.name!r} from the control plane ({type(exc).__name__}: "
-            f"{exc}): check its name, project, domain and version (`flyte get task {task.name}`), and that "
-            "flyte.init_from_config() (or flyte.init) ran first."
+            f"the deployed task {task.name!r} was not found on the control plane ({exc}): check its name "
+            f"(`env name.function name`), project, domain and version (`flyte get task {task.name}`)."
+        ) from exc
+    except flyte.errors.InitializationError as exc:
+        raise ConfigurationError(
+            f"the deployed task {task.name!r} is read from the control plane, and flyte is not initialised "
+            f"({exc}): call flyte.init_from_config() (or flyte.init) first."
         ) from exc
 
 

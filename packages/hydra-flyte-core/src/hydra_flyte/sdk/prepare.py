@@ -100,6 +100,10 @@ def prepare(
             f"{task.name!r} is a reference to a deployed task, which runs on the control plane only: use "
             "mode='remote' (the CLI without --local), or run the task itself (@env.task) locally."
         )
+    if is_task_reference(task):
+        from hydra_flyte.remote.submit import ensure_endpoint
+
+        ensure_endpoint()  # its interface is read from the control plane (next): a clear error first
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)
