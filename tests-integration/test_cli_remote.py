@@ -265,6 +265,31 @@ def test_output_format_json_prints_one_document_for_run_and_for_status(cli: Cli)
         (j["job"], j["phase"], j["value"]) for j in document["jobs"]
     ]
     assert again["manifest"] == document["manifest"]
+    # One schema for a single run, a sweep and status (README, "What a run or sweep prints").
+    single = cli.run_flyte("-of", "json", "hydra", "run", *SMALL, "hydra_tasks.py", "objective")
+    assert single.returncode == 0, single.output
+    one = json.loads(single.stdout)
+    keys = [
+        "sweep_id",
+        "manifest",
+        "task",
+        "mode",
+        "project",
+        "domain",
+        "interrupted",
+        "direction",
+        "best_job",
+        "jobs",
+    ]
+    assert list(one) == list(document) == list(again) == keys
+    where = (cli.cp.project, cli.cp.domain)
+    assert (one["project"], one["domain"]) == (document["project"], document["domain"]) == where
+    assert (one["sweep_id"], one["manifest"], one["task"], one["mode"]) == (
+        None,
+        None,
+        "hydra_it.objective",
+        "remote",
+    )
 
 
 def test_no_wait_returns_once_submitted_with_the_urls(cli: Cli) -> None:

@@ -39,6 +39,9 @@ PRIVATE = {
     "job_runner_omegaconf": _oc.JOB_RUNNER_OMEGACONF_SYMBOLS,
     "return_value": _hydra_private.RETURN_VALUE,
 }
+# Used only once composition has failed (a misspelled override's hint), so no sweep touches it: its
+# own test below, and test_core_hydra_private.py.
+ON_ERRORS_ONLY = {"config_loader": _hydra_private.CONFIG_LOADER}
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +56,7 @@ def test_every_private_symbol_of_core_is_covered_here() -> None:
     core = {p for p in _fallback.registered() if p.symbol.startswith(("flyte.", "hydra.", "omegaconf."))}
     # flyte-hydra-cli's (flyte's CLI, Hydra's completion engine): tested in its own suite
     core = {p for p in core if "flyte.cli." not in p.symbol and "completion_plugin" not in p.symbol}
-    assert core <= set(PRIVATE.values())
+    assert core <= set(PRIVATE.values()) | set(ON_ERRORS_ONLY.values())
 
 
 def _gone(private: _fallback.Private):
@@ -106,3 +109,22 @@ def test_a_failed_run_reports_the_task_error_on_a_flyte_without_raise_for_status
     assert isinstance(failure.error, RunFailedError)
     assert "loss exploded with lr=" in str(failure.error), str(failure.error)
     assert "raise_for_status" not in str(failure.error)
+
+
+def test_without_hydras_config_loader_class_only_hydra_main_apps_lose_the_hint(
+    flyte_remote: ControlPlane, capsys, monkeypatch
+) -> None:
+    from hydra_flyte import ConfigurationError
+    from hydra_flyte.compose import hints
+
+    private = ON_ERRORS_ONLY["config_loader"]
+    monkeypatch.setattr(private, "_find", _gone(private))
+    monkeypatch.setattr(hints, "_installed", [])
+    assert hints.hint_misspelled_overrides(warn=True) is False  # what the launcher's plugin asks
+    err = capsys.readouterr().err
+    assert err.count("hydra-flyte: warning:") == 1 and private.symbol in err, err
+    # The SDK (and so the CLI) adds the hint itself, and a sweep runs as ever.
+    with pytest.raises(ConfigurationError, match="Did you mean 'optimizer.lr'"):
+        hydra_sweep(objective, config_path=CONF, config_name="training", overrides=["optimizer.lrr=0.1"])
+    results = hydra_sweep(objective, config_path=CONF, config_name="training", overrides=OVERRIDES)
+    assert [float(r) for r in results] == pytest.approx(EXPECTED)

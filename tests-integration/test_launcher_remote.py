@@ -78,8 +78,11 @@ def test_grid_submits_every_job_before_waiting_in_basic_sweeper_order(
     creates = [r.arrived_at for r in cp.requests.of("RunService/CreateRun")]
     watches = [r.arrived_at for r in cp.requests.of("RunService/WatchActionDetails")]
     assert len(creates) == 4 and max(creates) < min(watches)
-    values = [job["value"] for job in summary_of(text)["jobs"]]
+    document = summary_of(text)
+    values = [job["value"] for job in document["jobs"]]
     assert values == pytest.approx([0.5, 1.0, 2.5, 5.0])
+    # flyte is initialised in the app's first job, after the manifest was made: still recorded.
+    assert (document["project"], document["domain"]) == (cp.project, cp.domain)
     assert "RunResult(" not in text  # each value printed once: in the summary
     sweep_dirs = list((project / "multirun").glob("*/*"))
     assert any((d / "multirun.yaml").is_file() for d in sweep_dirs)

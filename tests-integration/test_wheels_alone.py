@@ -3,6 +3,8 @@
 - hydra-flyte-core alone: the SDK runs a grid and a custom sweeper (Optuna), with no launcher package.
 - hydra-flyte-launcher alone (with core, its dependency): the example's @hydra.main script.
 - flyte-hydra-cli alone (with core) plus hydra-optuna-sweeper: `flyte hydra run` with Optuna.
+- `pip install hydra-flyte-launcher` / `flyte-hydra-cli` by name: task_env.image and the sweep report
+  work (core's [image] and [report] extras come with them); core alone says how to get the report.
 """
 
 from __future__ import annotations
@@ -134,16 +136,53 @@ IMAGE_PROBE = textwrap.dedent(
 )
 
 
+REPORT_PROBE = textwrap.dedent(
+    """
+    from hydra_flyte import sweep_report
+    from hydra_flyte.state.manifest import Manifest
+
+    manifest = Manifest.create("sweep", mode="local")
+    manifest.plan([(0, ["optimizer.lr=0.1"], None), (1, ["optimizer.lr=0.2"], None)])
+    manifest.finished(0, phase="SUCCEEDED", value=0.5)
+    manifest.finished(1, phase="SUCCEEDED", value=0.25)
+    manifest.save()
+    try:
+        print(sweep_report("sweep").name)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}")
+    """
+)
+
+
 @pytest.mark.parametrize("package", ["hydra-flyte-launcher", "flyte-hydra-cli"])
-def test_a_plain_install_by_name_builds_the_image_preset_pod_template(
+def test_a_plain_install_by_name_builds_the_image_preset_pod_template_and_the_report(
     package: str, wheels: dict[str, Path], tmp_path: Path, no_endpoint_env: dict[str, str]
 ) -> None:
     # `pip install hydra-flyte-launcher`: by name, our wheels found locally, everything else
-    # (kubernetes included, through core's [image] extra) resolved from the index.
+    # (kubernetes and plotly included, through core's [image] and [report] extras) resolved from the index.
     wheel_dir = wheels["core"].parent
     python = clean_venv(tmp_path / "venv", "--find-links", wheel_dir, package)
-    assert {package, "hydra-flyte-core", "kubernetes"} <= installed(python)
+    assert {package, "hydra-flyte-core", "kubernetes", "plotly"} <= installed(python)
     (tmp_path / "probe.py").write_text(IMAGE_PROBE)
     result = run(python, "probe.py", cwd=tmp_path, env=no_endpoint_env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "PodTemplate [('primary', 'ghcr.io/acme/training:2')]"
+    (tmp_path / "report_probe.py").write_text(REPORT_PROBE)
+    report = run(python, "report_probe.py", cwd=tmp_path, env=no_endpoint_env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert report.stdout.strip().splitlines()[-1] == "flyte-sweep-report.html"
+
+
+def test_core_alone_says_how_to_install_the_report(
+    wheels: dict[str, Path], tmp_path: Path, no_endpoint_env: dict[str, str]
+) -> None:
+    python = clean_venv(tmp_path / "venv", wheels["core"])
+    assert "plotly" not in installed(python)
+    (tmp_path / "report_probe.py").write_text(REPORT_PROBE)
+    report = run(python, "report_probe.py", cwd=tmp_path, env=no_endpoint_env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert report.stdout.strip().splitlines()[-1] == (
+        "ConfigurationError: the sweep report needs plotly, which is not installed: "
+        'pip install "hydra-flyte-core[report]"  (or: pip install plotly)'
+    )
+    assert not (tmp_path / "sweep" / "flyte-sweep-report.html").exists()

@@ -13,6 +13,7 @@ import uvicorn
 from connectrpc.server import ConnectASGIApplication
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
+from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
 from flyteidl2.workflow.queue_service_connect import QueueServiceASGIApplication
 from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
 from flyteidl2.workflow.state_service_connect import StateServiceASGIApplication
@@ -20,7 +21,15 @@ from flyteidl2.workflow.state_service_connect import StateServiceASGIApplication
 from .faults import Faults
 from .interceptor import RecordingFaultInterceptor
 from .recorder import RecordedRequest, Recorder, now
-from .services import ClusterService, DataProxyService, QueueService, RunService, ServerContext, StateService
+from .services import (
+    ClusterService,
+    DataProxyService,
+    QueueService,
+    RunService,
+    ServerContext,
+    StateService,
+    TaskService,
+)
 
 T = TypeVar("T")
 Scope = dict[str, Any]
@@ -38,6 +47,7 @@ class LoopbackApp:
         interceptors = [RecordingFaultInterceptor(recorder, faults)]
         apps: list[ConnectASGIApplication[Any]] = [
             RunServiceASGIApplication(RunService(ctx), interceptors=interceptors),
+            TaskServiceASGIApplication(TaskService(ctx), interceptors=interceptors),
             DataProxyServiceASGIApplication(DataProxyService(ctx), interceptors=interceptors),
             ClusterServiceASGIApplication(ClusterService(), interceptors=interceptors),
             QueueServiceASGIApplication(QueueService(ctx), interceptors=interceptors),

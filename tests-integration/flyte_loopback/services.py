@@ -1,4 +1,4 @@
-"""Connect service implementations (run, data proxy, cluster, queue, state) over the run store."""
+"""Connect service implementations (run, task, data proxy, cluster, queue, state) over the run store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import hashlib
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from flyteidl2.common import identifier_pb2, list_pb2
 from flyteidl2.dataproxy import dataproxy_service_connect as dataproxy_connect
 from flyteidl2.dataproxy import dataproxy_service_pb2 as dp_pb2
 from flyteidl2.logs.dataplane import payload_pb2 as logs_pb2
-from flyteidl2.task import common_pb2, task_definition_pb2
+from flyteidl2.task import common_pb2, task_definition_pb2, task_service_connect, task_service_pb2
 from flyteidl2.workflow import (
     queue_service_connect,
     queue_service_pb2,
@@ -48,6 +49,21 @@ class ServerContext:
     default_org: str
     endpoint: Callable[[], str]
     closing: Callable[[], bool]
+    #: Deployed tasks (TaskService/DeployTask), in deployment order.
+    tasks: list[task_definition_pb2.TaskDetails] = field(default_factory=list)
+
+    def deployed(self, task_id: task_definition_pb2.TaskIdentifier) -> task_definition_pb2.TaskDetails:
+        """The deployed task with this id (org aside: the SDK leaves it empty), or NOT_FOUND."""
+        for details in self.tasks:
+            found = details.task_id
+            if (found.project, found.domain, found.name, found.version) == (
+                task_id.project,
+                task_id.domain,
+                task_id.name,
+                task_id.version,
+            ):
+                return details
+        raise ConnectError(Code.NOT_FOUND, f"task {task_id.name!r} version {task_id.version!r} not found")
 
     def run(self, run_id: identifier_pb2.RunIdentifier) -> Run:
         """The run named by `run_id`, or NOT_FOUND."""
@@ -247,8 +263,14 @@ class RunService(_Unimplemented):
         else:
             pid = request.project_id
             name, org, project, domain = "r" + uuid.uuid4().hex[:12], pid.organization, pid.name, pid.domain
-        if not request.HasField("task_spec"):
-            raise ConnectError(Code.UNIMPLEMENTED, "the loopback control plane only runs inline task specs")
+        if request.HasField("task_id"):  # a deployed task, run by reference
+            task_spec = c.deployed(request.task_id).spec
+        elif request.HasField("task_spec"):
+            task_spec = request.task_spec
+        else:
+            raise ConnectError(
+                Code.UNIMPLEMENTED, "the loopback control plane runs task specs and task ids only"
+            )
         if request.HasField("offloaded_input_data"):
             inputs_uri = request.offloaded_input_data.uri
         else:
@@ -265,7 +287,7 @@ class RunService(_Unimplemented):
             run=run,
             name="a0",
             parent="",
-            task_spec=request.task_spec,
+            task_spec=task_spec,
             inputs_uri=inputs_uri,
             output_prefix=str(run.base_dir / "a0" / "1"),
         )
@@ -340,6 +362,76 @@ class RunService(_Unimplemented):
         ]
         limit = request.request.limit or len(runs)
         return run_service_pb2.ListRunsResponse(runs=[run_proto(r) for r in runs[:limit]])
+
+
+class TaskService(_Unimplemented):
+    """flyteidl2.task.TaskService: deploy tasks, read one back, list them (what `flyte.deploy` and
+    `flyte.remote.Task.get(..., auto_version="latest")` call).
+
+    As flyteidl2/task/task_service.proto describes the real service: DeployTask registers a spec
+    under its TaskIdentifier (a second deploy of the same id answers ALREADY_EXISTS, which the SDK
+    takes as "already deployed"); GetTaskDetails answers the id, metadata and spec, NOT_FOUND for
+    an unknown id; ListTasks lists one task per name, its latest version, filtered by project,
+    domain and the `name` filters the SDK sends (EQUAL, CONTAINS), sorted by `created_at`.
+    """
+
+    _protocol = task_service_connect.TaskService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def deploy_task(self, request: task_service_pb2.DeployTaskRequest, ctx: RequestContext) -> Any:
+        """Register the spec under its id."""
+        try:
+            self._ctx.deployed(request.task_id)
+        except ConnectError:
+            pass
+        else:
+            raise ConnectError(
+                Code.ALREADY_EXISTS,
+                f"task {request.task_id.name!r} version {request.task_id.version!r} exists",
+            )
+        metadata = task_definition_pb2.TaskMetadata(
+            short_name=request.spec.short_name or request.task_id.name.rsplit(".", 1)[-1],
+            deployed_at=_ts(datetime.now(timezone.utc)),
+            environment_name=request.spec.environment.name,
+        )
+        self._ctx.tasks.append(
+            task_definition_pb2.TaskDetails(task_id=request.task_id, metadata=metadata, spec=request.spec)
+        )
+        return task_service_pb2.DeployTaskResponse()
+
+    async def get_task_details(
+        self, request: task_service_pb2.GetTaskDetailsRequest, ctx: RequestContext
+    ) -> Any:
+        """The deployed task's details, or NOT_FOUND."""
+        return task_service_pb2.GetTaskDetailsResponse(details=self._ctx.deployed(request.task_id))
+
+    async def list_tasks(self, request: task_service_pb2.ListTasksRequest, ctx: RequestContext) -> Any:
+        """The latest version of each task name in the project and domain that the filters let through."""
+        pid = request.project_id
+        latest: dict[str, task_definition_pb2.TaskDetails] = {}
+        for details in self._ctx.tasks:  # deployment order: a later one is newer
+            tid = details.task_id
+            if (pid.name and tid.project != pid.name) or (pid.domain and tid.domain != pid.domain):
+                continue
+            if all(_name_matches(tid.name, f) for f in request.request.filters):
+                latest[tid.name] = details
+        found = list(latest.values())
+        if request.request.sort_by.direction == list_pb2.Sort.DESCENDING:
+            found.reverse()
+        limit = request.request.limit or len(found)
+        tasks = [task_definition_pb2.Task(task_id=d.task_id, metadata=d.metadata) for d in found[:limit]]
+        return task_service_pb2.ListTasksResponse(tasks=tasks)
+
+
+def _name_matches(name: str, flt: list_pb2.Filter) -> bool:
+    """A ListTasks filter on the task name (the only field the SDK filters tasks by)."""
+    if flt.field != "name":
+        return True
+    if flt.function == list_pb2.Filter.Function.CONTAINS:
+        return any(v in name for v in flt.values)
+    return name in flt.values
 
 
 class DataProxyService(_Unimplemented):

@@ -85,6 +85,29 @@ def test_help_of_run(project) -> None:
     assert "fixture_tasks.py" not in text
 
 
+def test_help_of_run_fits_a_terminal_says_what_runs_print_and_cuts_nothing(project) -> None:
+    from flyte_hydra_cli._flyte_private import run_options
+    from flyte_hydra_cli._run_option_handling import RUN_OPTION_HANDLING
+
+    result = flyte("hydra", "run", "--help", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 130, f"{len(lines)} lines"
+    assert "…" not in result.stdout, [line for line in lines if "…" in line]  # no help text cut off
+    text = flat(result.stdout)
+    assert "one line per job for --multirun" not in text  # local runs print a table, as remote ones do
+    assert "one summary table" in text and "stderr" in text
+    # Every `flyte run` option is documented: forwarded ones as options, refused ones by name.
+    for option in run_options():
+        flag = next(o for o in option.opts if o.startswith("--"))
+        assert flag in text, flag
+    refused = sorted(name for name, how in RUN_OPTION_HANDLING.items() if how == "rejected")
+    assert refused == ["run_domain", "run_project", "tui"]
+    assert "except --tui, --run-project and --run-domain (refused" in text
+    # --report works on a plain install now: its help needs no pip line (which was cut off).
+    assert "needs pip install" not in text
+
+
 def test_help_of_script_lists_tasks_taking_a_dictconfig(project) -> None:
     result = hydra_run("fixture_tasks.py", "--help")
     assert result.exit_code == 0, result.output

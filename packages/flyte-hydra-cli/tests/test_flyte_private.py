@@ -18,6 +18,7 @@ from cli_helpers import summary_rows
 from flyte_hydra_cli import _flyte_private as fp
 from flyte_hydra_cli._run import run
 from flyte_hydra_cli._run_option_handling import RUN_OPTION_HANDLING as _RUN_OPTION_HANDLING
+from flyte_hydra_cli._run_option_handling import RUN_OPTION_HELP
 from hydra_flyte.compat import fallback as _fallback
 
 
@@ -44,6 +45,8 @@ def test_private_symbols_are_found_with_the_expected_shape(capsys) -> None:
 def test_every_flyte_run_option_is_forwarded_or_rejected() -> None:
     # A new `flyte run` option must get a decision here, never be accepted and dropped.
     assert sorted(fp.run_option_names()) == sorted(_RUN_OPTION_HANDLING)
+    # ... and the one-line help `flyte hydra run --help` shows for it.
+    assert sorted(RUN_OPTION_HELP) == sorted(_RUN_OPTION_HANDLING)
 
 
 def test_run_accepts_every_flyte_run_option_under_the_same_flags() -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cli_helpers import LOCAL, flat, flyte, hydra_run, summary_rows
 
 from hydra_flyte.report.html import read_report_data
@@ -69,3 +70,15 @@ def test_run_with_report_writes_it_when_the_sweep_ends(project: Path) -> None:
     assert [(j["params"], j["phase"]) for j in data["jobs"]] == [
         ({"optimizer.lr": 0.1}, "SUCCEEDED"), ({"optimizer.lr": 0.2}, "SUCCEEDED")
     ]  # fmt: skip
+
+
+def test_a_plain_install_depends_on_the_report_extra_as_on_the_image_one() -> None:
+    # `pip install flyte-hydra-cli` must give `flyte hydra report` its plotly, as it gives
+    # task_env.image its kubernetes client: both come from hydra-flyte-core's extras.
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    (core,) = [Requirement(d) for d in dependencies if Requirement(d).name == "hydra-flyte-core"]
+    assert {"image", "report"} <= core.extras, core

@@ -264,3 +264,53 @@ def test_dry_run_fails_with_exit_2_when_a_job_does_not_compose(project) -> None:
     assert "optimizer/nope" in text and "Available options in 'optimizer'" in text
     assert "Traceback" not in result.output
     assert not job_lines(result.stdout)
+
+
+# The one JSON schema of a summary (README, "What a run or sweep prints"): these keys, in this
+# order, for a single run, a sweep and `flyte hydra status`; None where a run has no such thing.
+SUMMARY_SCHEMA = {
+    "sweep_id": (str, type(None)),
+    "manifest": (str, type(None)),
+    "task": (str, type(None)),
+    "mode": (str,),
+    "project": (str, type(None)),
+    "domain": (str, type(None)),
+    "interrupted": (bool,),
+    "direction": (str, type(None)),
+    "best_job": (int, type(None)),
+    "jobs": (list,),
+}
+JOB_KEYS = ["job", "overrides", "run_name", "url", "phase", "value", "error", "attempts", "updated_at",
+            "duration_seconds"]  # fmt: skip
+
+
+def check_summary_schema(document: dict) -> None:
+    assert list(document) == list(SUMMARY_SCHEMA), list(document)
+    for key, types in SUMMARY_SCHEMA.items():
+        assert isinstance(document[key], types), (key, document[key])
+    assert document["mode"] in ("local", "remote")
+    assert all(list(job) == JOB_KEYS for job in document["jobs"]), document["jobs"]
+
+
+def test_a_single_run_a_sweep_and_status_print_json_of_one_schema(project) -> None:
+    single = flyte("-of", "json", "hydra", "run", *LOCAL, "fixture_tasks.py", "score")
+    assert single.exit_code == 0, single.output
+    run_doc = json.loads(single.stdout)
+    check_summary_schema(run_doc)
+    assert (run_doc["sweep_id"], run_doc["manifest"], run_doc["task"]) == (None, None, "fixture.score")
+    assert (run_doc["interrupted"], run_doc["best_job"]) == (False, None)  # one job: nothing to compare
+
+    sweep = flyte("-of", "json", "hydra", "run", *LOCAL, "-m", "--hydra-override", "hydra.sweep.dir=sweep",
+                  "fixture_tasks.py", "score", "--cfg", "optimizer.lr=0.1,0.2")  # fmt: skip
+    assert sweep.exit_code == 0, sweep.output
+    sweep_doc = json.loads(sweep.stdout)
+    check_summary_schema(sweep_doc)
+    manifest = (project / "sweep" / "flyte-sweep.json").resolve()
+    assert sweep_doc["sweep_id"].startswith("hf-") and sweep_doc["manifest"] == str(manifest)
+    assert (sweep_doc["task"], sweep_doc["best_job"]) == ("fixture.score", 0)
+
+    status = flyte("-of", "json", "hydra", "status", "sweep")
+    assert status.exit_code == 0, status.output
+    status_doc = json.loads(status.stdout)
+    check_summary_schema(status_doc)
+    assert status_doc == sweep_doc  # a local sweep's status is its manifest as recorded

@@ -169,9 +169,22 @@ def test_verbose_shows_the_traceback(project) -> None:
     assert "could not import script 'broken_script.py'" in flat(result.output)
 
 
-def test_run_without_arguments_shows_help(project) -> None:
+def test_run_without_a_script_is_a_usage_error_on_stderr(project) -> None:
     result = hydra_run()
-    assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in flat(result.output)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    text = flat(result.stderr)
+    assert "Usage: flyte hydra run [OPTIONS] SCRIPT TASK_NAME" in text
+    assert "Missing argument 'SCRIPT'" in text and "flyte hydra run train.py pipeline" in text
+
+
+def test_a_script_without_a_task_name_is_a_usage_error_naming_its_tasks(project) -> None:
+    result = hydra_run(*LOCAL, "fixture_tasks.py")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    text = flat(result.stderr)
+    assert "Missing argument 'TASK_NAME'" in text
+    assert "Tasks in fixture_tasks.py that take a DictConfig: describe, explode, score, steps" in text
 
 
 def test_sweep_values_without_multirun(project) -> None:
@@ -217,3 +230,26 @@ def test_dry_run_finds_the_same_invalid_job(project) -> None:
         "--multirun", "--dry-run", *LOCAL, *SCORE, "--cfg", "+task_env.score.resources.memory=1Gi,8GB"
     )
     assert_usage_error(result, "1 of 2 jobs", "job 1 [+task_env.score.resources.memory=8GB]")
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [("optimizer.lrr=0.1", "Did you mean 'optimizer.lr'?"), ("optimizr=sgd", "Did you mean 'optimizer'?"),
+     ("optimizer=sgdd", "Did you mean 'optimizer=sgd'?")],
+)  # fmt: skip
+def test_a_misspelled_override_gets_the_closest_name(project, override: str, hint: str) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", override)
+    assert_usage_error(result, hint)
+
+
+def test_a_misspelled_sweep_override_gets_the_closest_name(project) -> None:
+    result = hydra_run(*LOCAL, "-m", *SCORE, "--cfg", "optimizer.lrr=0.1,0.2")
+    assert_usage_error(result, "for the job [optimizer.lrr=0.1]", "Did you mean 'optimizer.lr'?")
+
+
+def test_the_error_box_keeps_hydras_line_breaks(project) -> None:
+    result = hydra_run(*LOCAL, *SCORE, "--cfg", "optimizer=sgdd")
+    assert result.exit_code == 2, result.output
+    lines = [line.strip("│ ") for line in result.stderr.splitlines()]
+    assert "Available options in 'optimizer':" in lines, lines  # not run together with the options
+    assert "adam" in lines and "sgd" in lines and "Config search path:" in lines, lines

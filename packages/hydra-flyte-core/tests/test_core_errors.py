@@ -55,9 +55,59 @@ def test_missing_config_name(conf_dir: str) -> None:
 
 def test_missing_group_option(conf_dir: str) -> None:
     with pytest.raises(
-        ConfigurationError, match="Could not find 'optimizer/rmsprop'.*Available options.*adam.*sgd"
+        ConfigurationError, match="(?s)Could not find 'optimizer/rmsprop'.*Available options.*adam.*sgd"
     ):
         run(conf_dir, overrides=["optimizer=rmsprop"])
+
+
+# -- misspelled overrides: Hydra's message, its line breaks kept, and the closest name suggested --
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [
+        ("optimizer.lrr=0.1", "Did you mean 'optimizer.lr'?"),  # a key of a group's config
+        ("optimizer.weight_decy=0.1", "Did you mean 'optimizer.weight_decay'?"),
+        ("modle=vit", "Did you mean 'model'?"),  # a group name, taken for a key
+        ("trainng.epochs=3", "Did you mean 'training.epochs'?"),  # a misspelled parent
+        ("~optimizer.lrr", "Did you mean 'optimizer.lr'?"),  # deleting a key that is not there
+        ("model=vitt", "Did you mean 'model=vit'?"),  # a group's option
+    ],
+)
+def test_a_misspelled_override_gets_the_closest_name(conf_dir: str, override: str, hint: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        run(conf_dir, overrides=["optimizer=adam", override])
+    message = str(info.value)
+    assert message.startswith("could not compose config 'training' in ") and hint in message, message
+    assert message.count("Did you mean") == 1, message
+
+
+def test_the_suggestion_reads_the_config_of_the_other_overrides(conf_dir: str) -> None:
+    # sgd has `momentum`, adam does not: the key is looked for in the config the job selects.
+    with pytest.raises(ConfigurationError, match="Did you mean 'optimizer.momentum'"):
+        run(conf_dir, overrides=["optimizer=sgd", "optimizer.momentm=0.5"])
+
+
+def test_nothing_close_gets_no_suggestion_and_hydras_line_breaks_are_kept(conf_dir: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        run(conf_dir, overrides=["zzzzzz=1"])
+    message = str(info.value)
+    assert "Did you mean" not in message
+    assert "Could not override 'zzzzzz'.\nTo append to your config use +zzzzzz=1" in message
+    with pytest.raises(ConfigurationError) as info:
+        run(conf_dir, overrides=["model=vitt"])
+    lines = str(info.value).splitlines()
+    assert "Available options in 'model':" in lines and "\tvit" in lines, lines
+
+
+def test_a_misspelled_override_of_a_sweep_job_gets_the_closest_name(conf_dir: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        hydra_sweep(objective, config_path=conf_dir, config_name="training", mode="local",
+                    overrides=["optimizer.lrr=0.1,0.2"])  # fmt: skip
+    assert "Did you mean 'optimizer.lr'?" in str(info.value), str(info.value)
+    with pytest.raises(ConfigurationError, match="Did you mean 'model'"):
+        hydra_sweep(objective, config_path=conf_dir, config_name="training", mode="local",
+                    overrides=["modle=vit", "optimizer.lr=0.1,0.2"])  # fmt: skip
 
 
 def test_sweep_in_a_single_run_points_to_hydra_sweep(conf_dir: str) -> None:

@@ -100,3 +100,60 @@ def test_job_value_without_the_private_attribute_reads_the_public_property(monke
     finally:
         monkeypatch.undo()
         _hydra_private.RETURN_VALUE.forget()
+
+
+def test_hydras_config_loader_class_is_where_the_hint_wraps_it() -> None:
+    """Fails loudly when Hydra moves ConfigLoaderImpl or reshapes its load_configuration (compose.hints wraps it)."""
+    from hydra.core.config_loader import ConfigLoader
+
+    from hydra_flyte.compat import hydra_private as _hydra_private
+
+    _hydra_private.CONFIG_LOADER.forget()
+    loader_class = _hydra_private.config_loader_class()
+    assert issubclass(loader_class, ConfigLoader)
+    with hydra_app(None, job_name="probe"):
+        assert isinstance(GlobalHydra.instance().config_loader(), loader_class)
+
+
+def test_a_hydra_without_the_loader_class_gets_no_hint_and_one_quiet_answer(monkeypatch, capsys) -> None:
+    from hydra_flyte.compat import hydra_private as _hydra_private
+    from hydra_flyte.compose import hints
+
+    def gone() -> None:
+        raise ImportError("no ConfigLoaderImpl in this release")
+
+    monkeypatch.setattr(_hydra_private.CONFIG_LOADER, "_find", gone)
+    monkeypatch.setattr(hints, "_installed", [])
+    _hydra_private.CONFIG_LOADER.forget()
+    try:
+        assert hints.hint_misspelled_overrides() is False
+        assert capsys.readouterr().err == ""  # quiet unless asked (an app on another launcher)
+        assert hints.hint_misspelled_overrides(warn=True) is False
+        err = capsys.readouterr().err
+        assert (
+            "ConfigLoaderImpl.load_configuration is missing" in err and "(the same error, less help)" in err
+        )
+    finally:
+        monkeypatch.undo()
+        _hydra_private.CONFIG_LOADER.forget()
+
+
+def test_the_wrapped_loader_hints_for_apps_on_the_flyte_launcher_only(conf_dir: str, monkeypatch) -> None:
+    from hydra import compose
+    from hydra.errors import ConfigCompositionException
+
+    from hydra_flyte.compat.hydra_private import config_loader_class
+    from hydra_flyte.compose import hints
+
+    loader_class = config_loader_class()
+    monkeypatch.setattr(loader_class, "load_configuration", loader_class.load_configuration)  # undone after
+    monkeypatch.setattr(hints, "_installed", [])
+    assert hints.hint_misspelled_overrides() is True
+    ensure_launcher_registered()
+    with hydra_app(conf_dir, job_name="probe"):
+        with pytest.raises(ConfigCompositionException) as info:
+            compose("training", overrides=["hydra/launcher=flyte", "optimizer.lrr=0.1"])
+        assert str(info.value).endswith("\nDid you mean 'optimizer.lr'?")
+        with pytest.raises(ConfigCompositionException) as info:
+            compose("training", overrides=["optimizer.lrr=0.1"])  # Hydra's basic launcher: not ours to change
+        assert "Did you mean" not in str(info.value)

@@ -111,6 +111,35 @@ def test_a_new_sweep_keeps_the_manifest_of_the_sweep_it_replaces_in_a_directory(
     ), third.sweep_id
 
 
+def test_the_sweep_index_drops_entries_whose_manifest_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from hydra_flyte.state import manifest as manifest_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(manifest_module, "_pruned", set())
+    index = manifest_module.index_dir()
+    gone = Manifest.create(tmp_path / "gone", run_options={"name": "g"})
+    gone.plan([(0, ["a=1"], "g-0")])
+    kept = Manifest.create(tmp_path / "kept", run_options={"name": "k"})
+    kept.plan([(0, ["a=1"], "k-0")])
+    assert {p.name for p in index.iterdir()} == {gone.sweep_id, kept.sweep_id}
+    shutil.rmtree(tmp_path / "gone")  # a pytest tmp dir cleaned up, a sweep directory deleted
+    (index / "hf-elsewhere").write_text(str(tmp_path / "never" / "flyte-sweep.json"))
+    monkeypatch.setattr(manifest_module, "_pruned", set())  # a new process
+    new = Manifest.create(tmp_path / "new", run_options={"name": "n"})
+    new.plan([(0, ["a=1"], "n-0")])
+    assert {p.name for p in index.iterdir()} == {kept.sweep_id, new.sweep_id}
+    assert find_manifest(kept.sweep_id) == tmp_path / "kept" / "flyte-sweep.json"
+    # An entry found stale on lookup is dropped too, and the error says the manifest is gone.
+    shutil.rmtree(tmp_path / "kept")
+    with pytest.raises(FileNotFoundError, match="was recorded at .*kept.*no longer there"):
+        find_manifest(kept.sweep_id)
+    assert {p.name for p in index.iterdir()} == {new.sweep_id}
+
+
 def test_a_missing_manifest_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(
         FileNotFoundError, match="pass the manifest's path, its sweep directory, or a sweep id"

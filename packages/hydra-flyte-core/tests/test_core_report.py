@@ -77,3 +77,26 @@ def test_missing_plotly_names_the_pip_line(tmp_path: Path) -> None:
         "(or: pip install plotly)"
     )
     assert not (tmp_path / "sweep" / "flyte-sweep-report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "sweeper", [[], ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2"]],
+    ids=["grid", "optuna"],
+)  # fmt: skip
+def test_the_manifest_path_is_absolute_in_the_report_and_the_summary(
+    sweeper: list[str], conf_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core_tasks import objective
+
+    from hydra_flyte import hydra_sweep
+
+    lr = "optimizer.lr=interval(0.1,0.2)" if sweeper else "optimizer.lr=0.1,0.2"
+    hydra_sweep(objective, config_path=conf_dir, config_name="training", mode="local", report=True,
+                overrides=[*sweeper, "hydra.sweep.dir=sweeps/here", lr])  # fmt: skip
+    manifest = (tmp_path / "sweeps" / "here" / "flyte-sweep.json").resolve()
+    report = manifest.with_name("flyte-sweep-report.html")
+    assert read_report_data(report)["manifest"] == str(manifest)
+    assert f"Manifest: {manifest}. Click a column header to sort." in report.read_text()
+    out = capsys.readouterr()
+    assert f"Manifest: {manifest}" in out.out, out.out  # under the summary table
+    assert f"Sweep report: {report}" in out.err

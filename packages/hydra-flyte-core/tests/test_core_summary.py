@@ -212,3 +212,46 @@ def test_a_dry_run_prints_its_plan_in_the_sdk_too(conf_dir: str, capfd, mode: st
     assert isinstance(plan, DryRunPlan)
     assert out.splitlines() == [plan.describe()]
     assert "optimizer.lr=0.013" in out and "dry-exp" in out and "SUCCEEDED" not in out
+
+
+SUMMARY_KEYS = [
+    "sweep_id",
+    "manifest",
+    "task",
+    "mode",
+    "project",
+    "domain",
+    "interrupted",
+    "direction",
+    "best_job",
+    "jobs",
+]  # fmt: skip  (README, "What a run or sweep prints")
+
+
+def test_sdk_runs_and_sweeps_print_json_of_one_schema(conf_dir: str, capfd) -> None:
+    from core_tasks import objective
+
+    from hydra_flyte import hydra_run, hydra_sweep
+    from hydra_flyte.state.summary import DOCUMENT_KEYS
+
+    assert list(DOCUMENT_KEYS) == SUMMARY_KEYS
+    hydra_run(objective, config_path=conf_dir, config_name="training", mode="local", summary="json")
+    run_doc = json.loads(capfd.readouterr().out)
+    hydra_sweep(objective, config_path=conf_dir, config_name="training", mode="local", summary="json",
+                overrides=["optimizer.lr=0.1,0.2"])  # fmt: skip
+    sweep_doc = json.loads(capfd.readouterr().out)
+    assert list(run_doc) == list(sweep_doc) == SUMMARY_KEYS
+    assert {k: run_doc[k] for k in SUMMARY_KEYS[:-1]} == {
+        "sweep_id": None, "manifest": None, "task": "unit.objective", "mode": "local", "project": None,
+        "domain": None, "interrupted": False, "direction": None, "best_job": None,
+    }  # fmt: skip
+    assert sweep_doc["task"] == "unit.objective" and sweep_doc["best_job"] == 0
+    assert sweep_doc["manifest"].endswith("flyte-sweep.json") and sweep_doc["manifest"].startswith("/")
+    assert sweep_doc["sweep_id"].startswith("hf-") and sweep_doc["interrupted"] is False
+
+
+def test_the_json_document_refuses_keys_outside_its_schema() -> None:
+    from hydra_flyte.state.summary import document
+
+    with pytest.raises(ValueError, match="not keys of the summary's JSON schema: sweep"):
+        document([], header={"sweep": "hf-1"})

@@ -153,6 +153,78 @@ def test_local_optuna_multirun(example_project: Path, no_flyte_endpoint: Path) -
     assert results["best_value"] == pytest.approx(min(values))
 
 
+SUMMARY_KEYS = [
+    "sweep_id",
+    "manifest",
+    "task",
+    "mode",
+    "project",
+    "domain",
+    "interrupted",
+    "direction",
+    "best_job",
+    "jobs",
+]  # fmt: skip  (README, "What a run or sweep prints")
+
+
+def test_a_single_run_and_a_sweep_print_json_of_one_schema(
+    example_project: Path, no_flyte_endpoint: Path
+) -> None:
+    common = [
+        "hydra/launcher=flyte",
+        "hydra.launcher.mode=local",
+        "hydra.launcher.summary=json",
+        "training.epochs=2",
+    ]
+    single = run_train(example_project, *common, home=no_flyte_endpoint)
+    assert single.returncode == 0, output(single)
+    run_doc = json.loads(single.stdout)
+    sweep = run_train(example_project, "--multirun", *common, "optimizer.lr=0.01,0.1", home=no_flyte_endpoint)
+    assert sweep.returncode == 0, output(sweep)
+    sweep_doc = json.loads(sweep.stdout)
+    assert list(run_doc) == list(sweep_doc) == SUMMARY_KEYS
+    # The script chooses the task: the launcher does not know it.
+    assert (run_doc["sweep_id"], run_doc["manifest"], run_doc["task"], run_doc["mode"]) == (
+        None,
+        None,
+        None,
+        "local",
+    )
+    assert sweep_doc["sweep_id"].startswith("hf-") and sweep_doc["manifest"].endswith("flyte-sweep.json")
+    assert (run_doc["interrupted"], sweep_doc["interrupted"]) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["optimizer.lrr=0.1"], "Did you mean 'optimizer.lr'?"),
+        (["modle=vit"], "Did you mean 'model'?"),
+        (["--multirun", "optimizer.lrr=0.1,0.2"], "Did you mean 'optimizer.lr'?"),
+        (["--multirun", "model=vitt,resnet"], "Did you mean 'model=vit'?"),
+    ],
+    ids=["key", "group", "sweep-key", "sweep-option"],
+)
+def test_a_misspelled_override_gets_the_closest_name(
+    example_project: Path, no_flyte_endpoint: Path, args: list[str], hint: str
+) -> None:
+    # Hydra composes a @hydra.main app's config before any launcher runs: the hint still comes,
+    # under Hydra's own message (kept as Hydra prints it).
+    proc = run_train(example_project, *args, "hydra/launcher=flyte", "hydra.launcher.mode=local",
+                     home=no_flyte_endpoint)  # fmt: skip
+    assert proc.returncode == 1, output(proc)
+    lines = proc.stderr.splitlines()
+    assert hint in lines, proc.stderr
+    assert lines.index(hint) > 0 and "Could not" in proc.stderr and proc.stdout == ""
+
+
+def test_an_app_on_another_launcher_keeps_hydras_error_as_it_is(
+    example_project: Path, no_flyte_endpoint: Path
+) -> None:
+    proc = run_train(example_project, "optimizer.lrr=0.1", home=no_flyte_endpoint)
+    assert proc.returncode == 1, output(proc)
+    assert "Could not override 'optimizer.lrr'." in proc.stderr and "Did you mean" not in proc.stderr
+
+
 @pytest.mark.parametrize("multirun", [False, True], ids=["single", "multirun"])
 def test_remote_without_endpoint_fails(
     example_project: Path, no_flyte_endpoint: Path, multirun: bool

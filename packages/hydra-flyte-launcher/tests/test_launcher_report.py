@@ -77,3 +77,15 @@ def test_an_optuna_sweep_writes_and_announces_its_report_once(
     assert len(data["jobs"]) == 4  # written when every trial had ended
     assert "A new study created" in proc.stderr  # Optuna's own log line is there...
     assert "\x1b[" not in proc.stderr  # ...without ANSI escape codes
+
+
+def test_a_plain_install_depends_on_the_report_extra_as_on_the_image_one() -> None:
+    # `pip install hydra-flyte-launcher` must make hydra.launcher.report=true work, as it makes
+    # task_env.image work: both come from hydra-flyte-core's extras.
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    (core,) = [Requirement(d) for d in dependencies if Requirement(d).name == "hydra-flyte-core"]
+    assert {"image", "report"} <= core.extras, core

@@ -38,6 +38,7 @@ from ._run_completion import (
     _run_ctx,
 )
 from ._run_execute import _execute
+from ._run_option_handling import as_forwarded
 from ._run_output import _fail
 from ._run_settings import _APP_OVERRIDES, _HYDRA_OVERRIDES, _SETTINGS, Settings, _setting_options, _settings
 from ._script import ScriptError, load_script, tasks_in
@@ -157,9 +158,26 @@ class ScriptGroup(click.RichGroup):
             name=script,
             help=f"Run a task of {script} with a Hydra-composed config.",
             subcommand_metavar="TASK_NAME [--CONFIG_PARAM OVERRIDE]... [TASK INPUTS]...",
+            # No TASK_NAME: not the help on stdout, but a usage error naming the tasks (`_require_task`).
+            invoke_without_command=True,
+            no_args_is_help=False,
+            callback=self._require_task,
         )
         self.script = script
         self._tasks: dict[str, Any] | None = None
+
+    def _require_task(self, **_: Any) -> None:
+        """Runs before the task's command, or alone when TASK_NAME is missing: then a usage error."""
+        ctx = click.get_current_context()
+        if ctx.invoked_subcommand is not None or ctx.resilient_parsing:
+            return
+        tasks = self.list_commands(ctx)
+        known = ", ".join(tasks) or "none (decorate a function taking a DictConfig with @env.task)"
+        raise click.UsageError(
+            f"Missing argument 'TASK_NAME'. Tasks in {self.script} that take a DictConfig: {known}. "
+            f"Name one after the script, e.g. `flyte hydra run {self.script} {tasks[0] if tasks else 'TASK_NAME'}`.",
+            ctx,
+        )
 
     def tasks(self) -> dict[str, Any]:
         """Every task of the script, by name (imports the script once)."""
@@ -238,6 +256,18 @@ def _config_param(task: Any) -> str | None:
         return None
 
 
+def _require_script(**_: Any) -> None:
+    """`run`'s callback: runs before the script's group, or alone when SCRIPT is missing: then a usage error."""
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand is not None or ctx.resilient_parsing:
+        return
+    raise click.UsageError(
+        "Missing argument 'SCRIPT': the Python file that defines the task, then the task's name, e.g. "
+        "`flyte hydra run train.py pipeline` (`flyte hydra run --help` lists the options).",
+        ctx,
+    )
+
+
 class RunGroup(click.RichGroup):
     """`flyte hydra run`: its subcommands are Python files."""
 
@@ -278,46 +308,65 @@ class RunGroup(click.RichGroup):
         return super().shell_complete(ctx, incomplete)
 
 
+#: The option panels of `flyte hydra run --help` (rich-click's option groups; `--help` comes last).
+_OPTION_PANELS = [
+    {"name": "Hydra", "options": ["--config-path", "--config-name", "--multirun", "--hydra-override", "--task-env-key"]},
+    {"name": "Where and how it runs",
+     "options": ["--mode", "--local", "--wait", "--follow", "--dry-run", "--tracked", "--tracked-strict"]},
+    {"name": "Sweeps and waiting",
+     "options": ["--submit-max-workers", "--wait-max-workers", "--fail-fast", "--abort-on-interrupt", "--resume",
+                 "--reconnect-timeout", "--report"]},
+    {"name": "flyte run options, forwarded to every run",
+     "options": ["--project", "--domain", "--name", "--env", "--label", "--queue", "--service-account",
+                 "--max-action-concurrency", "--raw-data-path", "--version", "--copy-style", "--image", "--root-dir",
+                 "--no-sync-local-sys-paths", "--debug"]},
+]  # fmt: skip
+
 run = RunGroup(
     name="run",
     subcommand_metavar="SCRIPT TASK_NAME [--CONFIG_PARAM OVERRIDE]... [TASK INPUTS]...",
+    # No SCRIPT: not the help on stdout, but a usage error on stderr (`_require_script`).
+    invoke_without_command=True,
+    no_args_is_help=False,
+    callback=_require_script,
+    context_settings={"rich_help_config": {"option_groups": {"*hydra run": _OPTION_PANELS}}},
     params=[
         click.Option(
             ["--config-path"],
             type=click.Path(file_okay=False),
             default=None,
-            help="Directory of the YAML configs, relative to the current directory or absolute. "
-            "Omit it for configs registered only in Hydra's ConfigStore.",
+            metavar="DIR",
+            help="Directory of the YAML configs (relative or absolute); omit it for ConfigStore-only configs.",
         ),
         click.Option(
             ["--config-name"],
             default=None,
+            metavar="NAME",
             shell_complete=_complete_config_name,
-            help="Name of the primary config (a YAML file in --config-path without `.yaml`, or a "
-            "ConfigStore entry).",
+            help="Primary config: a YAML file of --config-path (without .yaml), or a ConfigStore entry.",
         ),
         click.Option(
             ["--multirun", "-m"],
             is_flag=True,
             default=False,
-            help="Sweep: expand sweep overrides (`a=1,2`, or a sweeper such as Optuna) into one run per job.",
+            help="Sweep: one run per job (`a=1,2`, or a sweeper such as Optuna).",
         ),
         click.Option(
             ["--mode"],
             type=click.Choice(["local", "remote"]),
             default=None,
-            help="Where to run. Remote (the default) needs a configured Flyte endpoint; `--local` is "
-            "short for `--mode local`.",
+            help="remote (the default; needs a Flyte endpoint) or local.",
         ),
         click.Option(
             ["--task-env-key"],
             default="task_env",
+            metavar="KEY",
             show_default=True,
-            help="Config key holding per-task overrides (resources, image), `task_env.<task name>`.",
+            help="Config key of the per-task settings (resources, image, ...).",
         ),
         *_setting_options(),
         _hydra_override_option(),
-        *fp.run_options(),
+        *as_forwarded(fp.run_options()),
     ],
     help="""
 Run a Flyte task with a Hydra-composed config: once, or once per job of a sweep.
@@ -328,13 +377,16 @@ flyte hydra run --local --config-path conf --config-name training \\
 ```
 
 App overrides go through the flag named after the task's `DictConfig` parameter (`--cfg` for
-`cfg: DictConfig`, `--config` for `config: DictConfig`); Hydra's own overrides through
-`--hydra-override`. Other task inputs are options, converted as `flyte run` converts them.
+`cfg: DictConfig`), Hydra's own through `--hydra-override`. The task's other inputs are options:
+`flyte hydra run SCRIPT TASK_NAME --help` lists them.
 
-Runs are remote unless `--local`. Remote runs print their URL as soon as they are submitted,
-then (unless `--no-wait`) their values. Local runs print their values: one line per job for
-`--multirun`. A remote sweep keeps a manifest (`flyte-sweep.json` in its sweep directory) for
-`flyte hydra status` and `flyte hydra rerun`. `--dry-run` prints what would run and runs nothing.
+Runs are remote unless `--local`. When the run or sweep ends, stdout gets one summary table of its
+jobs, local or remote (`flyte -of json hydra run ...`: one JSON document); progress, logs and each
+remote run's URL go to stderr. A sweep keeps a manifest (`flyte-sweep.json`) for `flyte hydra
+status`, `rerun` and `report`.
+
+`flyte run`'s options are forwarded to every run, except `--tui`, `--run-project` and
+`--run-domain` (refused: they apply to one plain task or to `flyte run deployed-task`).
 
 Exit status: 0 when every job succeeded, 1 when one failed, 2 for usage errors (and for a job
 that does not compose), 130 on Ctrl-C.

@@ -88,7 +88,10 @@ def _execute(
                 task_kwargs=task_kwargs,
             )
             if settings.follow and not settings.dry_run:
-                results = _follow(ctx, results, overrides, started)
+                from hydra_flyte.integration import run_header
+
+                header = run_header(task=str(task.name), mode=settings.mode, run_options=settings.run_options)
+                results = _follow(ctx, results, overrides, started, header)
     except ConfigurationError as exc:
         raise click.UsageError(str(exc), ctx) from exc
     except NoEndpointError as exc:

@@ -136,7 +136,7 @@ def _on_manifest(ctx: click.Context, manifest: Any, function: Any, **kwargs: Any
 
 def _report(ctx: click.Context, manifest: Any) -> None:
     """The sweep's summary on stdout: the table of its jobs and where the manifest is, or its JSON document."""
-    from hydra_flyte.integration import print_summary
+    from hydra_flyte.integration import print_summary, sweep_header
 
     records = manifest.records()
     where = "/".join(p for p in (manifest.project, manifest.domain) if p)
@@ -147,14 +147,9 @@ def _report(ctx: click.Context, manifest: Any) -> None:
         + (" (local)" if manifest.mode == "local" else "")
         + (" (interrupted)" if manifest.interrupted else "")
     )
-    header = {
-        "sweep_id": manifest.sweep_id, "manifest": str(manifest.path), "task": manifest.task,
-        "mode": manifest.mode, "project": manifest.project, "domain": manifest.domain,
-        "interrupted": manifest.interrupted,
-    }  # fmt: skip
     print_summary(
         records, fmt=fp.output_format(ctx), direction=manifest.direction, title=title,
-        footer=[f"Manifest: {manifest.path}"], header=header,
+        footer=[f"Manifest: {manifest.path}"], header=sweep_header(manifest),
     )  # fmt: skip
 
 

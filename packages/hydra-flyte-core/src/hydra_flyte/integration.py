@@ -25,6 +25,7 @@ _EXPORTS = {
     "phase_name": "hydra_flyte.state.phases",
     # sweeps
     "is_hydra_override": "hydra_flyte.config.overrides",
+    "hint_misspelled_overrides": "hydra_flyte.compose.hints",
     "format_summary": "hydra_flyte.state.manifest",
     # the summary a run or sweep prints when it ends (results on stdout, the rest on stderr)
     "print_summary": "hydra_flyte.state.summary",
@@ -33,6 +34,9 @@ _EXPORTS = {
     "results_stream": "hydra_flyte.state.summary",
     "render": "hydra_flyte.state.summary",
     "document": "hydra_flyte.state.summary",
+    "DOCUMENT_KEYS": "hydra_flyte.state.summary",
+    "run_header": "hydra_flyte.state.summary",
+    "sweep_header": "hydra_flyte.state.summary",
     "local_rerun_message": "hydra_flyte.remote.reattach",
     "Commands": "hydra_flyte.engine.interrupt",
     "entry_point_commands": "hydra_flyte.engine.interrupt",

@@ -124,43 +124,43 @@ class LaunchSettings:
         True,
         help="Wait for every remote run to finish and hand its value to Hydra (false: fire and forget).",
         cli="--wait/--no-wait",
-        cli_help="Wait for every remote run to finish (and print its value), or return once all are submitted.",
+        cli_help="Wait for the remote runs to end, or return once they are submitted.",
     )
     wait_max_workers: Optional[int] = setting(  # noqa: UP045
         32,
         help="At most this many runs are waited on at once; null waits on all of them together.",
         cli="--wait-max-workers",
-        cli_help="How many remote runs to wait for concurrently.",
+        cli_metavar="N",
+        cli_help="How many remote runs are waited on at once.",
     )
     submit_max_workers: Optional[int] = setting(  # noqa: UP045
         16,
         help="At most this many remote submissions are in flight at once; null submits all together.",
         sdk=SWEEP_ONLY,
         cli="--submit-max-workers",
-        cli_help="With --multirun, remote: how many runs to submit concurrently (default: hydra-flyte's, {default}).",
+        cli_metavar="N",
+        cli_help="How many remote runs are submitted at once (default {default}).",
         cli_default=None,
     )
     dry_run: bool = setting(
         False,
         help="Compose every job and print what would run (overrides, task_env, run name); submit nothing.",
         cli="--dry-run",
-        cli_help="Compose every job and print, one line per job, its overrides, the task_env that would "
-        "apply and the run name; run and submit nothing. A job that does not compose fails the dry run.",
+        cli_help="Compose every job, print its overrides, task_env and run name; run nothing.",
     )
     fail_fast: bool = setting(
         False,
         help="On the first failed run of a sweep, abort the runs still going and fail the sweep.",
         sdk=SWEEP_ONLY,
         cli="--fail-fast",
-        cli_help="With --multirun, remote: on the first failed run, abort the runs still going and fail the sweep.",
+        cli_help="Remote: abort the runs still going at the first failure.",
     )
     abort_on_interrupt: bool = setting(
         False,
         help="On Ctrl-C while waiting, abort every unfinished run (default: leave them going, print how to reattach).",
         sdk=SWEEP_ONLY,
         cli="--abort-on-interrupt",
-        cli_help="With --multirun, remote: Ctrl-C aborts every unfinished run (by default they go on, and "
-        "`flyte hydra status` reattaches).",
+        cli_help="Remote: Ctrl-C aborts the unfinished runs (else they go on).",
     )
     resume: Optional[str] = setting(  # noqa: UP045
         None,
@@ -169,9 +169,7 @@ class LaunchSettings:
         sdk=SWEEP_ONLY,
         cli="--resume",
         cli_metavar="SWEEP",
-        cli_help="With --multirun, remote: finish the sweep of this manifest (its path, sweep directory or sweep "
-        "id) with the same command: succeeded jobs are kept, unfinished runs waited on, failed or "
-        "never-submitted jobs submitted anew.",
+        cli_help="Remote: finish the sweep of this manifest (path, directory or sweep id); same command.",
     )
     reconnect_timeout_seconds: float = setting(
         600.0,
@@ -179,18 +177,15 @@ class LaunchSettings:
         "reconnects) before the unfinished jobs are recorded UNCONFIRMED (reattach with `flyte hydra status`).",
         cli="--reconnect-timeout",
         cli_metavar="SECONDS",
-        cli_help="Remote, while waiting: how long an unreachable control plane is retried (after flyte's own "
-        "reconnects, about 36 s) before the unfinished jobs are recorded UNCONFIRMED; "
-        "`flyte hydra status MANIFEST --wait` reattaches.",
+        cli_help="How long a control plane out of reach is retried while waiting.",
     )
     report: bool = setting(
         False,
-        help="When the sweep ends, write its HTML report (flyte-sweep-report.html) beside the manifest; needs "
-        'pip install "hydra-flyte-core[report]".',
+        help="When the sweep ends, write its HTML report (flyte-sweep-report.html) beside the manifest (needs "
+        "plotly: the launcher and the CLI bring it, hydra-flyte-core alone needs its [report] extra).",
         sdk=SWEEP_ONLY,
         cli="--report",
-        cli_help="With --multirun: when the sweep ends, write its HTML report (table and plots, opens offline) "
-        'beside its manifest, as `flyte hydra report` does; needs pip install "hydra-flyte-core[report]".',
+        cli_help="Write the sweep's HTML report beside its manifest when it ends.",
     )
     summary: str = setting(
         "table",

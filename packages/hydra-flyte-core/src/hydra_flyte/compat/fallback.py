@@ -34,7 +34,9 @@ def installed_version(distribution: str) -> str:
         return "(version unknown)"
 
 
-def warn_once(symbol: str, distribution: str, *, problem: str, fallback: str) -> None:
+def warn_once(
+    symbol: str, distribution: str, *, problem: str, fallback: str, consequence: str = "slower, same results"
+) -> None:
     """One line on stderr per symbol and process: what moved, in which release, what we do instead."""
     with _lock:
         if symbol in _warned:
@@ -42,7 +44,7 @@ def warn_once(symbol: str, distribution: str, *, problem: str, fallback: str) ->
         _warned.add(symbol)
     print(
         f"hydra-flyte: warning: {symbol} {problem} in {distribution} {installed_version(distribution)}; "
-        f"{fallback} (slower, same results). Please report it to hydra-flyte.",
+        f"{fallback} ({consequence}). Please report it to hydra-flyte.",
         file=sys.stderr,
         flush=True,
     )
@@ -56,9 +58,17 @@ class Private:
     """
 
     def __init__(
-        self, symbol: str, distribution: str, find: Callable[[], Any], *, fallback: str, memo: bool = True
+        self,
+        symbol: str,
+        distribution: str,
+        find: Callable[[], Any],
+        *,
+        fallback: str,
+        memo: bool = True,
+        consequence: str = "slower, same results",
     ) -> None:
         self.symbol = symbol
+        self.consequence = consequence  # what the fallback costs, said in the warning
         self.memo = memo  # False: checked at every use (for what tests or users swap at run time)
         self.distribution = distribution
         self.fallback = fallback
@@ -67,8 +77,8 @@ class Private:
         self.problem: str | None = None
         _all.append(self)
 
-    def get(self) -> Any:
-        """The symbol, or None (after one warning) when this release does not have it as expected."""
+    def get(self, *, warn: bool = True) -> Any:
+        """The symbol, or None (after one warning, unless `warn` is false) when this release does not have it as expected."""
         value = self._value if self.memo else _MISSING
         if value is _MISSING:
             with _lock:
@@ -80,10 +90,11 @@ class Private:
                         self._value = None
                         self.problem = _describe(exc)
                 value = self._value
-        if value is None:
+        if value is None and warn:
             warn_once(
-                self.symbol, self.distribution, problem=self.problem or "is missing", fallback=self.fallback
-            )
+                self.symbol, self.distribution, problem=self.problem or "is missing", fallback=self.fallback,
+                consequence=self.consequence,
+            )  # fmt: skip
         return value
 
     def available(self) -> bool:

@@ -9,6 +9,10 @@ Three behaviours of hydra-core 1.3 are relied on here (and by `engine.registrati
 - `Sweeper.validate_batch_is_legal` (used by BasicSweeper and the Optuna sweeper before each
   launch) composes every job of the batch with `load_sweep_config` and drops the result.
 
+A `@hydra.main` app composes its config before any launcher or callback of ours runs, so the
+hint for a misspelled override (`compose.hints`) reaches its error only by wrapping the public
+`load_configuration` of Hydra's `ConfigLoaderImpl`; without that class the app gets Hydra's error alone.
+
 Fast paths, each with the public way as fallback (checked at first use; one warning when a
 release moved the symbol):
 - `ConfigLoaderImpl._apply_overrides_to_config` and `get_overrides_dirname` let a sweep compose a
@@ -104,6 +108,26 @@ OVERRIDES_DIRNAME = Private(
     _overrides_dirname,
     fallback=_FULL_COMPOSE,
 )
+
+
+def _config_loader_class() -> Any:
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    params = list(inspect.signature(ConfigLoaderImpl.load_configuration).parameters)
+    expect(params[:4] == ["self", "config_name", "overrides", "run_mode"], f"load_configuration{params}")
+    return ConfigLoaderImpl
+
+
+CONFIG_LOADER = Private(
+    "hydra._internal.config_loader_impl.ConfigLoaderImpl.load_configuration", "hydra-core", _config_loader_class,
+    fallback="a misspelled override of a @hydra.main app gets Hydra's error without the closest name",
+    consequence="the same error, less help",
+)  # fmt: skip
+
+
+def config_loader_class(*, warn: bool = True) -> Any:
+    """The class of Hydra's config loader (whose `load_configuration` composes every config), or None."""
+    return CONFIG_LOADER.get(warn=warn)
 
 
 def value_overrides_applicable() -> bool:

@@ -107,8 +107,16 @@ class ReusingConfigLoader(ConfigLoader):
     def _compose_job(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
         try:
             return self._compose(master_config, list(sweep_overrides))
-        except Exception as exc:  # Hydra's own error, unchanged; remember which job it was
+        except Exception as exc:  # Hydra's own error; remember which job it was, suggest what was meant
             exc.job_overrides = list(sweep_overrides)  # type: ignore[attr-defined]
+            if isinstance(exc, ConfigCompositionException):
+                from hydra_flyte.compose.hints import add_hint
+
+                hydra_overrides = list(OmegaConf.to_container(master_config.hydra.overrides.hydra))  # type: ignore[arg-type]
+                add_hint(
+                    exc, loader=self._inner, config_name=master_config.hydra.job.config_name,
+                    overrides=[*hydra_overrides, *sweep_overrides],
+                )  # fmt: skip
             raise
 
     def get_search_path(self) -> Any:

@@ -1,4 +1,12 @@
-"""task_env: turn `cfg[task_env_key][<task short name>]` into `task.override(...)`."""
+"""task_env: turn `cfg[task_env_key][<task short name>]` into `task.override(...)`.
+
+The settings an entry may hold are the keyword-only parameters of the task's `override`, plus
+`image` and `primary_container_name` (lowered to a pod template). When that signature tells
+nothing (a lazy reference to a deployed task takes only `**kwargs`, and passes them on), they are
+those of the `override` it passes them to: `flyte.remote.TaskDetails.override` for a reference,
+`flyte.TaskTemplate.override` otherwise. A deployed task's image is fixed when it is deployed, so
+a reference's entry cannot set `image`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_flyte.config.tasks import task_short_name
+from hydra_flyte.config.tasks import is_task_reference, task_short_name
 from hydra_flyte.errors import ConfigurationError
 
 DEFAULT_TASK_ENV_KEY = "task_env"
@@ -18,13 +26,36 @@ _KUBERNETES_HINT = "pip install 'hydra-flyte-core[image]'  (or: pip install kube
 
 
 def _override_keywords(task: Any) -> list[str]:
-    """The keywords `task.override` accepts, read from the installed Flyte."""
-    return _keyword_only(task.override)
+    """The keywords `task.override` accepts, read from the installed Flyte (see the module docstring)."""
+    override = getattr(task, "override", None)
+    if not callable(override):
+        raise ConfigurationError(
+            f"{task!r} cannot take task_env settings: it has no override(). Pass a Flyte task (@env.task) "
+            "or a reference to a deployed one (flyte.remote.Task.get(...))."
+        )
+    keywords = _keyword_only(override)
+    if keywords or not _takes_any_keyword(override):
+        return keywords
+    import flyte
+
+    if is_task_reference(task):  # a lazy reference passes its keywords on to the fetched task's override
+        import flyte.remote
+
+        return _keyword_only(flyte.remote.TaskDetails.override)
+    return _keyword_only(flyte.TaskTemplate.override)
 
 
 def _keyword_only(function: Any) -> list[str]:
     params = inspect.signature(function).parameters.values()
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def _takes_any_keyword(function: Any) -> bool:
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: it may take anything
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def task_env_entry(cfg: Any, task: Any, *, task_env_key: str = DEFAULT_TASK_ENV_KEY) -> dict[str, Any] | None:
@@ -57,16 +88,23 @@ def task_env_entry(cfg: Any, task: Any, *, task_env_key: str = DEFAULT_TASK_ENV_
     return dict(entry)
 
 
-def _check_entry(entry: Mapping[str, Any], accepted: list[str], *, path: str) -> dict[str, Any]:
-    """The rules every task_env entry follows, whatever its task: known settings, valid resources, image rules."""
+def _check_entry(
+    entry: Mapping[str, Any], accepted: list[str], *, path: str, extra: tuple[str, ...] = _IMAGE_KEYS
+) -> dict[str, Any]:
+    """The rules every task_env entry follows, whatever its task: known settings, valid resources, image rules.
+
+    `extra`: the settings task_env accepts beside `accepted` (image and primary_container_name,
+    except for a reference to a deployed task).
+    """
     from hydra_flyte.config.validation import closest
 
-    unknown = sorted(k for k in entry if k not in accepted and k not in _IMAGE_KEYS)
+    unknown = sorted(k for k in entry if k not in accepted and k not in extra)
     if unknown:
-        hint = closest(str(unknown[0]), [*accepted, *_IMAGE_KEYS])
+        hint = closest(str(unknown[0]), [*accepted, *extra])
+        plus = ", plus image and primary_container_name" if extra else ""
         raise ConfigurationError(
             f"'{path}' has unknown setting(s) {', '.join(repr(k) for k in unknown)}.{hint} "
-            f"task.override accepts {', '.join(accepted)}, plus image and primary_container_name."
+            f"task.override accepts {', '.join(accepted)}{plus}."
         )
     kwargs = {k: v for k, v in entry.items() if k not in _IMAGE_KEYS}
     if "resources" in kwargs and kwargs["resources"] is not None:
@@ -135,7 +173,17 @@ def check_task_env_section(cfg: Any, *, task_env_key: str | None = None) -> None
 
 def override_kwargs(task: Any, entry: Mapping[str, Any], *, path: str) -> dict[str, Any]:
     """Translate one task_env entry into keyword arguments for `task.override`."""
-    kwargs = _check_entry(entry, _override_keywords(task), path=path)
+    reference = is_task_reference(task)
+    given = [k for k in _IMAGE_KEYS if entry.get(k) is not None]
+    if reference and given:
+        raise ConfigurationError(
+            f"'{path}.{given[0]}' cannot be applied to {task.name!r}, a reference to a deployed task: its image "
+            "was fixed when it was deployed (a deployed task's override takes no pod template). Deploy it "
+            f"with that image, or remove {' and '.join(given)} from '{path}'."
+        )
+    kwargs = _check_entry(entry, _override_keywords(task), path=path, extra=() if reference else _IMAGE_KEYS)
+    if reference:
+        _as_a_deployed_tasks_settings(kwargs, path=path)
     if entry.get("image") is not None:
         kwargs["pod_template"] = _pod_template_with_image(
             task,
@@ -144,6 +192,22 @@ def override_kwargs(task: Any, entry: Mapping[str, Any], *, path: str) -> dict[s
             path=path,
         )
     return kwargs
+
+
+def _as_a_deployed_tasks_settings(kwargs: dict[str, Any], *, path: str) -> None:
+    """What YAML gives, as a deployed task's override needs it: a retry count as a RetryStrategy, a cache
+    behaviour as a Cache (a local task's override converts them itself; a deployed task's does not)."""
+    import flyte
+
+    retries = kwargs.get("retries")
+    if isinstance(retries, int) and not isinstance(retries, bool):
+        kwargs["retries"] = flyte.RetryStrategy(count=retries)
+    cache = kwargs.get("cache")
+    if isinstance(cache, str):
+        try:
+            kwargs["cache"] = flyte.Cache(behavior=cache)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"'{path}.cache' is not a cache behaviour ({cache!r}): {exc}") from exc
 
 
 def _resources(value: Any, *, path: str) -> Any:
@@ -227,9 +291,11 @@ def apply_task_env(task: Any, cfg: Any, *, task_env_key: str = DEFAULT_TASK_ENV_
     if not entry:
         return task
     kwargs = override_kwargs(task, entry, path=f"{task_env_key}.{task_short_name(task)}")
+    import flyte.errors
+
     try:
-        return task.override(**kwargs)
-    except (TypeError, ValueError) as exc:
+        return task.override(**kwargs)  # a reference reads its deployed task first (once)
+    except (TypeError, ValueError, flyte.errors.RuntimeUserError) as exc:
         raise ConfigurationError(
             f"task.override rejected '{task_env_key}.{task_short_name(task)}' ({entry!r}): {exc}"
         ) from exc
@@ -237,6 +303,8 @@ def apply_task_env(task: Any, cfg: Any, *, task_env_key: str = DEFAULT_TASK_ENV_
 
 def effective_task_settings(task: Any) -> dict[str, Any]:
     """The settings task_env can change, as they stand on `task` (for dry runs): resources, image, ..."""
+    if is_task_reference(task):
+        return _deployed_settings(task)
     settings: dict[str, Any] = {}
     resources = getattr(task, "resources", None)
     if resources is not None:
@@ -255,4 +323,35 @@ def effective_task_settings(task: Any) -> dict[str, Any]:
         value = getattr(task, key, None)
         if value not in (None, {}, 0, ()):
             settings[key] = value
+    return settings
+
+
+def _deployed_settings(task: Any) -> dict[str, Any]:
+    """A reference's settings as its deployed (and overridden) spec holds them: resources, image, env, retries."""
+    from hydra_flyte.config.tasks import reference_details
+
+    template = reference_details(task).pb2.spec.task_template
+    settings: dict[str, Any] = {}
+    if template.HasField("container"):
+        container = template.container
+        resources: dict[str, Any] = {}
+        for kind, entries in (
+            ("requests", container.resources.requests),
+            ("limits", container.resources.limits),
+        ):
+            for entry in entries:
+                names = entry.DESCRIPTOR.fields_by_name["name"].enum_type.values_by_number
+                resources.setdefault(names[entry.name].name.lower(), {})[kind] = entry.value
+        if resources:
+            settings["resources"] = {
+                name: pair["requests"] if set(pair) == {"requests"} else pair
+                for name, pair in resources.items()
+            }
+        if container.image:
+            settings["image"] = container.image
+        env = {kv.key: kv.value for kv in container.env if not kv.key.startswith("_F_")}
+        if env:
+            settings["env_vars"] = env
+    if template.metadata.retries.retries:
+        settings["retries"] = template.metadata.retries.retries
     return settings

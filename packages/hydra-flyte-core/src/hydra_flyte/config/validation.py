@@ -159,9 +159,9 @@ def check_task_inputs(task: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         return converted
     from flyte.types import TypeEngine
 
-    from hydra_flyte.config.tasks import task_short_name
+    from hydra_flyte.config.tasks import task_inputs, task_short_name
 
-    inputs = task.native_interface.inputs
+    inputs = task_inputs(task)
     for name, value in kwargs.items():
         python_type = inputs[name][0]
         if python_type is float and isinstance(value, int) and not isinstance(value, bool):

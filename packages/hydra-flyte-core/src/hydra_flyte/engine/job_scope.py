@@ -94,8 +94,10 @@ def _submit_in_job(task: Any, args: Any, kwargs: Any, job: JobSpec) -> Any:
 def _checked_inputs(task: Any, kwargs: Any) -> Any:
     from omegaconf import DictConfig
 
+    from hydra_flyte.config.tasks import task_inputs_for
     from hydra_flyte.config.validation import check_task_inputs
 
+    kwargs = task_inputs_for(task, kwargs)  # a reference to a deployed task: its config as it reads it
     inputs = getattr(getattr(task, "native_interface", None), "inputs", None)
     if not inputs:
         return kwargs

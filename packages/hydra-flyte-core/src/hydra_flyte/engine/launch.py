@@ -219,7 +219,7 @@ class Launch:
 
         Printed once per sweep: at the end of its one batch, or when a batched sweeper's sweep ends.
         """
-        from hydra_flyte.state.summary import forget, print_summary
+        from hydra_flyte.state.summary import forget, print_summary, sweep_header
 
         forget(self)
         manifest = self.manifest
@@ -230,13 +230,10 @@ class Launch:
 
             write_report(manifest)
         where = f" ({manifest.mode})" if manifest.mode == "local" else ""
-        header = {
-            "sweep_id": manifest.sweep_id, "manifest": str(manifest.path.resolve()), "task": manifest.task,
-            "mode": manifest.mode,
-        }  # fmt: skip
         print_summary(
             manifest.records(), fmt=self.settings.summary, direction=manifest.direction,
-            title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"], header=header,
+            title=f"Sweep {manifest.sweep_id}{where}", footer=[f"Manifest: {manifest.path}"],
+            header=sweep_header(manifest),
         )  # fmt: skip
 
     def summary_due(self) -> None:

@@ -131,7 +131,7 @@ def print_single_run(job_return: JobReturn, job: JobSpec, seconds: float) -> Non
     """A single run's one-row summary, in its `summary` format, on stdout."""
     from hydra.core.utils import JobStatus
 
-    from hydra_flyte.state.summary import print_summary, single_record
+    from hydra_flyte.state.summary import print_summary, run_header, single_record
 
     value = job_value(job_return)
     if job.settings.dry_run and job_return.status is JobStatus.COMPLETED:
@@ -143,4 +143,5 @@ def print_single_run(job_return: JobReturn, job: JobSpec, seconds: float) -> Non
         record = single_record(job.overrides, result=value, duration=seconds)
     else:
         record = single_record(job.overrides, error=value, duration=seconds)
-    print_summary([record], fmt=job.settings.summary, title="Run", header={"mode": job.settings.mode})
+    header = run_header(mode=job.settings.mode, run_options=job.settings.run_options)
+    print_summary([record], fmt=job.settings.summary, title="Run", header=header)

@@ -21,18 +21,13 @@ from hydra_flyte.errors import (
 )
 from hydra_flyte.remote.submit import JobSpec, ensure_endpoint, finish
 from hydra_flyte.results import JobOutcome
-from hydra_flyte.sdk.prepare import prepare, settings_from_keywords, without_flyte_launcher_selection
+from hydra_flyte.sdk.prepare import (
+    composition_error,
+    prepare,
+    settings_from_keywords,
+    without_flyte_launcher_selection,
+)
 from hydra_flyte.settings_schema import DEFAULTS, LaunchSettings, keywords_for
-
-
-def _composition_error(exc: Exception, config_name: str | None, config_dir: str | None) -> ConfigurationError:
-    """Hydra's composition error, as one paragraph that says where to look."""
-    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
-    job = getattr(exc, "job_overrides", None)
-    if job is not None:
-        where += f" for the job [{' '.join(job) or 'no overrides'}]"
-    text = str(exc).strip().replace("\n", " ")
-    return ConfigurationError(f"could not compose {where}: {text}")
 
 
 def _hydra_errors() -> tuple[type[BaseException], ...]:
@@ -125,7 +120,13 @@ def run_with_settings(
 
     import time
 
-    from hydra_flyte.state.summary import print_plans, print_summary, results_on_stdout, single_record
+    from hydra_flyte.state.summary import (
+        print_plans,
+        print_summary,
+        results_on_stdout,
+        run_header,
+        single_record,
+    )
 
     def summarise(**outcome: Any) -> None:
         if settings.dry_run:  # the plan of what would have run (its describe()), never a summary row
@@ -133,7 +134,8 @@ def run_with_settings(
                 print_plans([outcome["result"]])
             return
         record = single_record(override_list, duration=time.monotonic() - started, **outcome)
-        print_summary([record], fmt=settings.summary, title="Run", header={"mode": settings.mode})
+        header = run_header(task=str(task.name), mode=settings.mode, run_options=settings.run_options)
+        print_summary([record], fmt=settings.summary, title="Run", header=header)
 
     started = time.monotonic()
     with results_on_stdout(), hydra_app(config_dir, job_name=task_short_name(task)) as hydra:
@@ -145,7 +147,7 @@ def run_with_settings(
         except HydraFlyteError:
             raise
         except _hydra_errors() as exc:
-            raise _composition_error(exc, config_name, config_dir) from exc
+            raise composition_error(exc, config_name, config_dir, override_list) from exc
         summarise(result=ret.return_value)
     return ret.return_value
 
@@ -300,7 +302,7 @@ def sweep_with_settings(
                 if not outcomes:  # else the launch's own report (fail-fast, lost contact) of recorded jobs
                     raise
             except _hydra_errors() as exc:
-                raise _composition_error(exc, config_name, config_dir) from exc
+                raise composition_error(exc, config_name, config_dir, user_overrides) from exc
             except Exception as exc:
                 # A sweeper reading a failed job's return_value re-raises that job's error: every
                 # outcome is recorded, SweepFailedError below reports them all. Anything else (the

@@ -10,7 +10,12 @@ from typing import Any
 
 from hydra_flyte.config.overrides import normalise, parse
 from hydra_flyte.config.task_env import apply_task_env
-from hydra_flyte.config.tasks import check_task_kwargs, dictconfig_parameter
+from hydra_flyte.config.tasks import (
+    check_task_kwargs,
+    dictconfig_parameter,
+    is_task_reference,
+    task_inputs_for,
+)
 from hydra_flyte.config.validation import check_run_options
 from hydra_flyte.errors import ConfigurationError
 from hydra_flyte.remote.submit import JobSpec, submit
@@ -28,11 +33,31 @@ class TaskCall:
 
     def start(self, cfg: Any, job: JobSpec) -> Any:
         entry_task = apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
-        return submit(entry_task, (), {self.config_param: cfg, **self.task_kwargs}, job)
+        inputs = task_inputs_for(self.task, {self.config_param: cfg, **self.task_kwargs})
+        return submit(entry_task, (), inputs, job)
 
     def check(self, cfg: Any) -> None:
         """Raise the error this job's call would raise before submitting (its entry task's task_env)."""
         apply_task_env(self.task, cfg, task_env_key=self.task_env_key)
+
+
+def composition_error(
+    exc: BaseException, config_name: str | None, config_dir: str | None, overrides: list[str]
+) -> ConfigurationError:
+    """Hydra's composition error as ours: where to look, then Hydra's message with its own line breaks,
+    and for a misspelled override the closest name (compose.hints). Called while Hydra is initialised."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from hydra_flyte.compose.hints import add_hint
+
+    where = f"config '{config_name}'" + (f" in {config_dir}" if config_dir else " (ConfigStore only)")
+    job = getattr(exc, "job_overrides", None)
+    if job is not None:
+        where += f" for the job [{' '.join(job) or 'no overrides'}]"
+    if GlobalHydra.instance().is_initialized():
+        loader = GlobalHydra.instance().config_loader()
+        add_hint(exc, loader=loader, config_name=config_name, overrides=[*overrides, *(job or [])])
+    return ConfigurationError(f"could not compose {where}: {str(exc).strip()}")
 
 
 def _config_dir(config_path: str | os.PathLike[str] | None) -> str | None:
@@ -75,6 +100,15 @@ def prepare(
     if fields:
         options = {**settings.run_options, **fields.pop("run_options", {})}
         settings = dataclasses.replace(settings, run_options=options, **fields)
+    if settings.mode == "local" and is_task_reference(task):
+        raise ConfigurationError(
+            f"{task.name!r} is a reference to a deployed task, which runs on the control plane only: use "
+            "mode='remote' (the CLI without --local), or run the task itself (@env.task) locally."
+        )
+    if is_task_reference(task):
+        from hydra_flyte.remote.submit import ensure_endpoint
+
+        ensure_endpoint()  # its interface is read from the control plane (next): a clear error first
     if not isinstance(task_env_key, str) or not task_env_key:
         raise ConfigurationError(f"task_env_key must be a non-empty string, got {task_env_key!r}.")
     config_param = dictconfig_parameter(task)

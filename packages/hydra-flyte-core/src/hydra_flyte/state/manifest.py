@@ -97,6 +97,11 @@ class Manifest:
     # Called once, after the file is first written (a launch says where its manifest is only then).
     on_first_write: Callable[[Manifest], None] | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # One form wherever the path is shown (summaries, the report, messages, the JSON): absolute,
+        # whatever directory the sweep was started or read from.
+        self.path = Path(self.path).resolve()
+
     # Updates after the plan are coalesced: written at most this often (the plan, an interrupt and
     # `save` write at once). A killed process still leaves every planned run name on disk.
     FLUSH_SECONDS = 0.2
@@ -134,13 +139,7 @@ class Manifest:
         return manifest
 
     def _endpoint_from_flyte(self) -> None:
-        try:
-            import flyte
-
-            self.project = self.project or flyte.current_project()
-            self.domain = self.domain or flyte.current_domain()
-        except Exception:  # not initialised: leave them unknown
-            pass
+        self.project, self.domain = project_and_domain(self.project, self.domain)
 
     def plan(self, jobs: Iterable[tuple[int, Sequence[str], str | None]]) -> None:
         """Record jobs (number, overrides, planned run name) before any of them is submitted."""
@@ -154,6 +153,9 @@ class Manifest:
         if self.endpoint is None and "://" in url:
             scheme, rest = url.split("://", 1)
             self.endpoint = f"{scheme}://{rest.split('/', 1)[0]}"
+        if self.project is None or self.domain is None:
+            # A @hydra.main app initialises flyte inside its first job, after the manifest was made.
+            self.project, self.domain = project_and_domain(self.project, self.domain)
         self._update(num, run_name=run_name, url=url, phase=SUBMITTED)
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
@@ -296,6 +298,16 @@ class Manifest:
 _RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))
 
 
+def project_and_domain(project: str | None, domain: str | None) -> tuple[str | None, str | None]:
+    """Where remote runs go: the run options' project and domain, else flyte's current ones (None if unknown)."""
+    try:
+        import flyte
+
+        return project or flyte.current_project(), domain or flyte.current_domain()
+    except Exception:  # not initialised: leave them unknown
+        return project, domain
+
+
 def record_dict(record: JobRecord) -> dict[str, Any]:
     """A record as plain JSON data (its fields hold JSON values already; no deep copy needed)."""
     return {name: getattr(record, name) for name in _RECORD_FIELDS}
@@ -310,15 +322,39 @@ def index_dir() -> Path:
     return Path(base) / "hydra-flyte" / "sweeps"
 
 
+# Index directories this process has pruned already (once each: a sweep writes its entry once).
+_pruned: set[Path] = set()
+
+
 def _remember(manifest: Manifest) -> None:
-    entry = index_dir() / manifest.sweep_id
+    index = index_dir()
+    entry = index / manifest.sweep_id
     if entry.exists():
         return
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         entry.write_text(str(manifest.path.resolve()))
     except OSError:
-        pass  # the index is a convenience; the manifest itself is what matters
+        return  # the index is a convenience; the manifest itself is what matters
+    if index not in _pruned:
+        _pruned.add(index)
+        prune_index(index)
+
+
+def prune_index(index: Path | None = None) -> list[str]:
+    """Drop the index entries whose manifest is gone (its sweep directory deleted); the sweep ids dropped."""
+    index = index_dir() if index is None else index
+    dropped = []
+    try:
+        entries = list(index.iterdir())
+    except OSError:
+        return dropped
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and not Path(entry.read_text().strip()).is_file():
+                entry.unlink()
+                dropped.append(entry.name)
+    return dropped
 
 
 def _keep_earlier_manifest(path: Path) -> Path | None:
@@ -337,8 +373,8 @@ def _keep_earlier_manifest(path: Path) -> Path | None:
     os.replace(path, kept)
     entry = index_dir() / sweep_id
     with contextlib.suppress(OSError):
-        if entry.is_file():
-            entry.write_text(str(kept.resolve()))
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text(str(kept.resolve()))
     log.warning(
         f"{path.parent} held the manifest of sweep {sweep_id} ({jobs} jobs); it is kept as {kept.name} "
         f"(`flyte hydra status {kept}` reads it). Give each sweep a hydra.sweep.dir of its own, "
@@ -355,13 +391,17 @@ def find_manifest(sweep: str | os.PathLike[str]) -> Path:
     if candidate.is_file():
         return candidate
     entry = index_dir() / str(sweep)
+    gone = ""
     if entry.is_file():
         recorded = Path(entry.read_text().strip())
         if recorded.is_file():
             return recorded
+        with contextlib.suppress(OSError):
+            entry.unlink()  # its manifest is gone: the entry would only mislead the next lookup
+        gone = f" Sweep {str(sweep)!r} was recorded at {recorded}, which is no longer there."
     raise FileNotFoundError(
         f"no sweep manifest at {str(sweep)!r}: pass the manifest's path, its sweep directory, or a sweep id "
-        f"recorded on this machine (under {index_dir()})."
+        f"recorded on this machine (under {index_dir()}).{gone}"
     )
 
 

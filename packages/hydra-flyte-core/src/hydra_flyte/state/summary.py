@@ -10,8 +10,9 @@ live sweep, a local one and a manifest read back later are shown alike.
   are rounded for reading (the JSON and the manifest keep full precision); failures show their
   error's first line. When values are numbers, the best job is marked: in the sweeper's direction
   when it has one, else the lowest, and the caption says which.
-- The JSON document: the manifest's record fields for every job, plus the sweep's identity and the
-  best job, and nothing else.
+- The JSON document: one schema for a single run, a sweep and `flyte hydra status` (the keys of
+  `DOCUMENT_KEYS`, in that order, each always present: None where a run has no such thing), with
+  the manifest's record fields for every job.
 
 Results go to stdout and everything else (progress, logs, flyte's own messages) to stderr:
 `results_on_stdout` sends what a block prints to stderr while keeping the real stdout for the
@@ -342,21 +343,66 @@ def single_record(
 # -- the JSON document --------------------------------------------------------------------------------
 
 
+#: The JSON document's top-level keys, in order, for a single run, a sweep and `flyte hydra status`:
+#: - sweep_id, manifest: the sweep's id and its manifest's absolute path; None for a single run;
+#: - task: the task's full name (`env.task`); None where the entry point does not know it (the
+#:   launcher: the script chooses the task);
+#: - mode: "local" or "remote";
+#: - project, domain: where remote runs went; None for local ones, or when unknown;
+#: - interrupted: whether a Ctrl-C stopped the sweep (always false for a single run);
+#: - direction: the sweeper's ("minimize"/"maximize"), else None (a single run has no sweeper);
+#: - best_job: the number of the job with the best numeric value in that direction (the lowest
+#:   without one); None when fewer than two jobs have a numeric value (so always for a single run);
+#: - jobs: one record per job (the manifest's fields; a single run is job 0).
+DOCUMENT_KEYS = (
+    "sweep_id", "manifest", "task", "mode", "project", "domain", "interrupted", "direction", "best_job", "jobs",
+)  # fmt: skip
+_HEADER_KEYS = DOCUMENT_KEYS[: DOCUMENT_KEYS.index("direction")]
+
+
+def run_header(
+    *, mode: str, task: str | None = None, run_options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A single run's header of the JSON document: no sweep, project and domain as a sweep's manifest has them."""
+    from hydra_flyte.state.manifest import project_and_domain
+
+    project = domain = None
+    if mode == "remote":
+        options = run_options or {}
+        project, domain = project_and_domain(options.get("project"), options.get("domain"))
+    return {"task": task, "mode": mode, "project": project, "domain": domain}
+
+
+def sweep_header(manifest: Any) -> dict[str, Any]:
+    """A sweep's header of the JSON document, from its manifest."""
+    return {
+        "sweep_id": manifest.sweep_id, "manifest": str(manifest.path), "task": manifest.task,
+        "mode": manifest.mode, "project": manifest.project, "domain": manifest.domain,
+        "interrupted": manifest.interrupted,
+    }  # fmt: skip
+
+
 def document(
     records: Sequence[Any],
     *,
     direction: str | None = None,
     header: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One JSON-ready document: `header` (sweep id, manifest path, ...), the best job, every record."""
+    """One JSON-ready document of the one schema (`DOCUMENT_KEYS`): `header` (sweep id, manifest path,
+    task, mode, ...; a key it lacks is None), the direction, the best job, every record."""
     from hydra_flyte.state.manifest import record_dict
 
-    return {
-        **(header or {}),
-        "direction": direction,
-        "best_job": best_job(records, direction),
-        "jobs": [record_dict(r) for r in records],
-    }
+    header = dict(header or {})
+    unknown = sorted(set(header) - set(_HEADER_KEYS))
+    if unknown:
+        raise ValueError(f"not keys of the summary's JSON schema: {', '.join(unknown)} (see DOCUMENT_KEYS)")
+    doc: dict[str, Any] = {key: header.get(key) for key in _HEADER_KEYS}
+    doc["task"] = doc["task"] or None  # a manifest that does not know its task records ""
+    doc["interrupted"] = bool(doc["interrupted"])
+    doc["direction"] = direction
+    doc["best_job"] = best_job(records, direction)
+    doc["jobs"] = [record_dict(r) for r in records]
+    return doc
 
 
 # -- printing -------------------------------------------------------------------------------------------
