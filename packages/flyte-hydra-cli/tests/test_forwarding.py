@@ -20,7 +20,7 @@ import flyte_hydra_cli._flyte_private as fp
 import hydra_flyte
 from hydra_flyte import RunResult, integration
 from hydra_flyte.settings_schema import DEFAULTS, LaunchSettings, sdk_settings
-from hydra_flyte.state.summary import results_stream
+from hydra_flyte.state.output import results_stream
 
 SCORE = ("fixture_tasks.py", "score")
 CONF = ("--config-path", "conf", "--config-name", "main")

@@ -10,14 +10,8 @@ import sys
 import pytest
 
 from hydra_flyte.state.manifest import JobRecord
-from hydra_flyte.state.summary import (
-    direction_of,
-    format_value,
-    print_summary,
-    render_text,
-    results_on_stdout,
-    results_stream,
-)
+from hydra_flyte.state.output import results_on_stdout, results_stream
+from hydra_flyte.state.summary import direction_of, format_value, print_summary, render_text
 
 
 def record(job: int, overrides: list[str], phase: str = "SUCCEEDED", **fields: object) -> JobRecord:

@@ -30,8 +30,8 @@ _EXPORTS = {
     # the summary a run or sweep prints when it ends (results on stdout, the rest on stderr)
     "print_summary": "hydra_flyte.state.summary",
     "single_record": "hydra_flyte.state.summary",
-    "results_on_stdout": "hydra_flyte.state.summary",
-    "results_stream": "hydra_flyte.state.summary",
+    "results_on_stdout": "hydra_flyte.state.output",
+    "results_stream": "hydra_flyte.state.output",
     "render": "hydra_flyte.state.summary",
     "document": "hydra_flyte.state.summary",
     "DOCUMENT_KEYS": "hydra_flyte.state.summary",

@@ -36,7 +36,7 @@ def run_batch(
     setup_globals()
     config = launch.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    from hydra_flyte.state.summary import logging_to_stderr
+    from hydra_flyte.state.output import logging_to_stderr
 
     logging_to_stderr()  # the handlers Hydra just bound to stdout: logs are not results
     sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -63,7 +63,7 @@ def run_batch(
     try:
         with contextlib.ExitStack() as stack:
             from hydra_flyte.compat.omegaconf_private import interpolations_parsed_once
-            from hydra_flyte.state.summary import results_on_stdout
+            from hydra_flyte.state.output import results_on_stdout
 
             stack.enter_context(results_on_stdout())  # logs and progress to stderr, the summary to stdout
             stack.enter_context(heap_frozen())

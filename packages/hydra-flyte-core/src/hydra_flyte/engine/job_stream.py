@@ -202,7 +202,7 @@ def job_stream(launch: Launch, *, total: int) -> Iterator[JobStream]:
     if not launch.can_stream():
         raise RuntimeError("job streams need FlyteLauncher in remote mode with wait=true")
     with contextlib.ExitStack() as stack:
-        from hydra_flyte.state.summary import results_on_stdout
+        from hydra_flyte.state.output import results_on_stdout
 
         stack.enter_context(results_on_stdout())  # logs and progress to stderr, the summary to stdout
         stack.enter_context(heap_frozen())

@@ -60,7 +60,7 @@ def finish_launch(
         manifest.save()
         launch.summary_due()  # with the report, when asked: once the sweep has ended
     if settings.dry_run:
-        from hydra_flyte.state.summary import print_plans
+        from hydra_flyte.state.output import print_plans
 
         print_plans(
             job_value(ret)

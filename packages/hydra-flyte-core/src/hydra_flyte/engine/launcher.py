@@ -41,7 +41,7 @@ class FlyteLauncher(Launcher):
         from hydra_flyte.compose.configs import ReusingConfigLoader
         from hydra_flyte.config.validation import check_sweeper_supports, compact
         from hydra_flyte.engine.launch import Launch
-        from hydra_flyte.state.summary import logging_to_stderr
+        from hydra_flyte.state.output import logging_to_stderr
 
         warn_if_other_plugin_installed()
         logging_to_stderr()  # Hydra's and the sweeper's log lines: stdout is for the summary

@@ -89,7 +89,7 @@ class FlyteRunCallback(Callback):
             job = None
         else:
             started = scope.enter_context(job_scope(job))
-            from hydra_flyte.state.summary import logging_to_stderr
+            from hydra_flyte.state.output import logging_to_stderr
 
             logging_to_stderr()  # Hydra's console handlers: logs are not results (the summary is)
         self._scope, self._job, self._started = scope, job, started
@@ -135,7 +135,7 @@ def print_single_run(job_return: JobReturn, job: JobSpec, seconds: float) -> Non
 
     value = job_value(job_return)
     if job.settings.dry_run and job_return.status is JobStatus.COMPLETED:
-        from hydra_flyte.state.summary import print_plans
+        from hydra_flyte.state.output import print_plans
 
         print_plans([value])  # what would have run: no run, so no summary row
         return

@@ -120,13 +120,8 @@ def run_with_settings(
 
     import time
 
-    from hydra_flyte.state.summary import (
-        print_plans,
-        print_summary,
-        results_on_stdout,
-        run_header,
-        single_record,
-    )
+    from hydra_flyte.state.output import print_plans, results_on_stdout
+    from hydra_flyte.state.summary import print_summary, run_header, single_record
 
     def summarise(**outcome: Any) -> None:
         if settings.dry_run:  # the plan of what would have run (its describe()), never a summary row
@@ -279,7 +274,8 @@ def sweep_with_settings(
         check_job=call.check,
         plan_job=call.start,
     )
-    from hydra_flyte.state.summary import flush_pending, results_on_stdout
+    from hydra_flyte.state.output import results_on_stdout
+    from hydra_flyte.state.summary import flush_pending
 
     token = launch_overlay().set(overlay)
     try:
