@@ -52,7 +52,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from hydra_flyte.compat.hydra_private import job_runner_hydra
 from hydra_flyte.compat.omegaconf_private import CONTENT, PARENT, job_runner_omegaconf
-from hydra_flyte.compose.snapshots import _save_config
+from hydra_flyte.compose.snapshots import save_config
 
 # Bound once: the private names this runner uses, from their fences (checked before it is imported).
 _hy = job_runner_hydra()
@@ -150,9 +150,9 @@ def run_job(
         if snapshots and config.hydra.output_subdir is not None:
             hydra_output = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             hydra_output.mkdir(parents=True, exist_ok=True)
-            _save_config(task_cfg, "config.yaml", hydra_output)
-            _save_config(set_cfg, "hydra.yaml", hydra_output)  # the same text as its copy's
-            _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+            save_config(task_cfg, "config.yaml", hydra_output)
+            save_config(set_cfg, "hydra.yaml", hydra_output)  # the same text as its copy's
+            save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
 
         with env_override(set_cfg.hydra.job.env_set):
             callbacks.on_job_start(config=config, task_function=task_function)

@@ -26,8 +26,8 @@ from hydra_flyte.compat.omegaconf_private import CONTENT, job_runner_omegaconf
 _oc = job_runner_omegaconf()  # bound once (see compose.job_runner)
 
 
-def _save_config(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None:
-    """Hydra's `_save_config` (the caller has made `output_dir`)."""
+def save_config(cfg: DictConfig | ListConfig, filename: str, output_dir: Path) -> None:
+    """What Hydra's `_save_config` writes (the caller has made `output_dir`)."""
     with open(str(output_dir / filename), "w", encoding="utf-8") as file:
         file.write(to_yaml(cfg))
 

@@ -46,12 +46,12 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """A JSON-friendly form of a task's value: numbers and strings as they are, the rest as repr."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return repr(value)
 
 
@@ -159,7 +159,7 @@ class Manifest:
         self._update(num, run_name=run_name, url=url, phase=SUBMITTED)
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
-        self._update(num, phase=phase, value=_jsonable(value), error=error)
+        self._update(num, phase=phase, value=jsonable(value), error=error)
 
     def timed(self, num: int, seconds: float) -> None:
         """How long job `num` took (a local job: from the start of its task function to its end)."""

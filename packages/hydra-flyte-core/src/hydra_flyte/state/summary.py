@@ -241,7 +241,7 @@ def single_record(
 ) -> Any:
     """A single run's record (job 0): its value, or its error; a run not waited for is SUBMITTED."""
     from hydra_flyte.results import RunResult
-    from hydra_flyte.state.manifest import JobRecord, _jsonable
+    from hydra_flyte.state.manifest import JobRecord, jsonable
     from hydra_flyte.state.phases import FAILED, SUBMITTED, SUCCEEDED, UNCONFIRMED
 
     seconds = None if duration is None else round(duration, 3)
@@ -256,13 +256,13 @@ def single_record(
         record.url = getattr(error, "url", None)
         return record
     if isinstance(result, RunResult):
-        record.phase, record.value = SUCCEEDED, _jsonable(result.value)
+        record.phase, record.value = SUCCEEDED, jsonable(result.value)
         record.url, record.run_name = result.url, result.name
     elif hasattr(result, "url") and hasattr(result, "name"):  # a submitted flyte Run, not waited for
         record.phase, record.url, record.run_name = SUBMITTED, result.url, result.name
         record.duration_seconds = None
     else:
-        record.phase, record.value = SUCCEEDED, _jsonable(result)
+        record.phase, record.value = SUCCEEDED, jsonable(result)
     return record
 
 
