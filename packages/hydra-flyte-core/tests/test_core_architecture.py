@@ -347,7 +347,9 @@ def test_architecture_doc_matches_the_code() -> None:
     if os.environ.get(REGENERATE) == "1" and text != expected:
         DOC.write_text(expected)
         text = expected
-    assert text == expected, f"docs/architecture.md is out of step with the code: set {REGENERATE}=1 (see the docstring)"
+    assert text == expected, (
+        f"docs/architecture.md is out of step with the code: set {REGENERATE}=1 (see the docstring)"
+    )
 
 
 def test_every_module_has_a_one_sentence_role() -> None:

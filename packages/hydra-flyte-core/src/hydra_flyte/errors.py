@@ -45,6 +45,21 @@ class EndpointUnreachableError(NoEndpointError):
         )
 
 
+class RunRuleError(ConfigurationError):
+    """A run would break a rule of the Flyte control plane (or of Kubernetes, which runs it); it was not submitted.
+
+    `rule` names the rule ("run name length", "label value", ...), `job` the job or run it concerns,
+    `value` the offending value; the message says all of it and the fix (hydra_flyte.config.run_rules).
+    """
+
+    def __init__(self, *, rule: str, job: str, value: str, message: str, sweep: bool = False) -> None:
+        self.rule = rule
+        self.job = job
+        self.value = value
+        tail = "Nothing was submitted." if sweep else "It was not submitted."
+        super().__init__(f"{rule} rule: {message} {tail}")
+
+
 #: How many invalid jobs a sweep's error shows in full; the rest are counted.
 SHOWN_INVALID_JOBS = 5
 
@@ -183,3 +198,4 @@ class RunNameClashError(HydraFlyteError):
 
 class NotSubmittedError(HydraFlyteError):
     """A job left unsubmitted because the sweep stopped submitting (e.g. at a run name clash)."""
+

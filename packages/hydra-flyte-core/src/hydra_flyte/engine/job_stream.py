@@ -48,6 +48,7 @@ class JobStream:
     def __init__(self, launcher: Any, *, total: int, stack: contextlib.ExitStack) -> None:
         from hydra.core.utils import configure_log, setup_globals
 
+        from hydra_flyte.config.run_rules import check_launch
         from hydra_flyte.remote.waiting import Progress
 
         setup_globals()
@@ -57,6 +58,8 @@ class JobStream:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self._launcher = launcher
         self.settings = launcher.settings()
+        check_launch(self.settings, job_nums=range(total), sweeper=config.hydra.sweeper,
+                     sweep_id=getattr(launcher.manifest, "sweep_id", None))  # fmt: skip
         self.manifest = launcher._manifest_for(self.settings, sweep_dir)
         self.progress = Progress(total)
         if self.manifest is not None:  # whatever happens, what was submitted is on disk

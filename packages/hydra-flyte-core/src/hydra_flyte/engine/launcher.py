@@ -119,6 +119,7 @@ class FlyteLauncher(Launcher):
         return dataclasses.replace(base, run_options={**base.run_options, **overlay.run_options})
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from hydra_flyte.config.run_rules import check_launch
         from hydra_flyte.remote.submit import run_name
 
         setup_globals()
@@ -135,6 +136,8 @@ class FlyteLauncher(Launcher):
         numbered = [
             (initial_job_idx + offset, tuple(overrides)) for offset, overrides in enumerate(job_overrides)
         ]
+        check_launch(settings, job_nums=[idx for idx, _ in numbered], sweeper=self.config.hydra.sweeper,
+                     sweep_id=getattr(self.manifest, "sweep_id", None))  # fmt: skip
         manifest = self._manifest_for(settings, sweep_dir)
         resumed = None
         if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
