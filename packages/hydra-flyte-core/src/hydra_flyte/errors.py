@@ -199,3 +199,10 @@ class RunNameClashError(HydraFlyteError):
 class NotSubmittedError(HydraFlyteError):
     """A job left unsubmitted because the sweep stopped submitting (e.g. at a run name clash)."""
 
+
+class WaitingForCapacityError(NotSubmittedError):
+    """A job left unsubmitted while it waited for capacity (the control plane answered RESOURCE_EXHAUSTED).
+
+    The quota stayed full for `capacity_timeout_seconds` with no submission getting in, or the launch
+    stopped (Ctrl-C). Its record stays PLANNED, and `--resume` submits it under its planned name.
+    """

@@ -117,9 +117,12 @@ def remote_submission(settings: Any, stack: contextlib.ExitStack) -> HeldSubmiss
     if settings.mode != "remote" or settings.dry_run:
         return None
     from hydra_flyte.compat.flyte_private import builds_shared_by_submissions
+    from hydra_flyte.remote.capacity import Capacity
     from hydra_flyte.remote.repeated_init import init_from_config_reused
     from hydra_flyte.remote.submission_pool import SubmissionPool
 
     stack.enter_context(builds_shared_by_submissions())
     stack.enter_context(init_from_config_reused())
-    return HeldSubmissions(stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers)))
+    capacity = Capacity(settings.capacity_timeout_seconds)
+    pool = SubmissionPool(max_workers=settings.submit_max_workers, capacity=capacity)
+    return HeldSubmissions(stack.enter_context(pool))

@@ -15,6 +15,7 @@ from hydra_flyte.errors import (
     RunFailedError,
     RunNameClashError,
 )
+from hydra_flyte.remote.capacity import Capacity
 from hydra_flyte.remote.contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
 from hydra_flyte.remote.ownership import adopt_existing, adopt_submission, confirm_created, is_already_exists
 from hydra_flyte.remote.submission_pool import PendingRun, SubmissionPool, call_with_retries
@@ -197,7 +198,7 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
 
     if job.pool is not None:
         return job.pool.submit(start, label=job.label, on_submitted=landed)
-    run = call_with_retries(start)
+    run = call_with_retries(start, capacity=Capacity(job.settings.capacity_timeout_seconds))
     landed(run)
     return run
 
