@@ -212,3 +212,45 @@ def test_a_pool_past_the_bound_stops_submitting_and_a_stop_ends_every_wait() -> 
     assert time.monotonic() - started < 5
     with pytest.raises(WaitingForCapacityError, match="stopped while it waited for capacity"):
         waiting.result()
+
+
+def test_while_the_quota_stays_full_one_job_probes_and_a_freed_slot_is_taken_at_once() -> None:
+    """Eight jobs turned away: one probes with backoff, the rest send nothing; `room_freed` lets one in now."""
+    capacity = Capacity(3600, base_seconds=0.05, max_backoff_seconds=0.05, stream=io.StringIO())
+    room = threading.Semaphore(0)
+    tries: list[float] = []
+    lock = threading.Lock()
+
+    def start() -> str:
+        with lock:
+            tries.append(time.monotonic())
+        if not room.acquire(blocking=False):
+            raise quota_full()
+        return "run"
+
+    with SubmissionPool(max_workers=8, capacity=capacity) as pool:
+        pending = [pool.submit(start, label=str(n), on_submitted=lambda run: None) for n in range(8)]
+        time.sleep(1.0)
+        first_second = len(tries)
+        assert first_second < 8 + 30, f"{first_second} tries in 1 s: the waiting jobs do not all poll"
+        room.release()
+        freed_at = time.monotonic()
+        capacity.room_freed()  # one of the launch's runs ended
+        landed = next(p for p in _as_completed(pending, timeout=5))
+        assert time.monotonic() - freed_at < 0.5, "the freed slot was taken at once, not at a later probe"
+        assert landed.result() == "run"
+        for _ in range(7):
+            room.release()
+        assert [p.result() for p in pending] == ["run"] * 8
+    assert len(capacity.waits) == 8
+
+
+def _as_completed(pending: list[PendingRun], *, timeout: float):  # noqa: ANN202 - a generator
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in pending:
+            if p.done():
+                yield p
+                return
+        time.sleep(0.005)
+    raise AssertionError("nothing landed")

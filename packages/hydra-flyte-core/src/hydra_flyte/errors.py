@@ -115,11 +115,14 @@ class SweepFailedError(HydraFlyteError):
         self.outcomes = list(outcomes)
         failed = [o for o in self.outcomes if o.error is not None]
         unconfirmed = [o for o in failed if isinstance(o.error, ContactLostError)]
-        if unconfirmed:
-            lines = [
-                f"{len(failed)} of {len(self.outcomes)} jobs did not succeed ({len(failed) - len(unconfirmed)} "
-                f"failed, {len(unconfirmed)} unconfirmed: contact with the control plane was lost):"
-            ]
+        waiting = [o for o in failed if isinstance(o.error, WaitingForCapacityError)]
+        if unconfirmed or waiting:
+            parts = [f"{len(failed) - len(unconfirmed) - len(waiting)} failed"]
+            if unconfirmed:
+                parts.append(f"{len(unconfirmed)} unconfirmed: contact with the control plane was lost")
+            if waiting:
+                parts.append(f"{len(waiting)} not submitted: the control plane's quota was full")
+            lines = [f"{len(failed)} of {len(self.outcomes)} jobs did not succeed ({', '.join(parts)}):"]
         else:
             lines = [f"{len(failed)} of {len(self.outcomes)} jobs failed:"]
         for outcome in failed:

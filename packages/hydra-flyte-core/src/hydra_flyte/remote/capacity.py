@@ -2,8 +2,17 @@
 
 A hosted Flyte control plane limits how many runs (or actions) may be unfinished at once and answers
 RESOURCE_EXHAUSTED past it; the SDK does not retry that on CreateRun. A job so answered has not been
-submitted: it is tried again with backoff (0.5 s doubling to 5 s, with jitter) until capacity frees,
-and its record stays PLANNED meanwhile, so Ctrl-C and `--resume` treat it as not yet submitted.
+submitted: it is tried again until capacity frees, and its record stays PLANNED meanwhile, so Ctrl-C
+and `--resume` treat it as not yet submitted.
+
+While the quota is full, one waiting job at a time probes it, with backoff (0.5 s doubling to 2 s,
+jittered); the others wait their turn, sending nothing. When a job gets in, room may have freed for
+more: the job waiting longest tries at once, and so on while they get in. Freed slots are taken in
+a chain, at the cost of one refused try per chain, instead of every waiting job polling on its own:
+each try costs an UploadInputs and a CreateRun on the control plane, and time on the SDK's one
+event loop, which the submissions that do get in share. The launch's own runs are waited on
+meanwhile (remote.waiting), and when one ends a waiting job tries at once (`room_freed`): a quota
+full of the sweep's own runs hands each freed slot over within moments, not at the next probe.
 
 Progress goes to stderr: a line when the quota is first met, a line every 15 s while jobs wait, and
 one when they all got in (how many waited, the longest wait). The wait is bounded by
@@ -27,7 +36,9 @@ from hydra_flyte.settings_schema import DEFAULTS
 
 DEFAULT_CAPACITY_TIMEOUT_SECONDS: float = DEFAULTS["capacity_timeout_seconds"]
 BASE_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 2.0
+#: How long a job waiting its turn sleeps at most before it looks again (if no chain woke it).
+TURN_SECONDS = 30.0
 PROGRESS_SECONDS = 15.0
 
 
@@ -56,7 +67,12 @@ class Capacity:
         self._cap = max_backoff_seconds
         self._progress_every = progress_seconds
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
+        self._woken = threading.Condition(
+            self._lock
+        )  # a waiting job's sleep, ended early by `got_in` or `stop`
+        self._stopped = False
+        self._prober: int | None = None  # the thread of the job probing the quota now
+        self._probes = 0  # its tries so far: its backoff
         self._waiting = 0  # jobs waiting now
         self._since: float | None = None  # when the quota was met with no submission getting in since
         self._last_line = 0.0
@@ -85,9 +101,12 @@ class Capacity:
             )
         return now
 
-    def pause(self, attempt: int, reason: str) -> None:
-        """Sleep before a waiting job's next try; WaitingForCapacityError past the bound or once stopped."""
-        delay = min(self._cap, self._base * 2**attempt) * (0.75 + random.random() / 2)
+    def pause(self, reason: str) -> None:
+        """Wait before a turned-away job's next try; WaitingForCapacityError past the bound or once stopped.
+
+        The job probing the quota sleeps its backoff; any other sleeps until a job got in (then
+        room may be free) or the prober left, TURN_SECONDS at most.
+        """
         with self._lock:
             if self._expired is None and self._since is not None:
                 if self._clock() - self._since >= self.timeout_seconds:
@@ -109,7 +128,19 @@ class Capacity:
             raise WaitingForCapacityError(f"not submitted: {expired}; --resume submits it")
         if line is not None:
             self._say(line)
-        if self._stopped.wait(delay):
+        me = threading.get_ident()
+        with self._woken:
+            if not self._stopped:
+                if self._prober is None:
+                    self._prober, self._probes = me, 0
+                if self._prober == me:
+                    delay = min(self._cap, self._base * 2**self._probes) * (0.75 + random.random() / 2)
+                    self._probes += 1
+                    self._woken.wait(delay)
+                else:
+                    self._woken.wait(TURN_SECONDS)
+            stopped = self._stopped
+        if stopped:
             raise WaitingForCapacityError(
                 "not submitted: the launch stopped while it waited for capacity (the quota was full); "
                 "--resume submits it"
@@ -123,6 +154,9 @@ class Capacity:
             if self._since is not None:
                 self._since = now
                 self._got_in_since_full += 1
+            self._leave_probing()
+            if self._waiting:
+                self._woken.notify(1)  # the job waiting longest tries now: room may be free for it too
             if waiting_since is not None:
                 self.waits.append(now - waiting_since)
                 self._waiting -= 1
@@ -141,12 +175,34 @@ class Capacity:
             self._waiting -= 1
             if self._waiting == 0 and self._expired is None:
                 self._since = None
+            if self._leave_probing() and self._waiting:
+                self._woken.notify(1)  # another job takes over the probing
+
+    def _leave_probing(self) -> bool:
+        """The calling job no longer probes (it got in or left); whether it was the prober. Lock held."""
+        if self._prober != threading.get_ident():
+            return False
+        self._prober = None
+        return True
 
     # -- the launch's side ------------------------------------------------------------------------
 
+    def room_freed(self) -> None:
+        """One of the launch's runs ended (it no longer counts against a quota): a waiting job tries now."""
+        with self._woken:
+            if self._waiting:
+                self._woken.notify(1)
+
     def stop(self) -> None:
         """End every wait now (Ctrl-C, or the launch is over): the jobs waiting stay unsubmitted."""
-        self._stopped.set()
+        with self._woken:
+            self._stopped = True
+            self._woken.notify_all()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether jobs of the launch are waiting for capacity now."""
+        return self._waiting > 0
 
     @property
     def expired(self) -> str | None:

@@ -26,7 +26,7 @@ class HeldRun(PendingRun):
     """A PendingRun whose submission waits for `HeldSubmissions.release` (or starts when it is read)."""
 
     def __init__(self, future: Future[Any], label: str, held: HeldSubmissions) -> None:
-        super().__init__(future, label)
+        super().__init__(future, label, getattr(held._pool, "capacity", None))
         self._held = held
 
     def result(self) -> Any:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 from hydra_flyte.remote.capacity import Capacity
@@ -77,7 +78,7 @@ def call_with_retries(
     `capacity` (a launch's, or one of the default bound) lets it wait; then WaitingForCapacityError.
     """
     capacity = capacity or Capacity()
-    attempt = quota_attempt = 0
+    attempt = 0
     waiting_since: float | None = None
     try:
         while True:
@@ -88,8 +89,7 @@ def call_with_retries(
                     reason = _reason(exc)
                     if waiting_since is None:
                         waiting_since = capacity.begin(reason)
-                    capacity.pause(quota_attempt, reason)
-                    quota_attempt += 1
+                    capacity.pause(reason)
                     continue
                 if attempt >= retries or not is_transient(exc):
                     raise
@@ -105,17 +105,25 @@ def call_with_retries(
 
 
 class PendingRun:
-    """A remote run being submitted: `result()` gives flyte's Run; attributes wait for it."""
+    """A remote run being submitted: `result()` gives flyte's Run; attributes wait for it.
 
-    def __init__(self, future: Future[Any], label: str) -> None:
+    `capacity`: its launch's wait for capacity (remote.capacity), when it has one.
+    """
+
+    def __init__(self, future: Future[Any], label: str, capacity: Capacity | None = None) -> None:
         self._future = future
         self.label = label
+        self.capacity = capacity
 
     def result(self) -> Any:
         return self._future.result()
 
     def done(self) -> bool:
         return self._future.done()
+
+    def wait_done(self, timeout: float) -> None:
+        """Block until the submission is done, `timeout` seconds at most."""
+        futures_wait([self._future], timeout=timeout)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -163,7 +171,7 @@ class SubmissionPool:
         self, start: Callable[[], Any], *, label: str, on_submitted: Callable[[Any], None]
     ) -> PendingRun:
         """Start `start()` in the pool; `on_submitted(run)` is called as soon as it succeeds."""
-        return PendingRun(self._executor.submit(self._attempt, start, on_submitted), label)
+        return PendingRun(self._executor.submit(self._attempt, start, on_submitted), label, self.capacity)
 
     def _attempt(self, start: Callable[[], Any], on_submitted: Callable[[Any], None]) -> Any:
         from hydra_flyte.errors import NotSubmittedError, WaitingForCapacityError
