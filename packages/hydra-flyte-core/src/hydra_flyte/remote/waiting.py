@@ -191,7 +191,9 @@ def finish_all(
                 except Exception:
                     pass  # the terminal wait below reports what happened
             outcome = one((run, job))
-            if index in capacity_of:  # it no longer counts against the quota: a waiting job may take its place
+            if (
+                index in capacity_of
+            ):  # it no longer counts against the quota: a waiting job may take its place
                 capacity_of[index].room_freed()
             done.put((index, outcome, True))
 
