@@ -298,3 +298,24 @@ def test_ctrl_c_while_jobs_wait_for_capacity_then_resume(cp: ControlPlane, proje
     assert sorted(created) == sorted([held, f"{held}-r1", *planned.values()]), (
         "one run per job, and the aborted one"
     )
+
+
+def test_a_single_run_waits_for_capacity_too(cp: ControlPlane, tmp_path: Path) -> None:
+    """hydra_run: turned away, it waits (not FAILED) and gets in once the run holding the quota ends."""
+    import threading
+
+    holder = unique("hold")
+    cp.faults.set_run_quota(1)
+    cp.faults.hang_runs(lambda target: target.run_name == holder)
+    hydra_run(objective, config_path=CONF, config_name="training", overrides=[f"hydra.run.dir={tmp_path / 'h'}"],
+              run_options={"name": holder}, wait=False)  # fmt: skip
+    with pytest.raises(WaitingForCapacityError, match="quota stayed full for 1 s"):
+        hydra_run(objective, config_path=CONF, config_name="training", overrides=[f"hydra.run.dir={tmp_path / 'a'}"],
+                  capacity_timeout_seconds=1)  # fmt: skip
+    threading.Timer(3.0, cp.abort, args=(holder,)).start()  # the quota frees while the next run waits
+    result = hydra_run(objective, config_path=CONF, config_name="training",
+                       overrides=["optimizer.lr=3", f"hydra.run.dir={tmp_path / 'b'}"])  # fmt: skip
+    assert float(result) == 6.0
+    assert quota_hit(cp) >= 2 and len(cp.requests.created_runs()) == 2, (
+        "the holder and this run, nothing else"
+    )
