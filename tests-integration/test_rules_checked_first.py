@@ -224,3 +224,26 @@ def test_a_project_the_open_source_backend_does_not_have_creates_no_run(
     assert all('project "no-such-project" not found' in str(o.error) for o in info.value.outcomes)
     assert not cp_open_source.requests.of("RunService/CreateRun"), "no run was created"
     cp_open_source.reset()
+
+
+def test_a_missing_project_through_the_cli_and_the_launcher_creates_no_run(
+    cp_open_source: ControlPlane, project: Path
+) -> None:
+    cp = cp_open_source
+    cp.reset()
+    config = cp.write_flyte_config(project / "flyte-nope.yaml")
+    config.write_text(config.read_text().replace(f"project: {cp.project}", "project: no-such-project"))
+    env = cp.env(config)
+    env["COLUMNS"] = "400"
+    cli = subprocess.run([str(FLYTE), "hydra", "run", *SMALL, "--multirun", "hydra_tasks.py", "objective",
+                          "--cfg", lrs(2), "--hydra-override", f"hydra.sweep.dir={project / 'cli'}"],
+                         cwd=project, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert 'project "no-such-project" not found' in flat(cli.stdout + cli.stderr)
+    app = subprocess.run([sys.executable, "launcher_app.py", "--multirun", "hydra/launcher=flyte", lrs(2),
+                          f"hydra.sweep.dir={project / 'app'}"],
+                         cwd=project, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert app.returncode == 1, app.stdout + app.stderr
+    assert 'project "no-such-project" not found' in flat(app.stdout + app.stderr)
+    assert not cp.requests.of("RunService/CreateRun"), "no run was created"
+    cp.reset()
