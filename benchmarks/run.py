@@ -11,7 +11,8 @@ See benchmarks/README.md for what each workload measures.
 `optuna_async` (#8, optuna_async_bench.py: stock Optuna vs optuna_async, ours only) runs in this
 process's Python in a full run or when named in --workloads (not in --quick unless named); its
 section of the results file is replaced when it runs and kept as it was otherwise, and a run of
---workloads optuna_async alone changes only that section.
+--workloads optuna_async alone changes only that section. `quota` (#10, quota_bench.py: a 200-job
+sweep under a quota of 16 unfinished runs beside no quota, ours only) is run and kept the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ LOGS = envs.WORK / "logs" / time.strftime("%Y%m%d-%H%M%S")  # one directory per 
 OPTUNA_WORKLOAD = "optuna_async"
 OPTUNA_BENCH = BENCH_DIR / "optuna_async_bench.py"
 OPTUNA_HEADING = "## 8. optuna_async vs stock Optuna"
+QUOTA_WORKLOAD = "quota"
+QUOTA_BENCH = BENCH_DIR / "quota_bench.py"
+QUOTA_HEADING = "## 10. A 200-job sweep under a run quota"
+#: Workloads run as scripts of their own, each writing its own section (kept as it was when not run).
+SCRIPT_WORKLOADS = (OPTUNA_WORKLOAD, QUOTA_WORKLOAD)
 #: Section 9, written by benchmarks/tricks.py by hand: every run.py run keeps it as it was.
 TRICKS_HEADING = "## 9. Speed tricks"
 
@@ -316,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         default=None,
-        help="comma-separated workload keys (e.g. main_200,submit_200,optuna_async) to run only those; start-up (#5) "
-        "is skipped; optuna_async alone rewrites only its own section",
+        help="comma-separated workload keys (e.g. main_200,submit_200,optuna_async,quota) to run only those; "
+        "start-up (#5) is skipped; optuna_async or quota alone rewrites only its own section",
     )
     args = parser.parse_args(argv)
     os.environ["DO_NOT_TRACK"] = "1"
@@ -325,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     impls = ["ours"] if args.only == "ours" else ["ours", "theirs"]
     chosen = set(args.workloads.split(",")) if args.workloads else None
     run_optuna = OPTUNA_WORKLOAD in chosen if chosen is not None else not args.quick
-    drivers = chosen is None or bool(chosen - {OPTUNA_WORKLOAD})
+    run_quota = QUOTA_WORKLOAD in chosen if chosen is not None else not args.quick
+    drivers = chosen is None or bool(chosen - set(SCRIPT_WORKLOADS))
     previous = args.out.read_text() if args.out.is_file() else ""
     args.out.parent.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
@@ -342,7 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         section = measured or section
         errors += [error] if error else []
     text = splice_section(text, section)
-    args.out.write_text(splice_section(text, previous_section(previous, TRICKS_HEADING), TRICKS_HEADING))
+    text = splice_section(text, previous_section(previous, TRICKS_HEADING), TRICKS_HEADING)
+    quota_section = previous_section(previous, QUOTA_HEADING)
+    if run_quota:  # as for #8: a failed run keeps the earlier figures (and fails the command)
+        measured, error = run_quota_bench(args.out.parent, quick=args.quick)
+        quota_section = measured or quota_section
+        errors += [error] if error else []
+    args.out.write_text(splice_section(text, quota_section, QUOTA_HEADING))
     log(f"wrote {args.out}")
     return 1 if errors else 0
 
@@ -401,6 +414,24 @@ def run_optuna_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | N
             error = f"{OPTUNA_WORKLOAD}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
             log(error)
             return None, f"{error} (log: {LOGS / 'optuna_async.log'})"
+        return section_path.read_text(), None
+
+
+def run_quota_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | None]:
+    """Run quota_bench.py (this Python: it starts the loopback control plane in process); its section, or an error."""
+    size = ["--jobs", "40", "--quota", "8", "--reps", "1"] if quick else ["--reps", "2"]
+    with tempfile.TemporaryDirectory() as tmp:
+        section_path = Path(tmp) / "section.md"
+        argv = [sys.executable, str(QUOTA_BENCH), *size, "--json", str(out_dir / "QUOTA.json"),
+                "--markdown", str(section_path)]  # fmt: skip
+        log(f"{QUOTA_WORKLOAD}: {' '.join(argv[1:])}")
+        proc = subprocess.run(argv, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / "quota.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 or not section_path.is_file():
+            error = f"{QUOTA_WORKLOAD}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
+            log(error)
+            return None, f"{error} (log: {LOGS / 'quota.log'})"
         return section_path.read_text(), None
 
 

@@ -48,8 +48,25 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from flyte_loopback import ControlPlane  # noqa: E402
+from flyte_loopback import DEFAULT_PROFILE, PROFILES, ControlPlane  # noqa: E402
 from flyte_loopback._sdk_private import restored_flyte_init  # noqa: E402
+
+# Which real control plane the session's loopback behaves as: "open-source" (the default, see
+# flyte_loopback.rules) or "hosted". run_each_file.py runs the trust, fault and resume files under both.
+PROFILE_ENV = "LOOPBACK_PROFILE"
+
+
+def session_profile() -> str:
+    """The profile named by $LOOPBACK_PROFILE, else the default; a typo fails the session loudly."""
+    profile = os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"{PROFILE_ENV}={profile!r}: use one of {', '.join(PROFILES)}")
+    return profile
+
+
+def other_profile(profile: str) -> str:
+    """The profile that is not `profile`."""
+    return next(p for p in PROFILES if p != profile)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +76,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     saved = {k: os.environ.get(k) for k in ("HOME", "DO_NOT_TRACK")}
     os.environ["HOME"] = str(home)
     os.environ["DO_NOT_TRACK"] = "1"
-    cp = ControlPlane(tmp_path_factory.mktemp("control-plane"), home=home).start()
+    cp = ControlPlane(tmp_path_factory.mktemp("control-plane"), home=home, profile=session_profile()).start()
     cp.write_flyte_config(home / ".flyte-loopback" / "config.yaml")
     try:
         yield cp
@@ -90,8 +107,41 @@ def init_flyte_for(control_plane: ControlPlane, *, root_dir: Path | str = _HERE)
 def cp4(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
     """A second loopback control plane with 4 root slots, for one test file (HOME is the session's)."""
     cp = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-4"), home=control_plane.home, root_slots=4
+        tmp_path_factory.mktemp("control-plane-4"),
+        home=control_plane.home,
+        root_slots=4,
+        profile=control_plane.profile,
     ).start()
+    try:
+        yield cp
+    finally:
+        cp.close()
+
+
+@pytest.fixture(scope="module")
+def cp_open_source(
+    tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane
+) -> Iterator[ControlPlane]:
+    """A loopback control plane with the open-source profile, whatever the session's is (HOME is the session's)."""
+    yield from _profiled(tmp_path_factory, control_plane, "open-source")
+
+
+@pytest.fixture(scope="module")
+def cp_hosted(
+    tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane
+) -> Iterator[ControlPlane]:
+    """A loopback control plane with the hosted profile, whatever the session's is (HOME is the session's)."""
+    yield from _profiled(tmp_path_factory, control_plane, "hosted")
+
+
+def _profiled(
+    tmp_path_factory: pytest.TempPathFactory, session: ControlPlane, profile: str
+) -> Iterator[ControlPlane]:
+    if session.profile == profile:
+        yield session
+        return
+    cp = ControlPlane(tmp_path_factory.mktemp(f"control-plane-{profile}"), home=session.home, profile=profile)
+    cp.start()
     try:
         yield cp
     finally:

@@ -61,7 +61,10 @@ def test_run_value_env_vars_labels_and_listing(flyte_remote: ControlPlane) -> No
         assert expected in methods
     assert methods.index("DataProxyService/UploadInputs") < methods.index("RunService/CreateRun")
 
-    assert [r.name for r in Run.listall(with_labels={"team": label})] == [env_run.name]
+    # Listing by label is a hosted-only feature (test_control_plane_rules.py); task_name filters everywhere.
+    task_name = created.task_spec.task_template.id.name
+    assert env_run.name in [r.name for r in Run.listall(task_name=task_name)]
+    assert value_run.name not in [r.name for r in Run.listall(task_name=task_name)]
     fetched = Run.get(value_run.name)
     assert fetched.name == value_run.name
     assert fetched.phase == "succeeded"
@@ -79,18 +82,15 @@ def test_failing_task_raises_with_its_message(flyte_remote: ControlPlane) -> Non
     assert failure is not None and "the loopback task broke" in failure.error_message
 
 
-def test_named_run_and_name_conflict(flyte_remote: ControlPlane) -> None:
-    """A caller-named run keeps its name; reusing it answers ALREADY_EXISTS (record-only: no execution)."""
+def test_named_run_keeps_its_name(flyte_remote: ControlPlane) -> None:
+    """A caller-named run keeps its name (record-only: no execution); taken names: test_control_plane_rules.py."""
     flyte_remote.faults.set_record_only("queued")
     name = _unique("loopback-named")
 
     run = _remote(name=name).run(tasks.add, 1, 1)
     assert run.name == name
     assert flyte_remote.runs[name].phase == "QUEUED"
-
-    with pytest.raises(flyte.errors.RuntimeUserError, match="already exists"):
-        _remote(name=name).run(tasks.add, 1, 1)
-    assert [r.error for r in flyte_remote.requests.of("CreateRun")] == [None, Code.ALREADY_EXISTS]
+    assert [r.name for r in flyte_remote.requests.created_runs()] == [name]
 
 
 def test_abort_kills_the_task_process(flyte_remote: ControlPlane) -> None:
@@ -134,7 +134,11 @@ def test_parent_awaits_two_children_with_recorded_resources(flyte_remote: Contro
     assert square.resources["requests"] == {"cpu": "2", "memory": "1Gi"}
     assert square.image == "example.com/test:latest"
     assert len(flyte_remote.requests.enqueued_actions(run.name)) == 2
-    assert flyte_remote.requests.of("StateService/Watch")
+    # The open-source backend serves children through ActionsService, a hosted one through Queue/State.
+    watch = (
+        "ActionsService/WatchForUpdates" if flyte_remote.profile == "open-source" else "StateService/Watch"
+    )
+    assert flyte_remote.requests.of(watch)
 
 
 def test_nth_create_run_unavailable(flyte_remote: ControlPlane) -> None:
@@ -260,9 +264,14 @@ def test_subprocess_client_with_config_runs_pod_template_task(control_plane: Con
 def test_unknown_methods_answer_unimplemented(control_plane: ControlPlane) -> None:
     """Methods the loopback does not implement answer UNIMPLEMENTED rather than hanging or 500-ing."""
     from connectrpc.errors import ConnectError
+    from flyteidl2.common import identifier_pb2
     from flyteidl2.workflow import run_service_connect, run_service_pb2
 
     client = run_service_connect.RunServiceClientSync(control_plane.endpoint)
     with pytest.raises(ConnectError) as info:
-        client.get_action_log_context(run_service_pb2.GetActionLogContextRequest())
+        # A valid request (the hosted profile refuses an invalid one first, with INVALID_ARGUMENT).
+        action = identifier_pb2.ActionIdentifier(
+            run=identifier_pb2.RunIdentifier(org="o", project="p", domain="d", name="r"), name="a0"
+        )
+        client.get_action_log_context(run_service_pb2.GetActionLogContextRequest(action_id=action, attempt=1))
     assert info.value.code == Code.UNIMPLEMENTED

@@ -4,16 +4,21 @@ from .control_plane import ControlPlane
 from .executor import Executor, ExecutorConfig
 from .faults import ActionTarget, Faults, input_equals, run_named
 from .recorder import CreatedRun, RecordedRequest, Recorder
-from .runs import Action, Run, RunStore
+from .rules import DEFAULT_PROFILE, PROFILES, Profile
+from .runs import Action, PastAttempt, Run, RunStore
 
 __all__ = [
     "Action",
     "ActionTarget",
     "ControlPlane",
     "CreatedRun",
+    "DEFAULT_PROFILE",
     "Executor",
     "ExecutorConfig",
     "Faults",
+    "PROFILES",
+    "PastAttempt",
+    "Profile",
     "RecordedRequest",
     "Recorder",
     "Run",

@@ -11,6 +11,7 @@ from pathlib import Path
 from .executor import Executor, ExecutorConfig
 from .faults import Faults
 from .recorder import Recorder
+from .rules import DEFAULT_PROFILE, Profile, check_profile
 from .runs import SUCCEEDED, TERMINAL, Run, RunStore, phase_name
 from .server import LoopbackApp, ServerThread
 from .services import ServerContext
@@ -29,6 +30,7 @@ class ControlPlane:
         org: str = "loopback",
         root_slots: int = 2,
         child_slots: int = 2,
+        profile: str = DEFAULT_PROFILE,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -36,11 +38,19 @@ class ControlPlane:
         self.project = project
         self.domain = domain
         self.org = org
+        self.profile: Profile = check_profile(profile)
+        self.projects: set[str] = {project}
         self.requests = Recorder()
         self.faults = Faults()
         self.runs = RunStore()
         self.executor = Executor(
-            self.runs, self.faults, ExecutorConfig(root_slots=root_slots, child_slots=child_slots)
+            self.runs,
+            self.faults,
+            ExecutorConfig(
+                root_slots=root_slots,
+                child_slots=child_slots,
+                use_actions_service=self.profile == "open-source",
+            ),
         )
         ctx = ServerContext(
             store=self.runs,
@@ -49,6 +59,9 @@ class ControlPlane:
             default_org=org,
             endpoint=lambda: self.endpoint,
             closing=lambda: self._server.closing,
+            faults=self.faults,
+            profile=self.profile,
+            projects=self.projects,
         )
         self._server = ServerThread(LoopbackApp(ctx, self.requests, self.faults))
         self._config_path: Path | None = None
@@ -134,6 +147,26 @@ class ControlPlane:
     def abort(self, name: str, reason: str = "aborted by the test") -> None:
         """Abort run `name` server-side, as AbortRun would."""
         self._server.call(self.executor.abort(self.runs[name].root, reason))
+
+    def evict(self, name: str, action: str = "a0", timeout: float = 30.0) -> None:
+        """Kill the running process of action `action` of run `name`; the control plane runs it again.
+
+        What a pod eviction followed by a retry looks like: attempt N+1 of the same action id, same
+        inputs, outputs under "<run output base>/<action>/<N+1>"; its children keep running.
+        Waits (up to `timeout`) for the action to be running a process first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            target = self.runs[name].actions.get(action)
+            if target is not None and self._server.call(self.executor.evict(target)):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"action {action!r} of run {name!r} runs no process to evict")
+            time.sleep(0.05)
+
+    def add_project(self, name: str) -> None:
+        """Make project `name` exist (the open-source profile refuses runs in projects that do not)."""
+        self.projects.add(name)
 
     def abort_all(self, reason: str) -> None:
         """Abort every unfinished run."""

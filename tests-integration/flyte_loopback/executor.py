@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from .runs import (
     ABORTED,
     FAILED,
     INITIALIZING,
+    QUEUED,
     RUNNING,
     SUCCEEDED,
     Action,
+    PastAttempt,
     RunStore,
     local_path,
     primary_container,
@@ -50,6 +53,9 @@ class ExecutorConfig:
     child_slots: int = 2
     python_bin_dir: Path = field(default_factory=lambda: Path(sys.executable).parent)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The open-source backend's deployments give every task pod _U_USE_ACTIONS=1 (charts/flyte-binary
+    # configmap, default-env-vars), so its tasks enqueue and watch children through ActionsService.
+    use_actions_service: bool = False
 
 
 class Executor:
@@ -81,6 +87,18 @@ class Executor:
         action.abort_reason = reason
         self.store.set_phase(action, ABORTED)
         _kill(action.process)
+
+    async def evict(self, action: Action) -> bool:
+        """Kill a running action's process and run it again as a new attempt, as a retried pod would be.
+
+        Same action id and inputs; the new attempt writes under "<output dir>/<attempt>" and its
+        children (already enqueued) keep running. False if the action runs no process right now.
+        """
+        if action.done or action.process is None or action.process.returncode is not None:
+            return False
+        action.evicting = True
+        _kill(action.process)
+        return True
 
     async def shutdown(self) -> None:
         """Kill every running process and cancel pending actions."""
@@ -114,17 +132,47 @@ class Executor:
                 await self.store.wait_for_change(1.0)
             return
         slots = self._root_slots if action.is_root else self._child_slots
-        async with slots:
-            if action.done:
+        while True:
+            async with slots:
+                if action.done:
+                    return
+                self.store.set_phase(action, INITIALIZING)
+                if decision == "fail":
+                    err = execution_pb2.ExecutionError(
+                        kind=execution_pb2.ExecutionError.USER, code="InjectedFailure", message=message
+                    )
+                    self.store.set_phase(action, FAILED, err)
+                else:
+                    await self._execute(action)
+            if not action.evicting or action.done:
                 return
-            self.store.set_phase(action, INITIALIZING)
-            if decision == "fail":
-                err = execution_pb2.ExecutionError(
-                    kind=execution_pb2.ExecutionError.USER, code="InjectedFailure", message=message
-                )
-                self.store.set_phase(action, FAILED, err)
-            else:
-                await self._execute(action)
+            self._next_attempt(action)
+
+    def _next_attempt(self, action: Action) -> None:
+        """Close the evicted attempt (FAILED, retryable SYSTEM error) and queue the next one."""
+        ended = datetime.now(timezone.utc)
+        err = execution_pb2.ExecutionError(
+            kind=execution_pb2.ExecutionError.SYSTEM,
+            code="Evicted",
+            message=f"attempt {action.attempt}: the task's pod was evicted (loopback fault)",
+            recoverability=execution_pb2.ContainerError.RECOVERABLE,
+        )
+        action.past_attempts.append(
+            PastAttempt(
+                attempt=action.attempt,
+                started_at=action.started_at or ended,
+                ended_at=ended,
+                output_prefix=action.output_prefix,
+                error=err,
+            )
+        )
+        action.attempt += 1
+        action.evicting = False
+        action.process = None
+        action.returncode = None
+        action.started_at = None
+        action.phase = QUEUED
+        self.store.notify()
 
     def _placeholders(self, action: Action) -> dict[str, str]:
         run = action.run
@@ -133,8 +181,10 @@ class Executor:
             "input": action.inputs_uri,
             "outputPrefix": action.output_prefix,
             "rawOutputDataPrefix": raw,
-            "checkpointOutputPrefix": str(run.base_dir / "checkpoints" / action.name / "1"),
-            "prevCheckpointPrefix": "",
+            "checkpointOutputPrefix": str(run.base_dir / "checkpoints" / action.name / str(action.attempt)),
+            "prevCheckpointPrefix": str(run.base_dir / "checkpoints" / action.name / str(action.attempt - 1))
+            if action.attempt > 1
+            else "",
             "runName": run.name,
             "actionName": action.name,
             "runStartTime": run.created_at.isoformat(),
@@ -166,6 +216,8 @@ class Executor:
                 "_U_RUN_BASE": str(run.base_dir),
                 "RUN_NAME": run.name,
                 "ACTION_NAME": action.name,
+                # RetryAttempt, 0-based (flyteplugins flytek8s/k8s_resource_adds.go; executor attemptToRetry).
+                "FLYTE_ATTEMPT_NUMBER": str(action.attempt - 1),
                 "_U_EP_OVERRIDE": self.endpoint,
                 "_U_INSECURE": "true",
                 "DO_NOT_TRACK": "1",
@@ -174,6 +226,10 @@ class Executor:
                 "FSSPEC_FILE_AUTO_MKDIR": "true",
             }
         )
+        if self.config.use_actions_service:
+            env["_U_USE_ACTIONS"] = "1"
+        else:
+            env.pop("_U_USE_ACTIONS", None)
         env.update(self.config.extra_env)
         return env
 
@@ -212,7 +268,7 @@ class Executor:
         self._finish(action)
 
     def _finish(self, action: Action) -> None:
-        if action.done:
+        if action.done or action.evicting:
             return
         if action.error_path.is_file():
             doc = execution_pb2.ErrorDocument()

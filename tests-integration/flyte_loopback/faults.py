@@ -1,4 +1,5 @@
-"""Fault-injection knobs: RPC latency, failing CreateRuns, lost CreateRun replies, runs that fail or hang, record-only mode."""
+"""Fault-injection knobs: RPC latency, failing CreateRuns, lost CreateRun replies, runs that fail or hang,
+record-only mode, and run/action quotas."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class Faults:
     _created_count: int = 0
     _fail: list[tuple[Predicate, str]] = field(default_factory=list)
     _hang: list[Predicate] = field(default_factory=list)
+    run_quota: int | None = None
+    action_quota: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
@@ -61,6 +64,8 @@ class Faults:
             self._created_count = 0
             self._fail.clear()
             self._hang.clear()
+            self.run_quota = None
+            self.action_quota = None
 
     def add_latency(self, method: str, seconds: float) -> None:
         """Delay every call of `method` ("CreateRun" or "RunService/CreateRun") by `seconds`."""
@@ -100,6 +105,22 @@ class Faults:
         """Accept and record runs but do not execute them: leave them QUEUED or mark them SUCCEEDED."""
         with self._lock:
             self.record_only = mode
+
+    def set_run_quota(self, limit: int | None) -> None:
+        """Past `limit` unfinished runs, CreateRun answers RESOURCE_EXHAUSTED and creates nothing (None: no quota).
+
+        A hosted control plane's concurrency quota; the SDK does not retry it on CreateRun.
+        """
+        with self._lock:
+            self.run_quota = limit
+
+    def set_action_quota(self, limit: int | None) -> None:
+        """Past `limit` unfinished child actions, enqueueing another answers RESOURCE_EXHAUSTED (None: no quota).
+
+        The SDK's in-task controller backs off and retries RESOURCE_EXHAUSTED for child actions.
+        """
+        with self._lock:
+            self.action_quota = limit
 
     def latency_for(self, method: str) -> float:
         """Configured delay for a "Service/Method" name."""

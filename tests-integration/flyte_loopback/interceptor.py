@@ -1,4 +1,4 @@
-"""The Connect server interceptor that records every RPC and applies per-RPC faults."""
+"""Connect server interceptors: one records every RPC and applies per-RPC faults, one checks proto rules."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 
 from .faults import Faults
-from .recorder import RecordedRequest, Recorder, now
+from .recorder import CURRENT_RECORD, RecordedRequest, Recorder, now
+from .rules import ProtoRules
 
 
 def method_name(ctx: RequestContext) -> str:
@@ -45,12 +46,15 @@ class RecordingFaultInterceptor:
     ) -> Any:
         """Record, delay/fail, call, record the answer."""
         record = await self._enter(request, ctx)
+        token = CURRENT_RECORD.set(record)
         try:
             record.response = await call_next(request, ctx)
         except ConnectError as e:
             record.error = e.code
             raise
-        if record.method == "RunService/CreateRun":
+        finally:
+            CURRENT_RECORD.reset(token)
+        if record.method == "RunService/CreateRun" and record.created:
             lost = self._faults.lost_reply_for_created_run()
             if lost is not None:  # the run exists; the client never hears so
                 record.error = lost
@@ -71,3 +75,36 @@ class RecordingFaultInterceptor:
         except ConnectError as e:
             record.error = e.code
             raise
+
+
+class ProtoValidateInterceptor:
+    """The hosted profile's request check: flyteidl2's buf.validate rules, before any handler runs.
+
+    What connectrpc.com/validate's interceptor does (validate.go: WrapUnary and the streaming
+    handler's Receive validate each request message; responses are not checked by default).
+    """
+
+    def __init__(self, rules: ProtoRules) -> None:
+        self._rules = rules
+
+    async def intercept_unary(
+        self, call_next: Callable[[Any, RequestContext], Awaitable[Any]], request: Any, ctx: RequestContext
+    ) -> Any:
+        """Refuse an invalid request with INVALID_ARGUMENT, else call the handler."""
+        error = self._rules.error(request)
+        if error is not None:
+            raise error
+        return await call_next(request, ctx)
+
+    async def intercept_server_stream(
+        self,
+        call_next: Callable[[Any, RequestContext], AsyncIterator[Any]],
+        request: Any,
+        ctx: RequestContext,
+    ) -> AsyncIterator[Any]:
+        """Refuse an invalid request with INVALID_ARGUMENT, else relay the stream."""
+        error = self._rules.error(request)
+        if error is not None:
+            raise error
+        async for item in call_next(request, ctx):
+            yield item

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,22 @@ class RecordedRequest:
     arrived_at: float  # time.monotonic() when the request reached the server
     response: Any = None
     error: Code | None = None
+    # CreateRun only: whether this call created the run (an open-source control plane answers a taken
+    # name OK with the existing run, which creates nothing).
+    created: bool = False
+
+
+# The record of the RPC being handled, so a service can note what the call did (e.g. `created`).
+CURRENT_RECORD: contextvars.ContextVar[RecordedRequest | None] = contextvars.ContextVar(
+    "flyte_loopback_current_record", default=None
+)
+
+
+def mark_created() -> None:
+    """Note on the current CreateRun's record that it created its run."""
+    record = CURRENT_RECORD.get()
+    if record is not None:
+        record.created = True
 
 
 @dataclass(frozen=True)
@@ -100,11 +117,22 @@ class Recorder:
         return [r for r in self.all() if r.method == method or r.method.endswith("/" + method)]
 
     def created_runs(self) -> list[CreatedRun]:
-        """Every CreateRun that created a run (its reply lost or not), in arrival order."""
+        """Every CreateRun that created a run (its reply lost or not), in arrival order.
+
+        A CreateRun answered OK with an existing run (open-source profile, taken name) created none.
+        """
         return [
             CreatedRun(name=r.response.run.action.id.run.name, request=r.request, arrived_at=r.arrived_at)
             for r in self.of("RunService/CreateRun")
-            if r.response is not None
+            if r.response is not None and r.created
+        ]
+
+    def adopted_runs(self) -> list[str]:
+        """Names a CreateRun asked for and was answered OK with an existing run (open-source profile)."""
+        return [
+            r.response.run.action.id.run.name
+            for r in self.of("RunService/CreateRun")
+            if r.response is not None and r.error is None and not r.created
         ]
 
     def lost_replies(self) -> list[str]:
@@ -112,7 +140,7 @@ class Recorder:
         return [
             r.response.run.action.id.run.name
             for r in self.of("RunService/CreateRun")
-            if r.response is not None and r.error is not None
+            if r.response is not None and r.created and r.error is not None
         ]
 
     def created_run(self, name: str) -> CreatedRun:
@@ -123,12 +151,14 @@ class Recorder:
         raise KeyError(f"no CreateRun created a run named {name!r}")
 
     def enqueued_actions(self, run_name: str | None = None) -> list[Any]:
-        """EnqueueAction requests (child actions), optionally for one run."""
-        return [
-            r.request
-            for r in self.of("QueueService/EnqueueAction")
-            if run_name is None or r.request.action_id.run.name == run_name
+        """Child actions enqueued (QueueService/EnqueueAction requests, or ActionsService/Enqueue's
+        `action`, which carries the same fields), optionally for one run."""
+        requests = [
+            r.request if r.method == "QueueService/EnqueueAction" else r.request.action
+            for r in self.all()
+            if r.method in ("QueueService/EnqueueAction", "ActionsService/Enqueue")
         ]
+        return [a for a in requests if run_name is None or a.action_id.run.name == run_name]
 
 
 def task_resources(task_spec: Any) -> dict[str, dict[str, str]]:

@@ -71,6 +71,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@dataclass(frozen=True)
+class PastAttempt:
+    """An attempt that ended and was followed by another one."""
+
+    attempt: int
+    started_at: datetime
+    ended_at: datetime
+    output_prefix: str
+    error: execution_pb2.ExecutionError
+
+
 @dataclass(eq=False)
 class Action:
     """One action of a run: the root `a0` or a child a parent task enqueued."""
@@ -80,9 +91,12 @@ class Action:
     parent: str
     task_spec: Any  # flyteidl2.task.TaskSpec, or None for a trace
     inputs_uri: str
-    output_prefix: str
+    # "<run output base>/<action>": each attempt writes under "<output_dir>/<attempt>", as the
+    # open-source executor's ComputeActionOutputPath does (executor/pkg/plugin/task_exec_context.go).
+    output_dir: str
     group: str = ""
     trace: Any = None  # flyteidl2.workflow.TraceAction for @flyte.trace
+    trace_output_uri: str = ""  # a trace's outputs, written by its parent
     phase: int = QUEUED
     error: execution_pb2.ExecutionError | None = None
     abort_reason: str | None = None
@@ -93,6 +107,18 @@ class Action:
     log_lines: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     returncode: int | None = None
+    attempt: int = 1
+    # Earlier attempts, oldest first: what each ended with (an evicted pod's attempt ends FAILED).
+    past_attempts: list[PastAttempt] = field(default_factory=list)
+    # Set by `Executor.evict`: the running process is being killed to be run again as a new attempt.
+    evicting: bool = False
+    # Why the control plane will never start this action (e.g. Kubernetes refused its labels).
+    stuck_reason: str | None = None
+
+    @property
+    def output_prefix(self) -> str:
+        """Where the current attempt writes outputs.pb / error.pb: "<output_dir>/<attempt>"."""
+        return self.trace_output_uri or f"{self.output_dir}/{self.attempt}"
 
     @property
     def done(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from connectrpc.server import ConnectASGIApplication
+from flyteidl2.actions.actions_service_connect import ActionsServiceASGIApplication
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
 from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
@@ -19,9 +20,11 @@ from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
 from flyteidl2.workflow.state_service_connect import StateServiceASGIApplication
 
 from .faults import Faults
-from .interceptor import RecordingFaultInterceptor
+from .interceptor import ProtoValidateInterceptor, RecordingFaultInterceptor
 from .recorder import RecordedRequest, Recorder, now
+from .rules import ProtoRules
 from .services import (
+    ActionsService,
     ClusterService,
     DataProxyService,
     QueueService,
@@ -44,15 +47,23 @@ class LoopbackApp:
     def __init__(self, ctx: ServerContext, recorder: Recorder, faults: Faults) -> None:
         self._blob_dir = ctx.state_dir / "blobs"
         self._recorder = recorder
-        interceptors = [RecordingFaultInterceptor(recorder, faults)]
+        interceptors: list[Any] = [RecordingFaultInterceptor(recorder, faults)]
+        if ctx.profile == "hosted":
+            interceptors.append(ProtoValidateInterceptor(ProtoRules()))  # inside: its refusals are recorded
         apps: list[ConnectASGIApplication[Any]] = [
             RunServiceASGIApplication(RunService(ctx), interceptors=interceptors),
             TaskServiceASGIApplication(TaskService(ctx), interceptors=interceptors),
             DataProxyServiceASGIApplication(DataProxyService(ctx), interceptors=interceptors),
             ClusterServiceASGIApplication(ClusterService(), interceptors=interceptors),
-            QueueServiceASGIApplication(QueueService(ctx), interceptors=interceptors),
-            StateServiceASGIApplication(StateService(ctx), interceptors=interceptors),
+            ActionsServiceASGIApplication(ActionsService(ctx), interceptors=interceptors),
         ]
+        if ctx.profile == "hosted":
+            # The open-source backend mounts no QueueService or StateService (runs/setup.go,
+            # actions/setup.go): its tasks run with _U_USE_ACTIONS=1 and use ActionsService.
+            apps += [
+                QueueServiceASGIApplication(QueueService(ctx), interceptors=interceptors),
+                StateServiceASGIApplication(StateService(ctx), interceptors=interceptors),
+            ]
         self._apps = {app.path: app for app in apps}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

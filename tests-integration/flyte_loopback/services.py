@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
+from flyteidl2.actions import actions_service_connect, actions_service_pb2
 from flyteidl2.cluster import payload_pb2 as cluster_pb2
 from flyteidl2.cluster import service_connect as cluster_connect
 from flyteidl2.common import identifier_pb2, list_pb2
@@ -32,7 +34,11 @@ from flyteidl2.workflow import (
 )
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from . import rules
 from .executor import Executor
+from .faults import Faults
+from .recorder import mark_created
+from .rules import Profile
 from .runs import ABORTED, FAILED, Action, Run, RunStore
 
 _KIND_TO_ERROR_INFO = {1: run_definition_pb2.ErrorInfo.KIND_USER, 2: run_definition_pb2.ErrorInfo.KIND_SYSTEM}
@@ -49,6 +55,11 @@ class ServerContext:
     default_org: str
     endpoint: Callable[[], str]
     closing: Callable[[], bool]
+    faults: Faults
+    profile: Profile
+    # Projects that exist (the open-source backend's validateProjectExists asks its ProjectService).
+    projects: set[str]
+
     #: Deployed tasks (TaskService/DeployTask), in deployment order.
     tasks: list[task_definition_pb2.TaskDetails] = field(default_factory=list)
 
@@ -64,6 +75,20 @@ class ServerContext:
             ):
                 return details
         raise ConnectError(Code.NOT_FOUND, f"task {task_id.name!r} version {task_id.version!r} not found")
+
+    @property
+    def open_source(self) -> bool:
+        """Whether this control plane behaves as the open-source backend."""
+        return self.profile == "open-source"
+
+    def check_project(self, project: str) -> None:
+        """Open-source: NOT_FOUND unless the project exists (the domain is not checked)."""
+        if self.open_source and project not in self.projects:
+            raise rules.project_not_found(project)
+
+    def unfinished_children(self) -> int:
+        """Child task actions of every run that are not terminal."""
+        return sum(1 for run in self.store.values() for a in run.children() if a.trace is None and not a.done)
 
     def run(self, run_id: identifier_pb2.RunIdentifier) -> Run:
         """The run named by `run_id`, or NOT_FOUND."""
@@ -144,7 +169,7 @@ def _metadata(action: Action) -> run_definition_pb2.ActionMetadata:
 
 def _status(action: Action) -> run_definition_pb2.ActionStatus:
     status = run_definition_pb2.ActionStatus(
-        phase=action.phase, attempts=1, start_time=_ts(action.created_at)
+        phase=action.phase, attempts=action.attempt, start_time=_ts(action.created_at)
     )
     if action.ended_at is not None:
         status.end_time.CopyFrom(_ts(action.ended_at))
@@ -168,7 +193,7 @@ def action_proto(action: Action) -> run_definition_pb2.Action:
 
 
 def action_details(action: Action) -> run_definition_pb2.ActionDetails:
-    """The detailed view of an action, with its error, abort reason and one attempt."""
+    """The detailed view of an action, with its error, abort reason and every attempt."""
     details = run_definition_pb2.ActionDetails(
         id=action_id(action), metadata=_metadata(action), status=_status(action)
     )
@@ -181,9 +206,24 @@ def action_details(action: Action) -> run_definition_pb2.ActionDetails:
         details.error_info.CopyFrom(info)
     elif action.phase == ABORTED:
         details.abort_info.CopyFrom(run_definition_pb2.AbortInfo(reason=action.abort_reason or ""))
+    for past in action.past_attempts:
+        details.attempts.append(
+            run_definition_pb2.ActionAttempt(
+                phase=FAILED,
+                attempt=past.attempt,
+                start_time=_ts(past.started_at),
+                end_time=_ts(past.ended_at),
+                outputs=common_pb2.OutputReferences(output_uri=past.output_prefix),
+                error_info=run_definition_pb2.ErrorInfo(
+                    message=past.error.message,
+                    code=past.error.code,
+                    kind=run_definition_pb2.ErrorInfo.KIND_SYSTEM,
+                ),
+            )
+        )
     attempt = run_definition_pb2.ActionAttempt(
         phase=action.phase,
-        attempt=1,
+        attempt=action.attempt,
         start_time=_ts(action.started_at or action.created_at),
         logs_available=action.logs_available,
         outputs=common_pb2.OutputReferences(output_uri=action.output_prefix),
@@ -207,13 +247,51 @@ def run_proto(run: Run) -> run_definition_pb2.Run:
 
 
 def _field_value(run: Run, action: Action, name: str) -> str | None:
+    """The value a list filter on `name` compares with (None: the run has no such field)."""
     if name == "phase":
         return str(action.phase)
-    if name == "task_name":
+    if name in ("task_name", "function_name"):
         return action.task_name
+    if name == "task_version" and action.task_spec is not None:
+        return action.task_spec.task_template.id.version
+    if name in ("project", "task_project"):
+        return run.project
+    if name in ("domain", "task_domain"):
+        return run.domain
+    if name == "run_name":
+        return run.name
     if name.startswith("labels."):
         return run.labels.get(name.removeprefix("labels."))
     return None
+
+
+def _sort_key(run: Run, key: str) -> Any:
+    if key == "phase":
+        return run.root.phase
+    if key == "run_name":
+        return run.name
+    if key in ("task_name", "function_name"):
+        return run.root.task_name
+    if key in ("updated_at", "ended_at"):
+        return (run.root.ended_at or run.root.started_at or run.created_at).timestamp()
+    return run.created_at.timestamp()  # created_at, and the columns the loopback does not track
+
+
+def _sorted_runs(runs: list[Run], sorts: list[list_pb2.Sort], open_source: bool) -> list[Run]:
+    """Runs in the order asked for; unsorted: the open-source default, else newest first."""
+    if not sorts:
+        if open_source:
+            # runs/repository/impl/action.go ListActions: "phase ASC, created_at DESC, run_name DESC".
+            runs = sorted(runs, key=lambda r: r.name, reverse=True)
+            runs = sorted(runs, key=lambda r: r.created_at, reverse=True)
+            return sorted(runs, key=lambda r: r.root.phase)
+        return sorted(runs, key=lambda r: r.created_at, reverse=True)
+    runs = sorted(runs, key=lambda r: r.name)  # the backend's tiebreaker: run_name ASC
+    for sort in reversed(sorts):
+        runs = sorted(
+            runs, key=lambda r: _sort_key(r, sort.key), reverse=sort.direction == list_pb2.Sort.DESCENDING
+        )
+    return runs
 
 
 def _filter_values(flt: list_pb2.Filter) -> list[str]:
@@ -255,14 +333,20 @@ class RunService(_Unimplemented):
         self._ctx = ctx
 
     async def create_run(self, request: run_service_pb2.CreateRunRequest, ctx: RequestContext) -> Any:
-        """Store the run, then queue its root action for execution."""
+        """Store the run, then queue its root action for execution (what each profile refuses first)."""
         c = self._ctx
         if request.HasField("run_id"):
             rid = request.run_id
             name, org, project, domain = rid.name, rid.org, rid.project, rid.domain
+            if c.open_source:
+                # runs/service/run_service.go CreateRun: validateRunName for a client-given name only.
+                error = rules.run_name_error(name)
+                if error is not None:
+                    raise error
         else:
             pid = request.project_id
-            name, org, project, domain = "r" + uuid.uuid4().hex[:12], pid.organization, pid.name, pid.domain
+            name, org, project, domain = _server_run_name(), pid.organization, pid.name, pid.domain
+        c.check_project(project)  # run_service.go CreateRun: validateProjectExists, after the name
         if request.HasField("task_id"):  # a deployed task, run by reference
             task_spec = c.deployed(request.task_id).spec
         elif request.HasField("task_spec"):
@@ -271,6 +355,17 @@ class RunService(_Unimplemented):
             raise ConnectError(
                 Code.UNIMPLEMENTED, "the loopback control plane runs task specs and task ids only"
             )
+        existing = c.store.get(name)
+        if existing is not None:
+            if c.open_source:
+                # runs/repository/impl/action.go CreateAction: INSERT ... ON CONFLICT DO NOTHING, then
+                # "If no rows were affected, the action already exists — fetch and return it"; the root
+                # TaskAction CR exists too, so the enqueue fails and is only logged. OK, nothing new.
+                return run_service_pb2.CreateRunResponse(run=run_proto(existing))
+            raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists")
+        quota = c.faults.run_quota
+        if quota is not None and sum(1 for r in c.store.values() if not r.root.done) >= quota:
+            raise rules.quota_exhausted("runs", quota)
         if request.HasField("offloaded_input_data"):
             inputs_uri = request.offloaded_input_data.uri
         else:
@@ -289,14 +384,25 @@ class RunService(_Unimplemented):
             parent="",
             task_spec=task_spec,
             inputs_uri=inputs_uri,
-            output_prefix=str(run.base_dir / "a0" / "1"),
+            output_dir=str(run.base_dir / "a0"),
         )
         run.actions["a0"] = root
         if not c.store.add(run):
             raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists")
+        mark_created()
         run.base_dir.mkdir(parents=True, exist_ok=True)
+        if c.open_source:
+            # actions/k8s/client.go applyRunSpecToTaskAction puts the run's labels and annotations on
+            # the TaskAction CR; Kubernetes refuses the Create, run_service.go only logs "Failed to
+            # enqueue root action" and answers OK: the run stays QUEUED for good.
+            problems = rules.kubernetes_metadata_errors(
+                dict(request.run_spec.labels.values), dict(request.run_spec.annotations.values)
+            )
+            if problems:
+                root.stuck_reason = "Kubernetes refused the TaskAction: " + "; ".join(problems)
         c.store.notify()
-        c.executor.submit(root)
+        if root.stuck_reason is None:
+            c.executor.submit(root)
         return run_service_pb2.CreateRunResponse(run=run_proto(run))
 
     async def abort_run(self, request: run_service_pb2.AbortRunRequest, ctx: RequestContext) -> Any:
@@ -350,18 +456,36 @@ class RunService(_Unimplemented):
         return run_service_pb2.ListActionsResponse(actions=actions)
 
     async def list_runs(self, request: run_service_pb2.ListRunsRequest, ctx: RequestContext) -> Any:
-        """Runs of a project/domain, newest first, filtered by labels, phase and task name."""
+        """Runs of a project/domain, filtered, sorted and paged (the page token is an offset)."""
+        c = self._ctx
+        req = request.request
+        filters = list(req.filters)
+        sorts = list(req.sort_by_fields) or (
+            [req.sort_by] if req.HasField("sort_by") and req.sort_by.key else []
+        )
+        limit = req.limit
+        if c.open_source:
+            problem = rules.list_request_error(
+                limit, req.token, [f.field for f in filters], [s.key for s in sorts]
+            )
+            if problem is not None:
+                raise ConnectError(Code.INVALID_ARGUMENT, problem)
+            limit = limit or rules.LIST_DEFAULT_LIMIT
+        elif req.token and not req.token.isdigit():
+            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid token: {req.token!r}")
         pid = request.project_id
-        filters = list(request.request.filters)
         runs = [
             r
-            for r in reversed(self._ctx.store.values())
+            for r in c.store.values()
             if (not pid.name or r.project == pid.name)
             and (not pid.domain or r.domain == pid.domain)
             and _matches(r, r.root, filters)
         ]
-        limit = request.request.limit or len(runs)
-        return run_service_pb2.ListRunsResponse(runs=[run_proto(r) for r in runs[:limit]])
+        runs = _sorted_runs(runs, sorts, c.open_source)
+        offset = int(req.token or 0)
+        end = offset + limit if limit else len(runs)
+        token = str(end) if end < len(runs) else ""
+        return run_service_pb2.ListRunsResponse(runs=[run_proto(r) for r in runs[offset:end]], token=token)
 
 
 class TaskService(_Unimplemented):
@@ -446,6 +570,8 @@ class DataProxyService(_Unimplemented):
         self, request: dp_pb2.CreateUploadLocationRequest, ctx: RequestContext
     ) -> Any:
         """A PUT URL on this server and the file:// path the upload lands at."""
+        # dataproxy/service/dataproxy_service.go CreateUploadLocation: validateProjectExists.
+        self._ctx.check_project(request.project)
         key = request.content_md5.hex() or request.filename_root or uuid.uuid4().hex
         filename = Path(request.filename or "upload").name
         path = self._ctx.state_dir / "blobs" / key / filename
@@ -456,6 +582,10 @@ class DataProxyService(_Unimplemented):
 
     async def upload_inputs(self, request: dp_pb2.UploadInputsRequest, ctx: RequestContext) -> Any:
         """Write the inputs to the state dir and answer where they are."""
+        # dataproxy/service/dataproxy_service.go UploadInputs: validateProjectExists.
+        self._ctx.check_project(
+            request.run_id.project if request.HasField("run_id") else request.project_id.name
+        )
         path = _write_inputs(self._ctx.state_dir, request.inputs)
         digest = hashlib.sha256(request.inputs.SerializeToString(deterministic=True)).hexdigest()
         return dp_pb2.UploadInputsResponse(offloaded_input_data=common_offloaded(str(path), digest))
@@ -509,36 +639,16 @@ class QueueService(_Unimplemented):
     async def enqueue_action(
         self, request: queue_service_pb2.EnqueueActionRequest, ctx: RequestContext
     ) -> Any:
-        """Record the child and queue it (a trace arrives already finished)."""
-        run = self._ctx.run(request.action_id.run)
-        if run.root.phase == ABORTED:
-            raise ConnectError(Code.ABORTED, f"run {run.name!r} was aborted")
-        name = request.action_id.name
-        if name in run.actions:
-            raise ConnectError(Code.ALREADY_EXISTS, f"action {name!r} already exists")
-        output_prefix = f"{request.run_output_base.rstrip('/')}/{name}/1"
-        action = Action(
-            run=run,
-            name=name,
-            parent=request.parent_action_name,
-            task_spec=request.task.spec if request.HasField("task") else None,
-            inputs_uri=request.input_uri,
-            output_prefix=output_prefix,
-            group=request.group,
+        """Record the child and queue it (a trace arrives already finished).
+
+        A known child id answers ALREADY_EXISTS and leaves that child as it stands: the SDK takes it
+        as success (flyte _internal/controllers/remote/_core.py: "already exists, continuing to monitor").
+        """
+        _enqueue(
+            self._ctx,
+            request,
+            on_duplicate=lambda name: ConnectError(Code.ALREADY_EXISTS, f"action {name!r} already exists"),
         )
-        if request.HasField("trace"):
-            action.trace = request.trace
-            action.output_prefix = request.trace.outputs.output_uri or output_prefix
-            run.actions[name] = action
-            self._ctx.store.set_phase(action, request.trace.phase)
-        elif request.HasField("task"):
-            run.actions[name] = action
-            self._ctx.store.notify()
-            self._ctx.executor.submit(action)
-        else:
-            raise ConnectError(
-                Code.INVALID_ARGUMENT, "the loopback control plane runs task and trace actions only"
-            )
         return queue_service_pb2.EnqueueActionResponse()
 
     async def abort_queued_action(
@@ -567,18 +677,130 @@ class StateService(_Unimplemented):
         self._ctx = ctx
 
     async def watch(self, request: state_service_pb2.WatchRequest, ctx: RequestContext) -> AsyncIterator[Any]:
-        """Sentinel first, then an update whenever a child of the parent changes phase."""
-        parent = self._ctx.action(request.parent_action_id)
-        yield state_service_pb2.WatchResponse(control_message=state_service_pb2.ControlMessage(sentinel=True))
-        sent: dict[str, int] = {}
-        while not self._ctx.closing():
-            for child in parent.run.children(parent.name):
-                if sent.get(child.name) != child.phase:
-                    sent[child.name] = child.phase
-                    yield state_service_pb2.WatchResponse(action_update=_action_update(child))
-            if parent.done:
-                return
-            await self._ctx.store.wait_for_change(_POLL_SECONDS)
+        """The current state of every child, a sentinel, then an update whenever a child changes phase."""
+        async for update, sentinel in _watch_children(self._ctx, request.parent_action_id):
+            if sentinel:
+                yield state_service_pb2.WatchResponse(
+                    control_message=state_service_pb2.ControlMessage(sentinel=True)
+                )
+            else:
+                yield state_service_pb2.WatchResponse(action_update=update)
+
+
+class ActionsService(_Unimplemented):
+    """flyteidl2.actions.ActionsService: what the open-source backend serves for child actions instead of
+    QueueService + StateService (actions/setup.go mounts it; runs/setup.go mounts neither of those)."""
+
+    _protocol = actions_service_connect.ActionsService
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+
+    async def enqueue(self, request: actions_service_pb2.EnqueueRequest, ctx: RequestContext) -> Any:
+        """Record the child and queue it; a known child id is refused as the open-source backend does.
+
+        actions/k8s/client.go Enqueue creates the TaskAction CR "<run>-<action>"; Kubernetes answers
+        AlreadyExists, wrapped with fmt.Errorf, which actions_service.go toConnectError makes INTERNAL
+        (only condition actions skip an existing CR). The SDK retries INTERNAL with backoff. It rarely
+        gets there: the watch's snapshot (below) already told it which children exist.
+        """
+
+        def duplicate(name: str) -> ConnectError:
+            run = request.action.action_id.run.name
+            return ConnectError(
+                Code.INTERNAL,
+                f"failed to create TaskAction CR {run}-{name}: taskactions.flyte.org "
+                f'"{run}-{name}" already exists',
+            )
+
+        _enqueue(self._ctx, request.action, on_duplicate=duplicate)
+        return actions_service_pb2.EnqueueResponse()
+
+    async def watch_for_updates(
+        self, request: actions_service_pb2.WatchForUpdatesRequest, ctx: RequestContext
+    ) -> AsyncIterator[Any]:
+        """actions_service.go WatchForUpdates: the children's current state, a sentinel, then updates."""
+        async for update, sentinel in _watch_children(self._ctx, request.parent_action_id):
+            if sentinel:
+                yield actions_service_pb2.WatchForUpdatesResponse(
+                    control_message=state_service_pb2.ControlMessage(sentinel=True)
+                )
+            else:
+                yield actions_service_pb2.WatchForUpdatesResponse(action_update=update)
+
+    async def abort(self, request: actions_service_pb2.AbortRequest, ctx: RequestContext) -> Any:
+        """Abort an action and its descendants (the backend deletes its CR; children cascade)."""
+        action = self._ctx.action(request.action_id)
+        await self._ctx.executor.abort(action, request.reason or "aborted by parent")
+        return actions_service_pb2.AbortResponse()
+
+
+def _enqueue(ctx: ServerContext, request: Any, on_duplicate: Callable[[str], ConnectError]) -> Action:
+    """Add the child an EnqueueActionRequest or an actions.Action describes, and queue it."""
+    run = ctx.run(request.action_id.run)
+    if run.root.phase == ABORTED:
+        raise ConnectError(Code.ABORTED, f"run {run.name!r} was aborted")
+    name = request.action_id.name
+    if name in run.actions:
+        raise on_duplicate(name)
+    is_task = request.HasField("task")
+    quota = ctx.faults.action_quota
+    if is_task and quota is not None and ctx.unfinished_children() >= quota:
+        raise rules.quota_exhausted("actions", quota)
+    action = Action(
+        run=run,
+        name=name,
+        parent=request.parent_action_name,
+        task_spec=request.task.spec if is_task else None,
+        inputs_uri=request.input_uri,
+        output_dir=f"{request.run_output_base.rstrip('/')}/{name}",
+        group=request.group,
+    )
+    if request.HasField("trace"):
+        action.trace = request.trace
+        action.trace_output_uri = request.trace.outputs.output_uri
+        run.actions[name] = action
+        ctx.store.set_phase(action, request.trace.phase)
+    elif is_task:
+        run.actions[name] = action
+        ctx.store.notify()
+        ctx.executor.submit(action)
+    else:
+        raise ConnectError(
+            Code.INVALID_ARGUMENT, "the loopback control plane runs task and trace actions only"
+        )
+    return action
+
+
+async def _watch_children(
+    ctx: ServerContext, parent_id: identifier_pb2.ActionIdentifier
+) -> AsyncIterator[tuple[state_service_pb2.ActionUpdate | None, bool]]:
+    """(update, False) per child change; (None, True) once, after the children that exist at the start.
+
+    state_service.proto, ControlMessage: "When a watch begins the service will return the existing
+    state of all actions, then a sentinel value, before continuing on with ongoing updates"; the
+    open-source actions_service.go WatchForUpdates does exactly that. A parent run again as a new
+    attempt thus learns, before it enqueues anything, which children already exist and how they stand.
+    """
+    parent = ctx.action(parent_id)
+    sent: dict[str, int] = {}
+    for child in parent.run.children(parent.name):
+        sent[child.name] = child.phase
+        yield _action_update(child), False
+    yield None, True
+    while not ctx.closing():
+        for child in parent.run.children(parent.name):
+            if sent.get(child.name) != child.phase:
+                sent[child.name] = child.phase
+                yield _action_update(child), False
+        if parent.done:
+            return
+        await ctx.store.wait_for_change(_POLL_SECONDS)
+
+
+def _server_run_name() -> str:
+    """runs/service/run_service.go generateRunName: "r" + 19 characters of k8s rand.String's alphabet."""
+    return "r" + "".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=19))
 
 
 # ---------------------------------------------------------------- helpers

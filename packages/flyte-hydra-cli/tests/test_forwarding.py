@@ -110,6 +110,7 @@ def test_defaults_are_a_remote_waited_run(project, core) -> None:
         "task_env_key": "task_env",
         "dry_run": False,
         "reconnect_timeout_seconds": 600.0,
+        "capacity_timeout_seconds": 86400.0,
         "summary": "table",
         "offset": 0.0,
     }

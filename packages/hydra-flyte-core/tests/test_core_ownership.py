@@ -109,3 +109,66 @@ def test_a_halted_pool_submits_nothing_more_and_says_why() -> None:
         with pytest.raises(NotSubmittedError, match=r"run name clash of 'x-0'"):
             later.result()
     assert started == ["first"]
+
+
+# -- an OK answer is checked too (the open-source control plane answers a taken name OK) ---------
+
+
+class _Answered:
+    """A run as flyte.run returns it: the CreateRun answer's labels in `pb2`, GetRunDetails behind `details()`."""
+
+    def __init__(self, name: str, carried: dict[str, str], stored: dict[str, str] | None = None) -> None:
+        from flyteidl2.workflow import run_definition_pb2
+
+        self.name = name
+        self.pb2 = run_definition_pb2.Run()
+        self.pb2.labels.update(carried)
+        self._stored = carried if stored is None else stored
+        self.details_calls = 0
+
+    def details(self):  # noqa: ANN201 - RunDetails-like
+        from flyteidl2.task import run_pb2
+
+        self.details_calls += 1
+        spec = run_pb2.RunSpec()
+        spec.labels.values.update(self._stored)
+
+        class _Details:
+            pb2 = type("pb2", (), {"run_spec": spec})
+
+        return _Details()
+
+
+def test_an_ok_answer_carrying_this_jobs_labels_is_kept_without_another_request() -> None:
+    from hydra_flyte.remote.ownership import confirm_created
+
+    run = _Answered("x-3", {"hydra-flyte-sweep": "hf-1", "hydra-flyte-job": "3"})
+    assert confirm_created(run, sweep_id="hf-1", job_num=3, token=None) is run
+    assert run.details_calls == 0, "the happy path costs no GetRunDetails"
+
+
+def test_an_ok_answer_with_another_runs_labels_is_a_clash() -> None:
+    from hydra_flyte.errors import RunNameClashError
+    from hydra_flyte.remote.ownership import confirm_created
+
+    other_sweep = _Answered("exp-1", {"hydra-flyte-sweep": "hf-9", "hydra-flyte-job": "1"})
+    with pytest.raises(RunNameClashError, match=r"'exp-1' \(job 1\) is already taken .* job 1 of sweep hf-9"):
+        confirm_created(other_sweep, sweep_id="hf-1", job_num=1, token=None)
+    single = _Answered("exp-1", {"hydra-flyte-submission": "aaaa"})
+    with pytest.raises(RunNameClashError, match="not part of any hydra-flyte sweep"):
+        confirm_created(single, sweep_id="hf-1", job_num=1, token=None)
+    with pytest.raises(RunNameClashError, match="this run did not submit it"):
+        confirm_created(single, sweep_id=None, job_num=None, token="bbbb")
+    assert confirm_created(single, sweep_id=None, job_num=None, token="aaaa") is single
+
+
+def test_an_answer_without_labels_is_looked_up_once() -> None:
+    from hydra_flyte.errors import RunNameClashError
+    from hydra_flyte.remote.ownership import confirm_created
+
+    ours = _Answered("x-0", {}, stored={"hydra-flyte-sweep": "hf-1", "hydra-flyte-job": "0"})
+    assert confirm_created(ours, sweep_id="hf-1", job_num=0, token=None) is ours
+    assert ours.details_calls == 1
+    foreign = _Answered("x-0", {}, stored={})
+    with pytest.raises(RunNameClashError):
+        confirm_created(foreign, sweep_id="hf-1", job_num=0, token=None)

@@ -37,6 +37,7 @@ def _execute(
         RunFailedError,
         RunNameClashError,
         SweepFailedError,
+        WaitingForCapacityError,
     )
 
     run_ctx = _run_ctx(ctx)
@@ -98,8 +99,14 @@ def _execute(
         _fail(ctx, str(exc), exc)
     except SweepFailedError as exc:  # every job is in the summary hydra_flyte printed
         unconfirmed = [o for o in exc.outcomes if isinstance(o.error, ContactLostError)]
-        failed = sum(1 for o in exc.outcomes if o.error is not None) - len(unconfirmed)
+        waiting = sum(1 for o in exc.outcomes if isinstance(o.error, WaitingForCapacityError))
+        failed = sum(1 for o in exc.outcomes if o.error is not None) - len(unconfirmed) - waiting
         message = f"{failed} of {len(exc.outcomes)} jobs failed."
+        if waiting:  # not submitted: the quota stayed full (recorded PLANNED)
+            message += (
+                f" {waiting} not submitted: the control plane's quota stayed full; resume with the same command "
+                "plus --resume MANIFEST."
+            )
         if unconfirmed:
             path = next((o.error.manifest_path for o in unconfirmed if o.error.manifest_path), None)
             message = (

@@ -45,6 +45,8 @@ _EXPORTS = {
     "RunFailedError": "hydra_flyte.errors",
     "SweepFailedError": "hydra_flyte.errors",
     "RunNameClashError": "hydra_flyte.errors",
+    "RunRuleError": "hydra_flyte.errors",
+    "WaitingForCapacityError": "hydra_flyte.errors",
     "ContactLostError": "hydra_flyte.errors",
     "SweepUnconfirmedError": "hydra_flyte.errors",
 }
@@ -65,9 +67,11 @@ if TYPE_CHECKING:
         NoEndpointError,
         RunFailedError,
         RunNameClashError,
+        RunRuleError,
         SweepFailedError,
         SweepUnconfirmedError,
         SweepValidationError,
+        WaitingForCapacityError,
     )
     from hydra_flyte.launcher_config import FlyteLauncherConf, register_launcher_config
     from hydra_flyte.remote.reattach import load_manifest, rerun_failed, sweep_status

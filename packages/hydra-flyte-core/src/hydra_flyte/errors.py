@@ -45,6 +45,21 @@ class EndpointUnreachableError(NoEndpointError):
         )
 
 
+class RunRuleError(ConfigurationError):
+    """A run would break a rule of the Flyte control plane (or of Kubernetes, which runs it); it was not submitted.
+
+    `rule` names the rule ("run name length", "label value", ...), `job` the job or run it concerns,
+    `value` the offending value; the message says all of it and the fix (hydra_flyte.config.run_rules).
+    """
+
+    def __init__(self, *, rule: str, job: str, value: str, message: str, sweep: bool = False) -> None:
+        self.rule = rule
+        self.job = job
+        self.value = value
+        tail = "Nothing was submitted." if sweep else "It was not submitted."
+        super().__init__(f"{rule} rule: {message} {tail}")
+
+
 #: How many invalid jobs a sweep's error shows in full; the rest are counted.
 SHOWN_INVALID_JOBS = 5
 
@@ -100,11 +115,14 @@ class SweepFailedError(HydraFlyteError):
         self.outcomes = list(outcomes)
         failed = [o for o in self.outcomes if o.error is not None]
         unconfirmed = [o for o in failed if isinstance(o.error, ContactLostError)]
-        if unconfirmed:
-            lines = [
-                f"{len(failed)} of {len(self.outcomes)} jobs did not succeed ({len(failed) - len(unconfirmed)} "
-                f"failed, {len(unconfirmed)} unconfirmed: contact with the control plane was lost):"
-            ]
+        waiting = [o for o in failed if isinstance(o.error, WaitingForCapacityError)]
+        if unconfirmed or waiting:
+            parts = [f"{len(failed) - len(unconfirmed) - len(waiting)} failed"]
+            if unconfirmed:
+                parts.append(f"{len(unconfirmed)} unconfirmed: contact with the control plane was lost")
+            if waiting:
+                parts.append(f"{len(waiting)} not submitted: the control plane's quota was full")
+            lines = [f"{len(failed)} of {len(self.outcomes)} jobs did not succeed ({', '.join(parts)}):"]
         else:
             lines = [f"{len(failed)} of {len(self.outcomes)} jobs failed:"]
         for outcome in failed:
@@ -183,3 +201,11 @@ class RunNameClashError(HydraFlyteError):
 
 class NotSubmittedError(HydraFlyteError):
     """A job left unsubmitted because the sweep stopped submitting (e.g. at a run name clash)."""
+
+
+class WaitingForCapacityError(NotSubmittedError):
+    """A job left unsubmitted while it waited for capacity (the control plane answered RESOURCE_EXHAUSTED).
+
+    The quota stayed full for `capacity_timeout_seconds` with no submission getting in, or the launch
+    stopped (Ctrl-C). Its record stays PLANNED, and `--resume` submits it under its planned name.
+    """

@@ -87,10 +87,21 @@ def validate_max_workers(value: Any, *, name: str = "wait_max_workers") -> Optio
 
 def validate_reconnect_timeout(value: Any) -> float:
     """A number of seconds, zero or more."""
+    return validate_seconds(value, name="reconnect_timeout_seconds")
+
+
+_SECONDS_MEANING = {
+    "reconnect_timeout_seconds": "how long waiting retries an unreachable control plane",
+    "capacity_timeout_seconds": "how long submissions wait for capacity while the control plane's quota is full",
+}
+
+
+def validate_seconds(value: Any, *, name: str) -> float:
+    """A number of seconds, zero or more, for the setting `name`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ConfigurationError(
-            f"reconnect_timeout_seconds must be a number of seconds >= 0, got {value!r}: how long waiting "
-            f"retries an unreachable control plane (default {DEFAULTS['reconnect_timeout_seconds']:g})."
+            f"{name} must be a number of seconds >= 0, got {value!r}: {_SECONDS_MEANING[name]} "
+            f"(default {DEFAULTS[name]:g})."
         )
     return float(value)
 
@@ -179,6 +190,16 @@ class LaunchSettings:
         cli_metavar="SECONDS",
         cli_help="How long a control plane out of reach is retried while waiting.",
     )
+    capacity_timeout_seconds: float = setting(
+        86400.0,
+        help="Remote: while the control plane's quota is full (RESOURCE_EXHAUSTED), how long submissions wait for "
+        "capacity with none of them getting in; then the jobs still waiting stay PLANNED (not submitted) for --resume.",
+        cli="--capacity-timeout",
+        cli_metavar="SECONDS",
+        cli_help="Remote: while the control plane's quota is full (RESOURCE_EXHAUSTED), how long submissions keep "
+        "waiting for capacity with none getting in (default {default} s); then the jobs still waiting are left "
+        "unsubmitted (PLANNED) and --resume submits them.",
+    )
     report: bool = setting(
         False,
         help="When the sweep ends, write its HTML report (flyte-sweep-report.html) beside the manifest (needs "
@@ -202,6 +223,7 @@ class LaunchSettings:
         validate_mode(self.mode)
         validate_summary(self.summary)
         validate_reconnect_timeout(self.reconnect_timeout_seconds)
+        validate_seconds(self.capacity_timeout_seconds, name="capacity_timeout_seconds")
         validate_max_workers(self.wait_max_workers)
         validate_max_workers(self.submit_max_workers, name="submit_max_workers")
         if not isinstance(self.run_options, Mapping):

@@ -38,6 +38,7 @@ class JobStream:
     def __init__(self, launch: Launch, *, total: int, stack: contextlib.ExitStack) -> None:
         from hydra.core.utils import configure_log, setup_globals
 
+        from hydra_flyte.config.run_rules import check_launch
         from hydra_flyte.remote.waiting import Progress
 
         setup_globals()
@@ -47,6 +48,9 @@ class JobStream:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self._launch = launch
         self.settings = launch.settings
+        # Every trial the sweeper may start, checked against what a real control plane refuses.
+        check_launch(self.settings, job_nums=range(total), sweeper=config.hydra.sweeper,
+                     sweep_id=launch.manifest.sweep_id if launch.manifest is not None else None)  # fmt: skip
         self.manifest = launch.manifest_for(sweep_dir)
         self.progress = Progress(total)
         if self.manifest is not None:  # whatever happens, what was submitted is on disk

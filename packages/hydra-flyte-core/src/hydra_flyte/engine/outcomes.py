@@ -90,12 +90,15 @@ def submission_failure_phase(exc: BaseException) -> str:
 
     NOT_SUBMITTED: nothing was sent (the sweep had stopped submitting). PLANNED: the control plane
     could not be reached or answered too late, so a run may exist under the name (`status` looks
-    it up). SUBMIT_FAILED: the control plane refused the run, or the name is another sweep's.
+    it up), or its quota was full (the job was not submitted yet: `--resume` submits it).
+    SUBMIT_FAILED: the control plane refused the run, or the name is another sweep's.
     """
-    from hydra_flyte.errors import NotSubmittedError
+    from hydra_flyte.errors import NotSubmittedError, WaitingForCapacityError
     from hydra_flyte.remote.submission_pool import is_transient
     from hydra_flyte.state.phases import NOT_SUBMITTED, PLANNED, SUBMIT_FAILED
 
+    if isinstance(exc, WaitingForCapacityError):
+        return PLANNED
     if isinstance(exc, NotSubmittedError):
         return NOT_SUBMITTED
     if is_transient(exc):

@@ -26,7 +26,7 @@ class HeldRun(PendingRun):
     """A PendingRun whose submission waits for `HeldSubmissions.release` (or starts when it is read)."""
 
     def __init__(self, future: Future[Any], label: str, held: HeldSubmissions) -> None:
-        super().__init__(future, label)
+        super().__init__(future, label, getattr(held._pool, "capacity", None))
         self._held = held
 
     def result(self) -> Any:
@@ -124,7 +124,10 @@ def remote_submission(settings: Any, stack: contextlib.ExitStack) -> HeldSubmiss
     if settings.mode != "remote" or settings.dry_run:
         return None
     from hydra_flyte.compat.flyte_private import builds_shared_by_submissions
+    from hydra_flyte.remote.capacity import Capacity
     from hydra_flyte.remote.submission_pool import SubmissionPool
 
     stack.enter_context(builds_shared_by_submissions())
-    return HeldSubmissions(stack.enter_context(SubmissionPool(max_workers=settings.submit_max_workers)))
+    capacity = Capacity(settings.capacity_timeout_seconds)
+    pool = SubmissionPool(max_workers=settings.submit_max_workers, capacity=capacity)
+    return HeldSubmissions(stack.enter_context(pool))

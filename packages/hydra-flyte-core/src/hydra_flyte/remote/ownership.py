@@ -8,15 +8,22 @@ someone else: it is never adopted, waited on, rerun or reported as this sweep's.
 
 A single run given a name (no sweep) carries `hydra-flyte-submission=<token>`, a token of that
 submission alone, and is adopted on ALREADY_EXISTS by the same rule.
+
+An OK answer proves no more: the open-source control plane answers a CreateRun for a taken name
+with OK and the run that holds the name (INSERT ... ON CONFLICT DO NOTHING). So every run a
+CreateRun answers with is checked the same way (`confirm_created`) before it is recorded, waited on
+or reported. The labels come with the answer (CreateRunResponse.run.labels): no extra request on
+the happy path; a control plane that leaves them out costs one GetRunDetails per run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hydra_flyte.config.run_rules import JOB_LABEL, SUBMISSION_LABEL, SWEEP_LABEL
 from hydra_flyte.errors import RunNameClashError
 from hydra_flyte.remote.submission_pool import _causes
-from hydra_flyte.state.manifest import JOB_LABEL, SUBMISSION_LABEL, SWEEP_LABEL, find_manifest
+from hydra_flyte.state.manifest import find_manifest
 
 
 def _code_name(cause: BaseException) -> str:
@@ -96,6 +103,29 @@ def check_ours(run: Any, *, sweep_id: str | None, job_num: int | None) -> Any:
     """`run` if it is this sweep's job; RunNameClashError naming its owner otherwise."""
     labels = labels_of(run)
     if not is_ours(labels, sweep_id=sweep_id, job_num=job_num):
+        raise name_clash(run.name, labels, sweep_id=sweep_id, job_num=job_num)
+    return run
+
+
+def answered_labels(run: Any) -> dict[str, str]:
+    """The labels of the run a CreateRun answered with: as the answer carries them, else from GetRunDetails."""
+    carried = getattr(getattr(run, "pb2", None), "labels", None)
+    if carried:
+        return dict(carried)
+    return labels_of(run)
+
+
+def confirm_created(run: Any, *, sweep_id: str | None, job_num: int | None, token: str | None) -> Any:
+    """`run`, which a CreateRun for a planned name answered with, if it is this submission's; else RunNameClashError.
+
+    A sweep's job is recognised by its sweep and job labels, a single run by its submission `token`.
+    """
+    labels = answered_labels(run)
+    if token is not None:
+        ours = labels.get(SUBMISSION_LABEL) == token
+    else:
+        ours = is_ours(labels, sweep_id=sweep_id, job_num=job_num)
+    if not ours:
         raise name_clash(run.name, labels, sweep_id=sweep_id, job_num=job_num)
     return run
 

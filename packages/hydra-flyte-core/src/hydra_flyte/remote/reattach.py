@@ -186,10 +186,10 @@ def _rerun(manifest: Manifest, record: JobRecord) -> Any:
     """
     import flyte
 
+    from hydra_flyte.config.run_rules import JOB_LABEL, SWEEP_LABEL
     from hydra_flyte.errors import RunNameClashError
-    from hydra_flyte.remote.ownership import adopt_existing, check_ours, is_already_exists
+    from hydra_flyte.remote.ownership import adopt_existing, check_ours, confirm_created, is_already_exists
     from hydra_flyte.remote.submission_pool import call_with_retries
-    from hydra_flyte.state.manifest import JOB_LABEL, SWEEP_LABEL
 
     source = _lookup(record)
     if source is None:
@@ -211,19 +211,41 @@ def _rerun(manifest: Manifest, record: JobRecord) -> Any:
 
     def start() -> Any:
         try:
-            return runner.rerun(record.run_name)
+            run = runner.rerun(record.run_name)
         except Exception as exc:
             if not is_already_exists(exc):
                 raise
             return adopt_existing(new_name, exc, sweep_id=manifest.sweep_id, job_num=record.job)
+        # An OK may carry a run that held the name already (the open-source control plane): ours only by its labels.
+        return confirm_created(run, sweep_id=manifest.sweep_id, job_num=record.job, token=None)
 
     return call_with_retries(start)
 
 
 def _rerun_name(record: JobRecord) -> str:
     """`<first run's name>-r<attempt>`: stable across reruns, unique per attempt."""
+    from hydra_flyte.config.run_rules import attempt_run_name
+
     first = record.attempts[0]["run_name"] if record.attempts else record.run_name
-    return f"{first or f'job-{record.job}'}-r{len(record.attempts) + 1}"
+    return attempt_run_name(first or f"job-{record.job}", len(record.attempts) + 1)
+
+
+def check_new_attempts(manifest: Manifest, names: dict[int, str]) -> None:
+    """The run names of the jobs' new attempts (`--resume`, `rerun --failed`) and the sweep's labels, before any is sent."""
+    from hydra_flyte.config.run_rules import JOB_LABEL, SWEEP_LABEL, check_metadata, check_run_name
+
+    labels = {SWEEP_LABEL: manifest.sweep_id, JOB_LABEL: str(max(names, default=0))}
+    check_metadata({"labels": manifest.labels}, labels=labels, where="every job's run", sweep=True)
+    for job, name in sorted(names.items()):
+        check_run_name(
+            name,
+            where=f"job {job}'s new attempt",
+            fix=(
+                "a new attempt is named after the job's first run (<its name>-r<attempt>), which leaves no room "
+                "here: start a new sweep instead, with a shorter name (--name, run_options['name']) or none"
+            ),
+            sweep=True,
+        )
 
 
 def rerun_failed(
@@ -253,6 +275,7 @@ def rerun_failed(
     wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) and r.run_name]
     if jobs is not None:
         wanted = [r for r in wanted if r.job in set(jobs)]
+    check_new_attempts(manifest, {r.job: _rerun_name(r) for r in wanted})  # before the first is sent
     for record in wanted:
         try:
             run = _rerun(manifest, record)

@@ -222,6 +222,18 @@ def plan(
             reasons[record.job] = (ph.NOT_SUBMITTED, f"run {record.run_name} not found on the control plane")
             new_names[record.job] = _rerun_name(record)
     resumed.new_attempts = len(new_names)
+    from hydra_flyte.config.validation import compact
+    from hydra_flyte.errors import HydraFlyteError
+    from hydra_flyte.remote.reattach import check_new_attempts
+
+    # Every name this resume may send (new attempts, and planned names never sent), before any is.
+    try:
+        check_new_attempts(
+            manifest,
+            {**{r.job: r.run_name for r in records if r.phase == ph.PLANNED and r.run_name}, **new_names},
+        )
+    except HydraFlyteError as exc:
+        raise compact(exc) from None
     if new_names:
         manifest.new_attempts(new_names, previous=reasons)
     return resumed

@@ -1,4 +1,8 @@
-"""Submitting many remote runs at once: bounded concurrency, retries with backoff, URLs as they land."""
+"""Submitting many remote runs at once: bounded concurrency, retries with backoff, URLs as they land.
+
+Transient failures (the control plane unreachable or timing out) are retried a few times; a full
+quota (RESOURCE_EXHAUSTED) is waited out, for as long as remote.capacity allows.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
+from hydra_flyte.remote.capacity import Capacity
 from hydra_flyte.settings_schema import DEFAULTS
 
 DEFAULT_SUBMIT_WORKERS: int = DEFAULTS["submit_max_workers"]
@@ -38,36 +44,86 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def is_quota(exc: BaseException) -> bool:
+    """True when the control plane answered RESOURCE_EXHAUSTED (a quota is full): the job waits for capacity."""
+    return _quota_error(exc) is not None
+
+
+def _quota_error(exc: BaseException) -> BaseException | None:
+    for cause in _causes(exc):
+        code = getattr(cause, "code", None)
+        if str(getattr(code, "name", code) or "").lower() == "resource_exhausted":
+            return cause
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The control plane's own words for a full quota, on one line."""
+    cause = _quota_error(exc) or exc
+    text = " ".join(str(getattr(cause, "message", None) or cause).split())
+    return f"RESOURCE_EXHAUSTED: {text[:200]}"
+
+
 def call_with_retries(
     start: Callable[[], Any],
     *,
     retries: int = DEFAULT_SUBMIT_RETRIES,
     backoff_seconds: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    capacity: Capacity | None = None,
 ) -> Any:
-    """`start()`, retried with exponential backoff (and jitter) while it fails transiently."""
-    for attempt in range(retries + 1):
-        try:
-            return start()
-        except Exception as exc:
-            if attempt >= retries or not is_transient(exc):
-                raise
-            sleep(backoff_seconds * (2**attempt) * (1 + random.random() / 4))
-    raise AssertionError("unreachable")
+    """`start()`, retried with exponential backoff (and jitter) while it fails transiently.
+
+    RESOURCE_EXHAUSTED (a full quota) is not a failure: `start()` is tried again for as long as
+    `capacity` (a launch's, or one of the default bound) lets it wait; then WaitingForCapacityError.
+    """
+    capacity = capacity or Capacity()
+    attempt = 0
+    waiting_since: float | None = None
+    try:
+        while True:
+            try:
+                run = start()
+            except Exception as exc:
+                if is_quota(exc):
+                    reason = _reason(exc)
+                    if waiting_since is None:
+                        waiting_since = capacity.begin(reason)
+                    capacity.pause(reason)
+                    continue
+                if attempt >= retries or not is_transient(exc):
+                    raise
+                sleep(backoff_seconds * (2**attempt) * (1 + random.random() / 4))
+                attempt += 1
+                continue
+            capacity.got_in(waiting_since)
+            waiting_since = None
+            return run
+    finally:
+        if waiting_since is not None:
+            capacity.gave_up()
 
 
 class PendingRun:
-    """A remote run being submitted: `result()` gives flyte's Run; attributes wait for it."""
+    """A remote run being submitted: `result()` gives flyte's Run; attributes wait for it.
 
-    def __init__(self, future: Future[Any], label: str) -> None:
+    `capacity`: its launch's wait for capacity (remote.capacity), when it has one.
+    """
+
+    def __init__(self, future: Future[Any], label: str, capacity: Capacity | None = None) -> None:
         self._future = future
         self.label = label
+        self.capacity = capacity
 
     def result(self) -> Any:
         return self._future.result()
 
     def done(self) -> bool:
         return self._future.done()
+
+    def wait_done(self, timeout: float) -> None:
+        """Block until the submission is done, `timeout` seconds at most."""
+        futures_wait([self._future], timeout=timeout)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -89,7 +145,10 @@ class SubmissionPool:
         retries: int = DEFAULT_SUBMIT_RETRIES,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        capacity: Capacity | None = None,
     ) -> None:
+        #: The launch's wait for capacity when the control plane's quota is full (remote.capacity).
+        self.capacity = capacity or Capacity()
         self._executor = ThreadPoolExecutor(
             max_workers=max_workers or 64, thread_name_prefix="hydra-flyte-submit"
         )
@@ -112,24 +171,37 @@ class SubmissionPool:
         self, start: Callable[[], Any], *, label: str, on_submitted: Callable[[Any], None]
     ) -> PendingRun:
         """Start `start()` in the pool; `on_submitted(run)` is called as soon as it succeeds."""
-        return PendingRun(self._executor.submit(self._attempt, start, on_submitted), label)
+        return PendingRun(self._executor.submit(self._attempt, start, on_submitted), label, self.capacity)
 
     def _attempt(self, start: Callable[[], Any], on_submitted: Callable[[Any], None]) -> Any:
-        if self._halted is not None:
-            from hydra_flyte.errors import NotSubmittedError
+        from hydra_flyte.errors import NotSubmittedError, WaitingForCapacityError
 
+        if isinstance(self._halted, WaitingForCapacityError):  # not yet submitted, as the jobs that waited
+            raise WaitingForCapacityError(f"not submitted: the sweep stopped submitting ({self._halted})")
+        if self._halted is not None:
             clash = getattr(self._halted, "run_name", None)
             why = f"the run name clash of {clash!r} (see that job)" if clash else str(self._halted)
             raise NotSubmittedError(f"not submitted: the sweep stopped submitting after {why}")
-        run = call_with_retries(
-            start, retries=self._retries, backoff_seconds=self._backoff, sleep=self._sleep
-        )
+        try:
+            run = call_with_retries(
+                start, retries=self._retries, backoff_seconds=self._backoff, sleep=self._sleep,
+                capacity=self.capacity,
+            )  # fmt: skip
+        except WaitingForCapacityError as exc:
+            if self.capacity.expired is not None:  # the bound passed: the jobs to come would wait in vain
+                self.halt(exc)
+            raise
         with self._print_lock:
             on_submitted(run)
         return run
 
     def close(self, *, cancel_queued: bool = False) -> None:
-        """Wait for the submissions in flight; with `cancel_queued`, drop those not started yet."""
+        """Wait for the submissions in flight; with `cancel_queued`, drop those not started yet.
+
+        Dropping them also ends the waits for capacity: those jobs stay unsubmitted (PLANNED).
+        """
+        if cancel_queued:
+            self.capacity.stop()
         self._executor.shutdown(wait=True, cancel_futures=cancel_queued)
 
     def __enter__(self) -> SubmissionPool:

@@ -15,8 +15,9 @@ from hydra_flyte.errors import (
     RunFailedError,
     RunNameClashError,
 )
+from hydra_flyte.remote.capacity import Capacity
 from hydra_flyte.remote.contact import DEFAULT_RECONNECT_TIMEOUT_SECONDS, Contact
-from hydra_flyte.remote.ownership import adopt_existing, adopt_submission, is_already_exists
+from hydra_flyte.remote.ownership import adopt_existing, adopt_submission, confirm_created, is_already_exists
 from hydra_flyte.remote.submission_pool import PendingRun, SubmissionPool, call_with_retries
 from hydra_flyte.results import RunResult
 from hydra_flyte.settings_schema import (  # noqa: F401 - the engine's settings, re-exported where the engine reads them
@@ -59,16 +60,17 @@ class JobSpec:
 
 def run_name(job: JobSpec) -> str | None:
     """The run name for a job: `name` as given for a single run, `<name or sweep id>-<job number>` in a sweep."""
+    from hydra_flyte.config.run_rules import job_run_name
+
     name = job.settings.run_options.get("name") or job.sweep_id
     if not name:
         return None
-    name = str(name) if job.job_num is None else f"{name}-{job.job_num}"
-    return name if job.call == 1 else f"{name}-{job.call}"
+    return job_run_name(str(name), job.job_num, job.call)
 
 
 def run_labels(job: JobSpec) -> dict[str, str]:
     """The labels of a job's run: the run options' labels, plus the sweep id and job number in a sweep."""
-    from hydra_flyte.state.manifest import JOB_LABEL, SWEEP_LABEL
+    from hydra_flyte.config.run_rules import JOB_LABEL, SWEEP_LABEL
 
     labels = {str(k): str(v) for k, v in (job.settings.run_options.get("labels") or {}).items()}
     if job.sweep_id is not None and job.job_num is not None:
@@ -115,7 +117,7 @@ def _runner(job: JobSpec, *, submission: str | None = None) -> Any:
         options["name"] = name
     labels = run_labels(job)
     if submission is not None:
-        from hydra_flyte.state.manifest import SUBMISSION_LABEL
+        from hydra_flyte.config.run_rules import SUBMISSION_LABEL
 
         labels[SUBMISSION_LABEL] = submission
     if labels:
@@ -135,6 +137,8 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
 
     In a dry run nothing starts: the result is the DryRunPlan of what would have run.
     """
+    if job.settings.mode == "remote":
+        check_rules(job)  # what the control plane would refuse is refused here, before anything is sent
     if job.settings.dry_run:
         return DryRunPlan.of(task, job)
     if job.existing is not None:  # a resumed job whose run exists (or whose result was kept)
@@ -165,22 +169,27 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
 
     def send() -> Any:
         try:
-            return runner.run(task, *args, **kwargs)
-        except Exception as exc:
-            if name is None or not is_already_exists(exc):
-                raise
-            if token is not None:  # a single run: ours only if it carries this submission's token
-                return adopt_submission(name, exc, token=token)
-            if job.sweep_id is None:
-                raise
-            # The name was planned for this job: a run under it may be our own earlier attempt
-            # whose reply was lost. Kept only if its labels say it is this sweep's job.
             try:
+                run = runner.run(task, *args, **kwargs)
+            except Exception as exc:
+                if name is None or not is_already_exists(exc):
+                    raise
+                if token is not None:  # a single run: ours only if it carries this submission's token
+                    return adopt_submission(name, exc, token=token)
+                if job.sweep_id is None:
+                    raise
+                # The name was planned for this job: a run under it may be our own earlier attempt
+                # whose reply was lost. Kept only if its labels say it is this sweep's job.
                 return adopt_existing(name, exc, sweep_id=job.sweep_id, job_num=job.job_num)
-            except RunNameClashError as clash:
-                if job.pool is not None:  # the other planned names would clash too
-                    job.pool.halt(clash)
-                raise
+            if name is None:  # a name Flyte chose: a new run, ours
+                return run
+            # An OK is no proof either: the open-source control plane answers a taken name with the
+            # run that holds it. Ours only if its labels say so.
+            return confirm_created(run, sweep_id=job.sweep_id, job_num=job.job_num, token=token)
+        except RunNameClashError as clash:
+            if job.pool is not None and job.sweep_id is not None:  # the other planned names would clash too
+                job.pool.halt(clash)
+            raise
 
     def landed(run: Any) -> None:
         announce(run, job)
@@ -189,9 +198,27 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
 
     if job.pool is not None:
         return job.pool.submit(start, label=job.label, on_submitted=landed)
-    run = call_with_retries(start)
+    run = call_with_retries(start, capacity=Capacity(job.settings.capacity_timeout_seconds))
     landed(run)
     return run
+
+
+def check_rules(job: JobSpec) -> None:
+    """This job's run against the control plane's rules (config.run_rules): its planned name, labels, env vars.
+
+    A single run is checked here alone (every entry point submits it through `submit`); a sweep's
+    runs are all checked by the launch before its jobs start, and this catches only names the
+    launch could not foresee (a job's later `flyte.run`, beyond the room kept for it).
+    """
+    from hydra_flyte.config.run_rules import check_metadata, check_run_name
+
+    where = "the run" if job.job_num is None else f"job {job.job_num}"
+    if job.call > 1:
+        where += f" (flyte.run call {job.call})"
+    check_metadata(job.settings.run_options, labels=run_labels(job), where=where)
+    name = job.planned_name or run_name(job)
+    if name:
+        check_run_name(name, where=where)
 
 
 @dataclass(frozen=True)

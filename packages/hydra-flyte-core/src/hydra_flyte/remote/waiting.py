@@ -102,13 +102,25 @@ def finish_all(
     """Finish every job's value; remote runs are waited on concurrently, at most `max_workers` at a time.
 
     Returns one entry per item, in order: the result, or the exception that job ended with. Every
-    submission lands before any waiting starts. `on_finished(index, outcome)` is called as each job
-    finishes. A KeyboardInterrupt stops the waiting (the daemon waiters are left behind).
+    submission lands before any waiting starts, unless the control plane's quota keeps some out
+    (remote.capacity): then the runs already in are waited on meanwhile, each job's submission
+    resolved by its waiter, so that a run's end (its duration, its value, a fail_fast) is seen
+    when it happens, not once the last job got in; and as each run ends, a job waiting for
+    capacity tries at once (the run no longer counts against the quota). `on_finished(index, outcome)` is called as
+    each job finishes. A KeyboardInterrupt stops the waiting (the daemon waiters are left behind).
     """
     outcomes: list[Any] = [None] * len(items)
     settled: list[tuple[Any, JobSpec] | None] = []
+    quota_met = False
+    capacity_of: dict[int, Any] = {}  # the launch's wait for capacity, told when one of its runs ends
     for index, (value, job) in enumerate(items):
         if isinstance(value, PendingRun):
+            if value.capacity is not None:
+                capacity_of[index] = value.capacity
+            quota_met = quota_met or _landed_or_quota_met(value)
+            if quota_met and not value.done() and _waited_on(job):
+                settled.append((value, job))  # its waiter resolves the submission, then waits for the run
+                continue
             try:
                 value = value.result()
             except Exception as exc:  # the submission itself failed: the control plane's message
@@ -138,7 +150,7 @@ def finish_all(
         if item is None:
             continue
         value, job = item
-        if is_flyte_run(value) and job.settings.mode == "remote" and job.settings.wait:
+        if isinstance(value, PendingRun) or (is_flyte_run(value) and _waited_on(job)):
             waiting.append(index)
         else:
             outcomes[index] = one(item)
@@ -149,9 +161,10 @@ def finish_all(
 
     started: set[int] = set()
     work: queue.Queue[int] = queue.Queue()
-    done: queue.Queue[tuple[int, Any]] = queue.Queue()
+    done: queue.Queue[tuple[int, Any, bool]] = queue.Queue()  # (index, outcome, whether it was submitted)
     for index in waiting:
         work.put(index)
+    aborted = threading.Event()
 
     def waiter() -> None:
         while True:
@@ -159,7 +172,17 @@ def finish_all(
                 index = work.get_nowait()
             except queue.Empty:
                 return
-            run = settled[index][0]  # type: ignore[index]
+            value, job = settled[index]  # type: ignore[misc]
+            if isinstance(value, PendingRun):  # still being submitted when the waiting began
+                try:
+                    value = value.result()
+                except Exception as exc:  # noqa: BLE001 - the submission's own error is the job's outcome
+                    done.put((index, exc, False))
+                    continue
+                settled[index] = (value, job)
+                if aborted.is_set():  # fail_fast stopped the sweep while this job was getting in
+                    abort_runs([value], reason="fail_fast: the sweep stopped (a job failed)")
+            run = value
             if progress is not None and progress.live:
                 try:
                     run.wait(quiet=True, wait_for="running")
@@ -167,41 +190,62 @@ def finish_all(
                     progress.started()
                 except Exception:
                     pass  # the terminal wait below reports what happened
-            done.put((index, one(settled[index])))  # type: ignore[arg-type]
+            outcome = one((run, job))
+            if (
+                index in capacity_of
+            ):  # it no longer counts against the quota: a waiting job may take its place
+                capacity_of[index].room_freed()
+            done.put((index, outcome, True))
 
     workers = len(waiting) if max_workers is None else min(max_workers, len(waiting))
     for n in range(workers):
         threading.Thread(target=waiter, name=f"hydra-flyte-wait-{n}", daemon=True).start()
 
     remaining = set(waiting)
-    aborted = False
 
-    def settle(index: int, outcome: Any) -> None:
-        nonlocal aborted
+    def settle(index: int, outcome: Any, submitted: bool = True) -> None:
         remaining.discard(index)
         outcomes[index] = outcome
         if progress is not None:
-            progress.finished(ok=not isinstance(outcome, BaseException), started=index in started)
+            progress.finished(
+                ok=not isinstance(outcome, BaseException), started=index in started, submitted=submitted
+            )
         if on_finished:
             on_finished(index, outcome)
         failed = isinstance(outcome, BaseException) and not isinstance(outcome, ContactLostError)
-        if fail_fast and failed and not aborted:
-            aborted = True
+        if fail_fast and failed and not aborted.is_set():
+            aborted.set()
             abort_runs(
                 [settled[i][0] for i in remaining], reason=f"fail_fast: job {items[index][1].label} failed"
             )  # type: ignore[index]
 
     while remaining:
         try:
-            index, outcome = done.get(timeout=0.5)
+            index, outcome, submitted = done.get(timeout=0.5)
         except queue.Empty:
             if contact.expired():  # no answer for longer than the limit: stop waiting on every run left
                 for index in sorted(remaining):
-                    settle(index, contact.lost(settled[index][0]))  # type: ignore[index]
+                    value = settled[index][0]  # type: ignore[index]
+                    if not isinstance(value, PendingRun):  # one still getting in is not waited on yet
+                        settle(index, contact.lost(value))
             continue
         if index in remaining:
-            settle(index, outcome)
+            settle(index, outcome, submitted)
     return outcomes
+
+
+def _waited_on(job: JobSpec) -> bool:
+    """Whether this job's run, once submitted, is waited on here (remote and `wait`)."""
+    return job.settings.mode == "remote" and job.settings.wait
+
+
+def _landed_or_quota_met(pending: PendingRun) -> bool:
+    """Block until `pending` is submitted; True (at once) if jobs of its launch are waiting for capacity."""
+    while not pending.done():
+        if pending.capacity is not None and pending.capacity.waiting:
+            return True
+        pending.wait_done(0.1)
+    return False
 
 
 def abort_runs(runs: Sequence[Any], *, reason: str) -> list[Any]:

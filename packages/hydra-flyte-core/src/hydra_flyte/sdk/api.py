@@ -50,6 +50,7 @@ def hydra_run(
     task_env_key: str = DEFAULT_TASK_ENV_KEY,
     dry_run: bool = DEFAULTS["dry_run"],
     reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    capacity_timeout_seconds: float = DEFAULTS["capacity_timeout_seconds"],
     summary: str = DEFAULTS["summary"],
     **task_kwargs: Any,
 ) -> Any:
@@ -164,6 +165,7 @@ def hydra_sweep(
     abort_on_interrupt: bool = DEFAULTS["abort_on_interrupt"],
     resume: str | os.PathLike[str] | None = DEFAULTS["resume"],
     reconnect_timeout_seconds: float = DEFAULTS["reconnect_timeout_seconds"],
+    capacity_timeout_seconds: float = DEFAULTS["capacity_timeout_seconds"],
     report: bool = DEFAULTS["report"],
     summary: str = DEFAULTS["summary"],
     **task_kwargs: Any,

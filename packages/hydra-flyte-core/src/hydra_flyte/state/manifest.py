@@ -17,7 +17,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,21 +24,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hydra_flyte.config.run_rules import (  # noqa: F401 - the run labels, re-exported where they always were
+    JOB_LABEL,
+    SUBMISSION_LABEL,
+    SWEEP_LABEL,
+    new_sweep_id,
+)
 from hydra_flyte.state.phases import PLANNED, SUBMITTED, is_rerunnable_failure
 
 MANIFEST_NAME = "flyte-sweep.json"
-SWEEP_LABEL = "hydra-flyte-sweep"
-JOB_LABEL = "hydra-flyte-job"
-# A single named run's own token: its run after a lost CreateRun reply is recognised by it.
-SUBMISSION_LABEL = "hydra-flyte-submission"
 FORMAT_VERSION = 1
 
 log = logging.getLogger(__name__)
-
-
-def new_sweep_id() -> str:
-    """A short id, valid in run names and labels, that does not start with a reserved prefix (r, u)."""
-    return f"hf-{secrets.token_hex(4)}"
 
 
 def _now() -> str:
