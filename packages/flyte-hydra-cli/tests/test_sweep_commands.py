@@ -62,7 +62,7 @@ def set_phase(manifest: Manifest, num: int, phase: str) -> None:
     elif phase in TERMINAL:
         manifest.finished(num, phase=phase, error=f"job {num} went {phase.lower()}")
     else:
-        manifest._update(num, phase=phase)
+        manifest.phase_seen(num, phase)
 
 
 def status(*args: str) -> Any:

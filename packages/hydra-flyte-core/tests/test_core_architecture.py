@@ -380,3 +380,60 @@ def test_no_absolute_machine_path_in_the_repository() -> None:
             if pattern.search(line) and "no-machine-path-check" not in line:
                 found.append(f"{name}:{number}: {line.strip()[:120]}")
     assert not found, "absolute machine paths:\n" + "\n".join(found)
+
+
+# -- no module reaches into another's private members -----------------------------------------------
+
+
+def _private_names_by_module() -> dict[str, set[str]]:
+    """`_names` each core module defines: functions, classes, module globals and attributes it sets."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for name, module in modules().items():
+        if module.package != "hydra-flyte-core":
+            continue
+        names = found.setdefault(name, set())
+        for node in ast.walk(module.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+        found[name] = {n for n in names if n.startswith("_") and not n.startswith("__")}
+    return found
+
+
+def test_no_core_module_reaches_into_another_modules_private_members() -> None:
+    """A core module imports no `_name` of another and reads no `obj._name` that only another module
+    defines (`self._x` and a dependency's private symbols, which the fence test covers, aside)."""
+    import ast
+
+    from source_scan import imports, runtime_nodes
+
+    defined = _private_names_by_module()
+    owners: dict[str, set[str]] = {}
+    for module_name, names in defined.items():
+        for n in names:
+            owners.setdefault(n, set()).add(module_name)
+    wrong = []
+    for name, module in modules().items():
+        if module.package != "hydra-flyte-core":
+            continue
+        for imp in imports(module):
+            for n in imp.names:
+                if n in defined.get(imp.module, ()) and imp.module != name:
+                    wrong.append(f"{name}:{imp.line} imports {imp.module}.{n}")
+        for node, _ in runtime_nodes(module.tree):
+            if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            where = owners.get(node.attr, set())
+            if where and name not in where:
+                wrong.append(
+                    f"{name}:{node.lineno} reads .{node.attr} (defined in {', '.join(sorted(where))})"
+                )
+    assert not wrong, "private members read across modules:\n" + "\n".join(wrong)

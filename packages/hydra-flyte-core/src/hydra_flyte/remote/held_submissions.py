@@ -76,7 +76,7 @@ class HeldSubmissions:
             self._reason = reason
             queued, self._queued = self._queued, []
         for run, _, _ in queued:
-            run._future.cancel()
+            run.future.cancel()
 
     def halt(self, reason: BaseException) -> None:
         """Submit nothing more (SubmissionPool.halt): what is not yet started fails with NotSubmittedError."""
@@ -99,7 +99,7 @@ class HeldSubmissions:
 
     def _start(self, run: HeldRun, start: Callable[[], Any], on_submitted: Callable[[Any], None]) -> None:
         inner = self._pool.submit(start, label=run.label, on_submitted=on_submitted)
-        outer = run._future
+        outer = run.future
 
         def copy(done: Future[Any]) -> None:
             error = done.exception()
@@ -108,7 +108,7 @@ class HeldSubmissions:
             else:
                 outer.set_result(done.result())
 
-        inner._future.add_done_callback(copy)
+        inner.future.add_done_callback(copy)
 
 
 def remote_submission(settings: Any, stack: contextlib.ExitStack) -> HeldSubmissions | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from hydra_flyte.config.run_rules import JOB_LABEL, SUBMISSION_LABEL, SWEEP_LABEL
 from hydra_flyte.errors import RunNameClashError
-from hydra_flyte.remote.submission_pool import _causes
+from hydra_flyte.remote.submission_pool import causes
 from hydra_flyte.state.manifest import find_manifest
 
 
@@ -33,12 +33,12 @@ def _code_name(cause: BaseException) -> str:
 
 def is_already_exists(exc: BaseException) -> bool:
     """True when a CreateRun was answered ALREADY_EXISTS (the ConnectError, or flyte's RunAlreadyExistsError)."""
-    return any(_code_name(cause) in ("already_exists", "runalreadyexistserror") for cause in _causes(exc))
+    return any(_code_name(cause) in ("already_exists", "runalreadyexistserror") for cause in causes(exc))
 
 
 def is_not_found(exc: BaseException) -> bool:
     """True when the control plane has no such run."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if _code_name(cause) == "not_found" or "notfound" in type(cause).__name__.lower():
             return True
         if "not found" in str(cause).lower():

@@ -57,7 +57,7 @@ def _lookup(record: JobRecord) -> Any:
 
 def _disown(manifest: Manifest, record: JobRecord, clash: BaseException) -> None:
     """The run under the record's name is another sweep's: no run of this job exists under it."""
-    manifest._update(record.job, phase=ph.SUBMIT_FAILED, url=None, value=None, error=str(clash))
+    manifest.disowned(record.job, error=str(clash))
 
 
 def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool, contact: Contact) -> None:
@@ -110,7 +110,7 @@ def _collect(manifest: Manifest, record: JobRecord, run: Any, *, wait: bool, con
         except RunFailedError as exc:
             manifest.finished(record.job, phase=exc.phase, error=exc.message)
     else:
-        manifest._update(record.job, phase=phase)
+        manifest.phase_seen(record.job, phase)
 
 
 def sweep_status(
@@ -206,7 +206,7 @@ def _rerun(manifest: Manifest, record: JobRecord) -> Any:
         print(f"job {record.job} not rerun: {clash}", file=sys.stderr, flush=True)
         return None
     labels = {**manifest.labels, SWEEP_LABEL: manifest.sweep_id, JOB_LABEL: str(record.job)}
-    new_name = _rerun_name(record)
+    new_name = rerun_name(record)
     runner = flyte.with_runcontext(mode="remote", name=new_name, labels=labels)
 
     def start() -> Any:
@@ -222,7 +222,7 @@ def _rerun(manifest: Manifest, record: JobRecord) -> Any:
     return call_with_retries(start)
 
 
-def _rerun_name(record: JobRecord) -> str:
+def rerun_name(record: JobRecord) -> str:
     """`<first run's name>-r<attempt>`: stable across reruns, unique per attempt."""
     from hydra_flyte.config.run_rules import attempt_run_name
 
@@ -275,7 +275,7 @@ def rerun_failed(
     wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) and r.run_name]
     if jobs is not None:
         wanted = [r for r in wanted if r.job in set(jobs)]
-    check_new_attempts(manifest, {r.job: _rerun_name(r) for r in wanted})  # before the first is sent
+    check_new_attempts(manifest, {r.job: rerun_name(r) for r in wanted})  # before the first is sent
     for record in wanted:
         try:
             run = _rerun(manifest, record)

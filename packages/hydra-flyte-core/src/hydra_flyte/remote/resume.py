@@ -164,7 +164,7 @@ def plan(
     With `rerun_failures=False` a job whose run failed (FAILED, ABORTED, TIMED_OUT) is looked up
     and its run used as it is (optuna_async tells such a trial as failed; it does not run it again).
     """
-    from hydra_flyte.remote.reattach import _rerun_name
+    from hydra_flyte.remote.reattach import rerun_name
     from hydra_flyte.results import RunResult
 
     resumed = Resumed()
@@ -195,7 +195,7 @@ def plan(
     reasons: dict[int, tuple[str, str]] = {}  # job -> what its previous attempt is recorded as
     for record in records:
         if new_attempt(record.phase) or not record.run_name:
-            new_names[record.job] = _rerun_name(record)
+            new_names[record.job] = rerun_name(record)
             continue
         run = found.get(record.job)
         if run is not None and not is_ours(run, manifest.sweep_id, record.job):
@@ -204,7 +204,7 @@ def plan(
                 f"run {record.run_name} on the control plane is not this sweep's job {record.job} (its labels "
                 "name another sweep): left alone",
             )
-            new_names[record.job] = _rerun_name(record)
+            new_names[record.job] = rerun_name(record)
         elif run is not None:
             resumed.existing[record.job] = run
             if ph.is_success(record.phase):
@@ -220,7 +220,7 @@ def plan(
             resumed.submitted += 1  # never reached the control plane: submitted under its planned name
         else:  # recorded as submitted, but the control plane has no such run
             reasons[record.job] = (ph.NOT_SUBMITTED, f"run {record.run_name} not found on the control plane")
-            new_names[record.job] = _rerun_name(record)
+            new_names[record.job] = rerun_name(record)
     resumed.new_attempts = len(new_names)
     from hydra_flyte.config.validation import compact
     from hydra_flyte.errors import HydraFlyteError

@@ -23,7 +23,7 @@ DEFAULT_SUBMIT_RETRIES = 3
 _TRANSIENT_CODES = {"unavailable", "resource_exhausted", "deadline_exceeded", "systemunavailableerror"}
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and what caused it, outermost first."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -35,7 +35,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures worth retrying: the control plane unavailable, overloaded or timing out."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         code = getattr(cause, "code", None)
         if str(getattr(code, "name", code) or "").lower() in _TRANSIENT_CODES:
             return True
@@ -50,7 +50,7 @@ def is_quota(exc: BaseException) -> bool:
 
 
 def _quota_error(exc: BaseException) -> BaseException | None:
-    for cause in _causes(exc):
+    for cause in causes(exc):
         code = getattr(cause, "code", None)
         if str(getattr(code, "name", code) or "").lower() == "resource_exhausted":
             return cause
@@ -114,6 +114,11 @@ class PendingRun:
         self._future = future
         self.label = label
         self.capacity = capacity
+
+    @property
+    def future(self) -> Future[Any]:
+        """The submission's future (its result: flyte's Run)."""
+        return self._future
 
     def result(self) -> Any:
         return self._future.result()

@@ -30,7 +30,7 @@ from hydra_flyte.config.run_rules import (  # noqa: F401 - the run labels, re-ex
     SWEEP_LABEL,
     new_sweep_id,
 )
-from hydra_flyte.state.phases import PLANNED, SUBMITTED, is_rerunnable_failure
+from hydra_flyte.state.phases import PLANNED, SUBMIT_FAILED, SUBMITTED, is_rerunnable_failure
 
 MANIFEST_NAME = "flyte-sweep.json"
 FORMAT_VERSION = 1
@@ -156,6 +156,14 @@ class Manifest:
 
     def finished(self, num: int, *, phase: str, value: Any = None, error: str | None = None) -> None:
         self._update(num, phase=phase, value=jsonable(value), error=error)
+
+    def phase_seen(self, num: int, phase: str) -> None:
+        """Job `num`'s run is in `phase` now (it has not ended: its value and error stay as they are)."""
+        self._update(num, phase=phase)
+
+    def disowned(self, num: int, *, error: str) -> None:
+        """The run under job `num`'s name is not this sweep's: no run, value or URL of ours; SUBMIT_FAILED."""
+        self._update(num, phase=SUBMIT_FAILED, url=None, value=None, error=error)
 
     def timed(self, num: int, seconds: float) -> None:
         """How long job `num` took (a local job: from the start of its task function to its end)."""
