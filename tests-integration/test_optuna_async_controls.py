@@ -72,6 +72,23 @@ def test_fail_fast_aborts_the_trials_in_flight_and_asks_no_more(
     assert [r.phase for r in load_manifest(tmp_path / "sweep").records()] == ["ABORTED", "FAILED", "ABORTED"]
 
 
+def test_fail_fast_aborts_a_trial_whose_submission_lands_after_the_failure(
+    flyte_remote: ControlPlane, tmp_path: Path
+) -> None:
+    """A trial still being submitted when fail_fast stops the sweep is aborted once its run exists: left
+    alone it would run on (here: for ever) and the sweep would wait for it."""
+    cp = flyte_remote
+    cp.faults.fail_runs(run_named("ofl-1"), "injected: trial 1 fails")
+    cp.faults.hang_runs(lambda target: target.run_name != "ofl-1")
+    cp.faults.delay_create_run("ofl-2", 4.0)  # lands well after trial 1 has failed
+    with pytest.raises(SweepFailedError):
+        hydra_sweep(timed_objective, config_path=CONF, config_name="training", run_options={"name": "ofl"},
+                    overrides=sweep_overrides(tmp_path, "hydra.sweeper.max_failure_rate=1.0"),
+                    fail_fast=True)  # fmt: skip
+    assert creates(cp) == 3
+    assert [cp.runs[f"ofl-{n}"].phase for n in range(3)] == ["ABORTED", "FAILED", "ABORTED"]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"

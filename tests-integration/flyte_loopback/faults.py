@@ -42,6 +42,7 @@ class Faults:
     """Mutable fault configuration, shared by the RPC interceptor and the executor."""
 
     latency: dict[str, float] = field(default_factory=dict)
+    _create_run_delays: dict[str, float] = field(default_factory=dict)
     record_only: RecordOnly = "off"
     _create_run_failures: dict[int, tuple[Code, str]] = field(default_factory=dict)
     _create_run_count: int = 0
@@ -57,6 +58,7 @@ class Faults:
         """Remove every fault and reset the CreateRun counter."""
         with self._lock:
             self.latency.clear()
+            self._create_run_delays.clear()
             self.record_only = "off"
             self._create_run_failures.clear()
             self._create_run_count = 0
@@ -121,6 +123,16 @@ class Faults:
         """
         with self._lock:
             self.action_quota = limit
+
+    def delay_create_run(self, run_name: str, seconds: float) -> None:
+        """Hold the CreateRun of the run called `run_name` for `seconds` before handling it (a slow reply)."""
+        with self._lock:
+            self._create_run_delays[run_name] = seconds
+
+    def create_run_delay(self, run_name: str) -> float:
+        """The delay `delay_create_run` set for this run name, if any."""
+        with self._lock:
+            return self._create_run_delays.get(run_name, 0.0)
 
     def latency_for(self, method: str) -> float:
         """Configured delay for a "Service/Method" name."""

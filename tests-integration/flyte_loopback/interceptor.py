@@ -35,6 +35,9 @@ class RecordingFaultInterceptor:
         if delay:
             await asyncio.sleep(delay)
         if method == "RunService/CreateRun":
+            held = self._faults.create_run_delay(request.run_id.name) if request.HasField("run_id") else 0.0
+            if held:
+                await asyncio.sleep(held)
             failure = self._faults.next_create_run_failure()
             if failure is not None:
                 record.error = failure[0]

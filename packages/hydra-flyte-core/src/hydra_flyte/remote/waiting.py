@@ -249,7 +249,14 @@ def _landed_or_quota_met(pending: PendingRun) -> bool:
 
 
 def abort_runs(runs: Sequence[Any], *, reason: str) -> list[Any]:
-    """Abort every run that has not finished, concurrently; returns the runs an abort was sent to."""
+    """Abort every run that has not finished, concurrently; returns the runs an abort was sent to.
+
+    A submission still under way (a PendingRun not landed yet) is aborted the moment it lands: left
+    alone, its run would go on to the end after the sweep stopped (and a sweep waiting for it, wait).
+    """
+    for run in runs:
+        if isinstance(run, PendingRun) and not run.done():
+            run.future.add_done_callback(lambda _, pending=run: _abort_when_landed(pending, reason))
     submitted = [_submitted_run(run) for run in runs]
     targets = [run for run in submitted if is_flyte_run(run) and not _done(run)]
     threads = [threading.Thread(target=_abort_quietly, args=(run, reason), daemon=True) for run in targets]
@@ -268,6 +275,16 @@ def _submitted_run(value: Any) -> Any:
         except Exception:
             return None
     return value
+
+
+def _abort_when_landed(pending: PendingRun, reason: str) -> None:
+    """A submission that landed after its sweep stopped: abort its run (a failed submission has none)."""
+    try:
+        run = pending.result()
+    except BaseException:  # noqa: BLE001 - nothing was created: nothing to abort
+        return
+    if is_flyte_run(run) and not _done(run):
+        _abort_quietly(run, reason)
 
 
 def _done(run: Any) -> bool:
