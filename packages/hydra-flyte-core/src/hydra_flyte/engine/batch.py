@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from hydra_flyte.compat.hydra_private import job_value
 from hydra_flyte.compose.heap import heap_frozen
+from hydra_flyte.config.run_rules import check_launch
 from hydra_flyte.engine.job_start import start_job
 from hydra_flyte.engine.launch_end import finish_launch
 from hydra_flyte.engine.outcomes import compact_job_errors, invalid_job
@@ -47,6 +48,9 @@ def run_batch(
     numbered = [
         (initial_job_idx + offset, tuple(overrides)) for offset, overrides in enumerate(job_overrides)
     ]
+    # What a real control plane would refuse (run names, labels, env vars): before anything is planned.
+    check_launch(settings, job_nums=[idx for idx, _ in numbered], sweeper=config.hydra.sweeper,
+                 sweep_id=launch.manifest.sweep_id if launch.manifest is not None else None)  # fmt: skip
     manifest = launch.manifest_for(sweep_dir)
     resumed = None
     if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
