@@ -7,8 +7,8 @@ composes a Hydra config for it (no `@hydra.main` needed) and runs it, locally or
         train.py pipeline --dataset digits --cfg optimizer.lr=0.01
 
 `flyte hydra status SWEEP` and `flyte hydra rerun SWEEP --failed` reattach to a remote sweep
-through the manifest it left in its sweep directory; `flyte hydra report SWEEP` writes the HTML
-report of a local or remote sweep.
+through the manifest it left in its sweep directory, and `flyte hydra abort SWEEP` aborts its
+unfinished runs; `flyte hydra report SWEEP` writes the HTML report of a local or remote sweep.
 
 This module is what the `flyte.plugins.cli.commands` entry point loads, and every `flyte`
 command (even `flyte --help`) loads it. It therefore imports nothing but click: the real
@@ -30,6 +30,7 @@ _SUBCOMMANDS: Mapping[str, str] = {
     "run": "flyte_hydra_cli._run:run",
     "status": "flyte_hydra_cli._sweeps:status",
     "rerun": "flyte_hydra_cli._sweeps:rerun",
+    "abort": "flyte_hydra_cli._sweeps:abort",
     "report": "flyte_hydra_cli._report:report",
 }
 
@@ -85,8 +86,8 @@ def hydra() -> None:
     Compose a Hydra config and run a Flyte task with it: one run, or one run per job of a sweep.
 
     The task needs an `omegaconf.DictConfig` parameter; the script needs no `@hydra.main`.
-    `status` and `rerun` reattach to a remote sweep through its manifest; `report` writes a
-    sweep's HTML report (table and plots) beside it.
+    `status` and `rerun` reattach to a remote sweep through its manifest, `abort` aborts its
+    unfinished runs; `report` writes a sweep's HTML report (table and plots) beside it.
 
     ```bash
     flyte hydra run --local --config-path conf --config-name training \\

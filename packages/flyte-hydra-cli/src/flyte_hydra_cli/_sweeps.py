@@ -1,10 +1,10 @@
-"""`flyte hydra status SWEEP` and `flyte hydra rerun SWEEP --failed`: reattach to a remote sweep.
+"""`flyte hydra status SWEEP`, `flyte hydra rerun SWEEP --failed` and `flyte hydra abort SWEEP`: reattach to a remote sweep.
 
 A remote sweep leaves a manifest (`<sweep dir>/flyte-sweep.json`) naming every run it planned.
-Both commands start from it (a manifest path, its sweep directory, or the sweep id), talk to the
+The commands start from it (a manifest path, its sweep directory, or the sweep id), talk to the
 control plane the sweep went to, print the sweep's summary on stdout (hydra_flyte's: the table a
 sweep prints when it ends or, with `flyte -of json`, one JSON document) and exit 0 or 1 on what it
-shows. Everything else (flyte's messages, what was resubmitted) goes to stderr.
+shows. Everything else (flyte's messages, what was resubmitted or aborted) goes to stderr.
 
 hydra_flyte is imported only when one of the commands runs.
 """
@@ -24,7 +24,7 @@ import rich_click as click
 from hydra_flyte.settings_schema import DEFAULTS  # light: stdlib only
 
 from . import _flyte_private as fp
-from ._run_output import _fail, status_command
+from ._run_output import _fail, root_options, status_command
 
 #: How long an interrupted command lets the manifest's pending write land before it exits
 #: (hydra_flyte coalesces manifest writes, at most 0.2 s apart).
@@ -178,13 +178,13 @@ def _reconnect_timeout_option() -> Any:
     )
 
 
-def _wait_max_workers_option() -> Any:
+def _wait_max_workers_option(help_text: str = "How many runs to look up or wait for concurrently.") -> Any:
     return click.option(
         "--wait-max-workers",
         type=click.IntRange(min=1),
         default=DEFAULTS["wait_max_workers"],
         show_default=True,
-        help="How many runs to look up or wait for concurrently.",
+        help=help_text,
     )
 
 
@@ -318,3 +318,91 @@ def rerun(
                 )  # fmt: skip
         _report(ctx, manifest)
     ctx.exit(_exit_code(manifest.records(), all_finished=wait))
+
+
+#: What `flyte hydra abort` records on each run it aborts, unless --reason says otherwise.
+DEFAULT_ABORT_REASON = "hydra-flyte: sweep aborted with `flyte hydra abort`"
+
+
+@click.command(
+    "abort",
+    short_help="Abort every unfinished run of a remote sweep.",
+)
+@click.argument("sweep", metavar="SWEEP")
+@click.option(
+    "--reason",
+    default=DEFAULT_ABORT_REASON,
+    show_default=True,
+    help="Why the runs are aborted: recorded on each run by the control plane, and in the manifest.",
+)
+@_wait_max_workers_option("How many runs to look up and abort concurrently.")
+@_reconnect_timeout_option()
+@click.pass_context
+def abort(
+    ctx: click.Context, sweep: str, reason: str, wait_max_workers: int, reconnect_timeout: float
+) -> None:
+    """
+    Abort every unfinished run of a remote sweep, and record what the control plane confirmed.
+
+    SWEEP is the manifest (`flyte-sweep.json`), the sweep directory or the sweep id. Every job not
+    known to have ended is looked up on the control plane, as `flyte hydra status` does. A run of
+    the sweep still going is aborted and its phase read back: the manifest records ABORTED once the
+    control plane says so, and a run that ended first is recorded with its real phase and value or
+    error. A job that was never submitted stays PLANNED (not submitted, nothing to abort), and a run
+    under a job's name whose labels name another sweep is never aborted. A job the control plane
+    cannot be reached for is left as it was and reported unconfirmed: run the command again once the
+    control plane answers. A detached sweep is aborted through its one driver run. The sweep's
+    summary is printed as `status` prints it; what was done to each job goes to stderr.
+
+    Exit status: 0 when every unfinished run is confirmed aborted (or there was nothing to abort);
+    1 when a job is left unconfirmed, or no control plane answers; 2 for a missing or unreadable
+    manifest, or a local sweep's (nothing of it is on a control plane); 130 on Ctrl-C.
+    """
+    import hydra_flyte
+    from hydra_flyte.integration import results_on_stdout
+
+    with results_on_stdout():  # flyte's messages and the progress to stderr, the summary to stdout
+        manifest = _load(ctx, sweep)
+        if (
+            manifest.mode != "local"
+        ):  # a local sweep is refused by abort_sweep (exit 2), no control plane needed
+            _initialise_flyte(ctx, manifest)
+        outcome = _call(
+            ctx, hydra_flyte.abort_sweep, manifest.path, reason=reason, wait_max_workers=wait_max_workers,
+            reconnect_timeout_seconds=reconnect_timeout,
+        )  # fmt: skip
+        _report(ctx, outcome.manifest)
+        _say_what_abort_did(ctx, outcome)
+    ctx.exit(0 if outcome.confirmed else 1)
+
+
+def _say_what_abort_did(ctx: click.Context, outcome: Any) -> None:
+    """One closing line on stderr: how many runs were aborted, and what is left to do, if anything."""
+    import shlex
+
+    def jobs(n: int) -> str:
+        return f"{n} job{'s' if n != 1 else ''}"
+
+    parts = []
+    if outcome.aborted:
+        driver = getattr(outcome.manifest, "driver", None)
+        if isinstance(driver, dict) and driver.get("run_name"):
+            parts.append(
+                f"Aborted the sweep's driver run {driver['run_name']} ({jobs(len(outcome.aborted))})"
+            )
+        else:
+            parts.append(f"Aborted {len(outcome.aborted)} run{'s' if len(outcome.aborted) != 1 else ''}")
+    if outcome.finished:
+        parts.append(f"{jobs(len(outcome.finished))} had already ended")
+    if outcome.nothing_to_abort:
+        parts.append(f"{jobs(len(outcome.nothing_to_abort))} with nothing to abort")
+    if parts:
+        click.echo("; ".join(parts) + ".", err=True)
+    if outcome.unconfirmed:
+        which = ", ".join(f"job {job}" for job in outcome.unconfirmed)
+        again = shlex.join(["flyte", *root_options(ctx), "hydra", "abort", str(outcome.manifest.path)])
+        click.echo(
+            f"{jobs(len(outcome.unconfirmed))} unconfirmed ({which}; why on their lines above): left as the "
+            f"manifest recorded them. Once the control plane answers, run `{again}` again.",
+            err=True,
+        )
