@@ -281,7 +281,7 @@ SUMMARY_SCHEMA = {
     "jobs": (list,),
 }
 JOB_KEYS = ["job", "overrides", "run_name", "url", "phase", "value", "error", "attempts", "updated_at",
-            "duration_seconds"]  # fmt: skip
+            "duration_seconds", "action"]  # fmt: skip
 
 
 def check_summary_schema(document: dict) -> None:

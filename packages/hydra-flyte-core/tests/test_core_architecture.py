@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hydra_flyte.compat",),
     ("hydra_flyte.config", "hydra_flyte.settings_schema", "hydra_flyte.launcher_config"),
     ("hydra_flyte.compose", "hydra_flyte.state"),
-    ("hydra_flyte.remote",),
+    ("hydra_flyte.remote", "hydra_flyte.durable"),
     ("hydra_flyte.optuna",),
     ("hydra_flyte.report",),
     ("hydra_flyte.engine", "hydra_plugins._hydra_flyte_core"),

@@ -164,7 +164,7 @@ def test_manifest_rewrites_reencode_only_changed_records_and_stay_valid_json(
     assert manifest._encoded[1] != encoded[1] and manifest._encoded[2] != encoded[2]
     text = manifest.path.read_text()
     assert json.loads(text) == manifest.to_json()
-    assert len(text.splitlines()) == 14 + 2 + 3, "header keys one per line, then one line per job"
+    assert len(text.splitlines()) == 15 + 2 + 3, "header keys one per line, then one line per job"
     again = Manifest.load(manifest.path)
     assert [r.run_name for r in again.records()] == ["r-0", "r-1", "r-2b"]
     assert again.records()[2].attempts[0]["run_name"] == "r-2"

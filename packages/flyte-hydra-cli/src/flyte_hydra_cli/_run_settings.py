@@ -78,6 +78,8 @@ def _remote_only_options(params: dict[str, Any]) -> list[tuple[str, bool]]:
 def _settings(params: dict[str, Any]) -> Settings:
     """Check the `run` options against each other and turn them into `Settings`."""
     usage = click.UsageError
+    if params["wait"] is None:  # not given: a detached sweep returns once its run is created
+        params["wait"] = not params["detach"]
     if params["tui"]:
         raise usage(
             "--tui is not supported by `flyte hydra run` (it renders one local run, and a Hydra run "
@@ -202,6 +204,8 @@ def _check_sweep_options(params: dict[str, Any], mode: str) -> None:
             ("--submit-max-workers", params["submit_max_workers"] is not None),
             ("--fail-fast", params["fail_fast"]),
             ("--abort-on-interrupt", params["abort_on_interrupt"]),
+            ("--detach", params["detach"]),
+            ("--max-concurrency", params["max_concurrency"] is not None),
         )
         if on
     ]
@@ -218,7 +222,16 @@ def _check_sweep_options(params: dict[str, Any], mode: str) -> None:
             f"{', '.join(given)} only {'acts' if len(given) == 1 else 'act'} on remote runs, and this sweep "
             f"runs locally (one job after the other, in this process): drop {drop}, or run remotely."
         )
-    waiting_only = [flag for flag in given if flag != "--submit-max-workers"]
+    if "--max-concurrency" in given and not params["detach"]:
+        raise usage(
+            "--max-concurrency limits the jobs a detached sweep's driver runs at once: add --detach, or use "
+            "--submit-max-workers / --wait-max-workers for a sweep driven from here."
+        )
+    # A detached sweep's driver acts on the cluster (fail_fast included) whether or not we wait here.
+    here = ("--submit-max-workers", "--detach", "--max-concurrency") + (
+        ("--fail-fast",) if params["detach"] else ()
+    )
+    waiting_only = [flag for flag in given if flag not in here]
     if waiting_only and not params["wait"]:
         raise usage(
             f"{', '.join(waiting_only)} {'acts' if len(waiting_only) == 1 else 'act'} while the sweep waits "

@@ -135,7 +135,9 @@ class LaunchSettings:
         True,
         help="Wait for every remote run to finish and hand its value to Hydra (false: fire and forget).",
         cli="--wait/--no-wait",
-        cli_help="Wait for the remote runs to end, or return once they are submitted.",
+        cli_help="Wait for the remote runs to end, or return once they are submitted (default: wait, except "
+        "with --detach).",
+        cli_default=None,
     )
     wait_max_workers: Optional[int] = setting(  # noqa: UP045
         32,
@@ -213,6 +215,24 @@ class LaunchSettings:
         help="The summary printed on stdout when the run or sweep ends: table, table-simple, json (one JSON "
         "document with the manifest's record fields), json-raw (the same on one line) or none.",
     )
+    detach: bool = setting(
+        False,
+        help="Remote sweeps: submit the whole sweep as one Flyte run whose driver task runs each job as a child "
+        "action, so this machine can go away (see Durable sweeps in the README); wait=false returns once it is created.",
+        sdk=SWEEP_ONLY,
+        cli="--detach",
+        cli_help="Remote: run the whole sweep on the cluster as one run whose driver task runs each job as a child "
+        "action; returns once that run is created (add --wait to follow it here).",
+    )
+    max_concurrency: int = setting(
+        8,
+        help="Detached sweeps: at most this many jobs (child actions of the driver) run at once.",
+        sdk=SWEEP_ONLY,
+        cli="--max-concurrency",
+        cli_metavar="N",
+        cli_help="Detached sweeps: at most this many jobs run at once (default {default}).",
+        cli_default=None,
+    )
     run_options: Dict[str, Any] = setting(  # noqa: UP006
         help="Keywords for flyte.with_runcontext, applied to every run (name, service_account, labels, ...).",
         default_factory=dict,
@@ -226,6 +246,19 @@ class LaunchSettings:
         validate_seconds(self.capacity_timeout_seconds, name="capacity_timeout_seconds")
         validate_max_workers(self.wait_max_workers)
         validate_max_workers(self.submit_max_workers, name="submit_max_workers")
+        object.__setattr__(self, "detach", bool(self.detach))
+        if (
+            self.max_concurrency is None
+            or validate_max_workers(self.max_concurrency, name="max_concurrency") is None
+        ):
+            raise ConfigurationError(
+                f"max_concurrency must be a positive integer, got {self.max_concurrency!r}."
+            )
+        if self.detach and self.mode != "remote":
+            raise ConfigurationError(
+                f"detach runs the sweep on a Flyte cluster as one run, but mode is {self.mode!r}: use mode='remote' "
+                "(the default), or drop detach to run the sweep on this machine."
+            )
         if not isinstance(self.run_options, Mapping):
             raise ConfigurationError(
                 f"run_options must be a mapping of flyte.with_runcontext keywords, got {self.run_options!r}."

@@ -85,7 +85,14 @@ def run_batch(
             )
             if manifest is not None and settings.mode == "local":  # every job of the launch on disk first
                 manifest.plan((idx, overrides, None) for idx, overrides in numbered)
-            held = launch.remote_submission(stack)
+            detached = None
+            if settings.detach and not settings.dry_run:  # the jobs' runs are kept for one driver run
+                from hydra_flyte.durable.submit import DetachedJobs
+
+                held = detached = DetachedJobs()
+                launch.remote_submission(stack)  # flyte initialised once, the builds shared
+            else:
+                held = launch.remote_submission(stack)
             try:
                 for (idx, overrides), cfg in zip(numbered, configs, strict=True):
                     existing = resumed.existing.get(idx) if resumed is not None else None
@@ -101,15 +108,22 @@ def run_batch(
                     compact_job_errors(submitted)
                 if manifest is not None and resumed is None:  # every run named on disk before submitting
                     unplanned = [job for _, job, _ in submitted if job.job_num not in manifest.jobs]
-                    manifest.plan((job.job_num, job.overrides, run_name(job)) for job in unplanned)
+                    manifest.plan(
+                        (job.job_num, job.overrides, None if detached is not None else run_name(job))
+                        for job in unplanned
+                    )
                 if held is not None and len(held):
                     probe_before_submitting()
-                if resumed is None:  # a reused --name: caught before submitting
+                if resumed is None and detached is None:  # a reused --name: caught before submitting
                     launch.check_name_is_free([job for _, job, _ in submitted])
             except BaseException as exc:
                 if held is not None:
                     held.cancel(exc)  # nothing was submitted
                 raise
+            if detached is not None:
+                from hydra_flyte.engine.detached import finish_detached
+
+                return finish_detached(launch, submitted, detached, progress)
             if held is not None:
                 held.release()
             return finish_launch(launch, submitted, progress)

@@ -253,4 +253,9 @@ class Launch:
 
     def can_stream(self) -> bool:
         """True if this launch's jobs go remote and are waited on: a sweeper may start them one by one."""
-        return self.settings.mode == "remote" and self.settings.wait and not self.settings.dry_run
+        return (
+            self.settings.mode == "remote"
+            and self.settings.wait
+            and not self.settings.dry_run
+            and not self.settings.detach
+        )

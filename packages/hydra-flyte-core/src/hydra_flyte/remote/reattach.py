@@ -147,9 +147,21 @@ def sweep_status(
     if manifest.mode == "local":
         return manifest
     ensure_endpoint()
+    if manifest.driver:  # a detached sweep: its jobs are child actions of one driver run
+        return _refresh_detached(manifest, wait=wait, contact=Contact(reconnect_timeout_seconds))
     return _refresh(
         manifest, wait=wait, wait_max_workers=wait_max_workers, contact=Contact(reconnect_timeout_seconds)
     )
+
+
+def _refresh_detached(manifest: Manifest, *, wait: bool, contact: Contact) -> Manifest:
+    """A detached sweep's jobs from its driver run (hydra_flyte.durable.status); the manifest saved."""
+    from hydra_flyte.durable.status import refresh
+
+    if not any(ph.needs_refresh(r.phase) for r in manifest.records()):
+        return manifest
+    refresh(manifest, wait=wait, call=contact.call)
+    return manifest
 
 
 def _refresh(manifest: Manifest, *, wait: bool, wait_max_workers: int | None, contact: Contact) -> Manifest:
@@ -281,6 +293,14 @@ def rerun_failed(
     if manifest.mode == "local":
         raise ConfigurationError(local_rerun_message(manifest))
     ensure_endpoint()
+    if manifest.driver:
+        from hydra_flyte.durable.rerun import rerun_detached
+
+        rerun_detached(manifest, jobs=jobs)
+        if wait:
+            return _refresh_detached(manifest, wait=True, contact=Contact(reconnect_timeout_seconds))
+        manifest.save()
+        return manifest
     # Only runs the control plane says failed; refused or never submitted jobs have no run to
     # rerun from (`--resume` submits those anew).
     wanted = [r for r in manifest.records() if ph.is_rerunnable_failure(r.phase) and r.run_name]

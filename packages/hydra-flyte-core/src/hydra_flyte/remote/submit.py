@@ -141,6 +141,9 @@ def submit(task: Any, args: Sequence[Any], kwargs: Mapping[str, Any], job: JobSp
         check_rules(job)  # what the control plane would refuse is refused here, before anything is sent
     if job.settings.dry_run:
         return DryRunPlan.of(task, job)
+    collect = getattr(job.pool, "collect", None)
+    if collect is not None:  # a detached sweep (hydra_flyte.durable): the job runs inside one driver run
+        return collect(task, args, kwargs, job)
     if job.existing is not None:  # a resumed job whose run exists (or whose result was kept)
         if job.on_submitted is not None:
             job.on_submitted(job.existing)

@@ -168,6 +168,8 @@ def hydra_sweep(
     capacity_timeout_seconds: float = DEFAULTS["capacity_timeout_seconds"],
     report: bool = DEFAULTS["report"],
     summary: str = DEFAULTS["summary"],
+    detach: bool = DEFAULTS["detach"],
+    max_concurrency: int = DEFAULTS["max_concurrency"],
     **task_kwargs: Any,
 ) -> list[Any]:
     """Expand sweep overrides (or run a custom sweeper) and run `task` once per job.
@@ -200,6 +202,11 @@ def hydra_sweep(
 
     `report=True` writes the sweep's HTML report beside its manifest when it ends (as
     `sweep_report` does; needs `pip install "hydra-flyte-core[report]"`).
+
+    `detach=True` (remote) submits the whole sweep as one Flyte run: a driver task runs each job as
+    a child action, at most `max_concurrency` at once, so the sweep goes on if this process ends.
+    With `wait=True` it still waits for that run and returns the jobs' results; with `wait=False` it
+    returns once the run is created (`sweep_status` follows it).
     """
     keywords = keywords_for("hydra_sweep", locals())
     if resume is not None:

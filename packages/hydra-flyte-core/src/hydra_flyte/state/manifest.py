@@ -65,6 +65,7 @@ class JobRecord:
     attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier runs of this job (reruns)
     updated_at: str = field(default_factory=_now)
     duration_seconds: float | None = None  # how long the job took (local sweeps: its run on this machine)
+    action: str | None = None  # a detached sweep's job: its child action in the driver's run
 
 
 @dataclass
@@ -84,6 +85,8 @@ class Manifest:
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     interrupted: bool = False
     direction: str | None = None  # the sweeper's ('minimize'/'maximize'), when it has one
+    # A detached sweep: its driver run ({"run_name", "url", "max_concurrency"}); every job is a child action of it.
+    driver: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _dirty: bool = field(default=False, repr=False, compare=False)
     # Each record's JSON text, dropped when the record changes: a write re-encodes only what
@@ -165,6 +168,33 @@ class Manifest:
         """The run under job `num`'s name is not this sweep's: no run, value or URL of ours; SUBMIT_FAILED."""
         self._update(num, phase=SUBMIT_FAILED, url=None, value=None, error=error)
 
+    def driven_by(self, *, run_name: str, url: str, max_concurrency: int | None) -> None:
+        """A detached sweep's driver run was created: every planned job is submitted as part of it."""
+        with self._lock:
+            self.driver = {"run_name": run_name, "url": url, "max_concurrency": max_concurrency}
+        self.submitted_all(run_name=run_name, url=url)
+
+    def driver_rerun(self, jobs: Sequence[int], *, run_name: str, url: str) -> None:
+        """A detached sweep's `jobs` run again in a new driver run: each job's previous attempt moves to `attempts`."""
+        with self._lock:
+            driver = dict(self.driver or {})
+            driver["earlier"] = [*driver.get("earlier", []), driver.get("run_name")]
+            driver.update(run_name=run_name, url=url)
+            self.driver = driver
+        for num in jobs:
+            self.resubmitted(num, run_name=run_name, url=url)
+            self._update(num, action=None)
+
+    def submitted_all(self, *, run_name: str, url: str) -> None:
+        """Every job still PLANNED was submitted in the run `run_name` (a detached sweep's driver)."""
+        for num, record in list(self.jobs.items()):
+            if record.phase == PLANNED:
+                self.submitted(num, run_name=run_name, url=url)
+
+    def child_seen(self, num: int, *, phase: str, action: str | None) -> None:
+        """A detached job's child action: its name and the phase it is in (not ended: no value yet)."""
+        self._update(num, phase=phase, action=action)
+
     def timed(self, num: int, seconds: float) -> None:
         """How long job `num` took (a local job: from the start of its task function to its end)."""
         self._update(num, duration_seconds=round(seconds, 3))
@@ -235,7 +265,7 @@ class Manifest:
 
     # -- reading and writing -----------------------------------------------------------------
     _HEADER = ("sweep_id", "task", "mode", "endpoint", "project", "domain", "env_var_names", "labels",
-               "created_at", "interrupted", "direction")  # fmt: skip
+               "created_at", "interrupted", "direction", "driver")  # fmt: skip
 
     def _header(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, **{key: getattr(self, key) for key in self._HEADER}}

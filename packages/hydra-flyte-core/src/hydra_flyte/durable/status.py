@@ -1,0 +1,117 @@
+"""A detached sweep's state read from the control plane: each job's child action while the driver runs, every outcome once it ends.
+
+The control plane is the source of truth: while the driver runs, each job's phase is its child
+action's (listed under the job's group); once the driver ends, its output gives every job's
+phase, value and error. A driver that ended without output (its run failed or was aborted) leaves
+each job with its child action's phase (a value only the driver's output gives), or the driver's
+phase for a job that had not finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hydra_flyte.durable.driver import job_of_group
+from hydra_flyte.state.manifest import Manifest
+from hydra_flyte.state.phases import CONFIRMED_TERMINAL, FAILED, SUCCEEDED, is_success, phase_name
+
+#: How often a waiting reader looks at the driver's children (a poll: one ListActions, one GetRun).
+POLL_SECONDS = 1.0
+
+
+def child_actions(run_name: str) -> dict[int, Any]:
+    """Each job's child action in the driver run `run_name` (flyte.remote.Action), by job number."""
+    from flyte.remote import Action
+
+    found: dict[int, Any] = {}
+    for action in Action.listall(for_run_name=run_name):
+        meta = action.pb2.metadata
+        job = job_of_group(meta.group)
+        if job is None or not meta.parent:
+            continue
+        found[job] = action  # (listed oldest first: a later action of the job wins)
+    return found
+
+
+def driver_outcomes(run: Any) -> list[dict[str, Any]]:
+    """The outcomes a succeeded driver run returned (one dict per job)."""
+    outputs = tuple(run.outputs())
+    return list(json.loads(outputs[0]))
+
+
+def refresh(
+    manifest: Manifest,
+    *,
+    wait: bool,
+    call: Callable[..., Any] | None = None,
+    on_change: Callable[[int, str], None] | None = None,
+    poll_seconds: float = POLL_SECONDS,
+) -> Any:
+    """Bring a detached sweep's manifest up to date from its driver run; with `wait`, until the driver ends.
+
+    `call(fn, what=...)`: how each request is made (a Contact's retrying call); `on_change(job, phase)`
+    is told each job's new phase. Returns the driver run (flyte.remote.Run).
+    """
+    from flyte.remote import Run
+
+    def ask(fn: Callable[[], Any], what: str) -> Any:
+        return call(fn, what=what) if call is not None else fn()
+
+    driver = manifest.driver or {}
+    name = str(driver["run_name"])
+    while True:
+        run = ask(lambda: Run.get(name=name), f"reading the phase of the driver run {name}")
+        done = run.done()
+        children = ask(lambda: child_actions(name), f"listing the child actions of {name}")
+        for job, action in children.items():
+            record = manifest.jobs.get(job)
+            if record is None or record.run_name != name:
+                continue
+            if record.phase in CONFIRMED_TERMINAL and record.action == action.name:
+                continue
+            phase = phase_name(action.phase)
+            if phase != record.phase or record.action != action.name:
+                # The value comes with the driver's output, when it ends.
+                manifest.child_seen(job, phase=phase, action=action.name)
+                if on_change is not None:
+                    on_change(job, phase)
+        if done or not wait:
+            break
+        time.sleep(poll_seconds)
+    if done:
+        _record_end(manifest, run, children)
+    manifest.save()
+    return run
+
+
+def _record_end(manifest: Manifest, run: Any, children: dict[int, Any]) -> None:
+    """The driver ended: every job's outcome from its output, or from its child action when there is none."""
+    phase = phase_name(run.phase)
+    if is_success(phase):
+        for outcome in driver_outcomes(run):
+            job = int(outcome["job"])
+            if job in manifest.jobs and manifest.jobs[job].run_name == run.name:
+                manifest.finished(
+                    job, phase=outcome["phase"], value=outcome.get("value"), error=outcome.get("error")
+                )
+        return
+    for job, record in manifest.jobs.items():
+        if record.run_name != run.name:  # a job of an earlier driver run, not rerun in this one
+            continue
+        action = children.get(job)
+        child_phase = phase_name(action.phase) if action is not None else None
+        if child_phase in CONFIRMED_TERMINAL:
+            error = (
+                f"its value was not read: the driver run {run.name} ended {phase}"
+                if child_phase == SUCCEEDED
+                else f"child action {action.name} ended {child_phase}"
+            )
+            manifest.finished(job, phase=child_phase, error=error)
+        elif record.phase != SUCCEEDED:
+            manifest.finished(
+                job, phase=phase if phase in CONFIRMED_TERMINAL else FAILED,
+                error=f"the sweep's driver run {run.name} ended {phase} before this job finished",
+            )  # fmt: skip

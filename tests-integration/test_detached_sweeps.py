@@ -1,0 +1,178 @@
+"""Detached sweeps (`--detach`): the whole sweep as one run whose driver task runs each job as a child action.
+
+Against the loopback control plane, with every child action executed for real: the submitting
+command returns once the driver run is created, the control plane holds one run with one child
+action per job (at most `--max-concurrency` running at once), `status` shows the children's phases
+while the driver runs and every value once it ends, and the values are those of an attached sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flyte_loopback import ControlPlane
+from flyte_loopback.runs import RUNNING, SUCCEEDED, phase_name
+
+HERE = Path(__file__).resolve().parent
+FLYTE = Path(sys.executable).parent / "flyte"
+SMALL = ("--config-path", "conf", "--config-name", "training")
+# 40 jobs: 2 models x 20 learning rates.
+LRS = [round(0.05 * (i + 1), 2) for i in range(20)]
+GRID = ("--cfg", "model=small,large", "--cfg", "optimizer.lr=" + ",".join(str(lr) for lr in LRS))
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
+    """A control plane with room for 4 children at once (the driver holds a root slot)."""
+    plane = ControlPlane(
+        tmp_path_factory.mktemp("control-plane-detached"),
+        home=control_plane.home,
+        root_slots=2,
+        child_slots=4,
+        profile=control_plane.profile,
+    ).start()
+    try:
+        yield plane
+    finally:
+        plane.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(HERE / "conf", root / "conf")
+    for name in ("hydra_tasks.py", "slow_tasks.py"):
+        shutil.copy(HERE / name, root / name)
+    return root
+
+
+def flyte(
+    cp: ControlPlane, project: Path, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(FLYTE), *args], cwd=project, env={**cp.env(), "COLUMNS": "400"},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def children(cp: ControlPlane, run_name: str) -> list:
+    return [a for a in cp.run(run_name).actions.values() if a.parent]
+
+
+def test_a_40_job_detached_sweep_is_one_run_of_40_child_actions_with_the_attached_values(
+    cp: ControlPlane, project: Path
+) -> None:
+    cp.reset()
+    started = time.monotonic()
+    result = flyte(cp, project, "hydra", "run", *SMALL, "--multirun", "--detach", "--max-concurrency", "3",
+                   "--hydra-override", "hydra.sweep.dir=detached", "hydra_tasks.py", "objective", *GRID)  # fmt: skip
+    submit_seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    (created,) = cp.requests.created_runs()
+    driver = created.name
+    manifest = json.loads((project / "detached" / "flyte-sweep.json").read_text())
+    assert manifest["driver"]["run_name"] == driver and manifest["driver"]["max_concurrency"] == 3
+    assert {j["run_name"] for j in manifest["jobs"]} == {driver} and len(manifest["jobs"]) == 40
+    assert f"flyte hydra status {project / 'detached' / 'flyte-sweep.json'}" in result.stderr
+    # The command returned while the sweep goes on: the driver had not ended.
+    assert not cp.run(driver).root.done, (
+        f"the sweep ended before the command returned ({submit_seconds:.1f} s)"
+    )
+
+    # status while it runs: the children's true phases.
+    during = flyte(cp, project, "-of", "json", "hydra", "status", "detached")
+    assert during.returncode in (0, 1), during.stderr
+    seen = {j["job"]: j["phase"] for j in json.loads(during.stdout)["jobs"]}
+    truth = {a.group: phase_name(a.phase) for a in children(cp, driver)}
+    for job, phase in seen.items():
+        if f"job-{job}" in truth and phase in ("SUCCEEDED", "FAILED"):
+            assert truth[f"job-{job}"] == phase
+
+    cp.wait_for_phase(driver, ["SUCCEEDED"], timeout=600)
+    kids = children(cp, driver)
+    assert len(kids) == 40 and {a.group for a in kids} == {f"job-{n}" for n in range(40)}
+    assert all(a.phase == SUCCEEDED for a in kids)
+    # At most 3 ran at once: from each child's RUNNING..end interval.
+    spans = sorted((a.started_at, a.ended_at) for a in kids)
+    peak = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+    assert peak <= 3, peak
+
+    after = flyte(cp, project, "-of", "json", "hydra", "status", "detached")
+    assert after.returncode == 0, after.stderr
+    jobs = json.loads(after.stdout)["jobs"]
+    assert [j["phase"] for j in jobs] == ["SUCCEEDED"] * 40
+    assert all(j["action"] for j in jobs)
+    depth = {"small": 2, "large": 10}
+    expected = [lr * depth[m] for m in ("small", "large") for lr in LRS]
+    assert [j["value"] for j in jobs] == pytest.approx(expected)
+
+    # An attached sweep of the same jobs gives the same values.
+    attached = flyte(cp, project, "-of", "json", "hydra", "run", *SMALL, "--multirun", "--hydra-override",
+                     "hydra.sweep.dir=attached", "hydra_tasks.py", "objective", *GRID)  # fmt: skip
+    assert attached.returncode == 0, attached.stderr
+    assert [j["value"] for j in json.loads(attached.stdout)["jobs"]] == [j["value"] for j in jobs]
+
+
+def test_a_detached_sweep_waited_on_prints_the_one_summary_and_a_failed_job_fails_the_command(
+    cp: ControlPlane, project: Path
+) -> None:
+    cp.reset()
+    result = flyte(cp, project, "-of", "json", "hydra", "run", *SMALL, "--multirun", "--detach", "--wait",
+                   "--hydra-override", "hydra.sweep.dir=waited", "hydra_tasks.py", "fails_for_sgd",
+                   "--cfg", "optimizer=adam,sgd")  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (created,) = cp.requests.created_runs()
+    assert cp.run(created.name).root.phase == SUCCEEDED  # a failing child does not fail the driver
+    jobs = json.loads(result.stdout)["jobs"]
+    assert [j["phase"] for j in jobs] == ["SUCCEEDED", "FAILED"]
+    assert jobs[0]["value"] == pytest.approx(0.001) or isinstance(jobs[0]["value"], float)
+    assert "loss exploded" in jobs[1]["error"]
+
+
+def test_detach_is_refused_for_a_single_run_and_for_local_mode_with_nothing_submitted(
+    cp: ControlPlane, project: Path
+) -> None:
+    cp.reset()
+    single = flyte(cp, project, "hydra", "run", *SMALL, "--detach", "hydra_tasks.py", "objective")
+    local = flyte(cp, project, "hydra", "run", *SMALL, "--multirun", "--local", "--detach", "hydra_tasks.py",
+                  "objective", "--cfg", "model=small,large")  # fmt: skip
+    for result in (single, local):
+        assert result.returncode == 2, result.stderr
+        assert "--detach" in result.stderr
+    assert cp.requests.created_runs() == []
+
+
+def test_a_killed_driver_retried_runs_no_succeeded_child_twice(cp: ControlPlane, project: Path) -> None:
+    cp.reset()
+    result = flyte(cp, project, "hydra", "run", *SMALL, "--multirun", "--detach", "--max-concurrency", "2",
+                   "--hydra-override", "hydra.sweep.dir=evicted", "slow_tasks.py", "slow_objective", "--seconds", "3",
+                   "--cfg", "optimizer.lr=" + ",".join(str(lr) for lr in LRS[:8]))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (created,) = cp.requests.created_runs()
+    driver = created.name
+    deadline = time.monotonic() + 120
+    while sum(a.phase == SUCCEEDED for a in children(cp, driver)) < 2:
+        assert time.monotonic() < deadline, "no child succeeded in time"
+        time.sleep(0.1)
+    done_before = {a.name for a in children(cp, driver) if a.phase == SUCCEEDED}
+    cp.evict(driver)  # the driver's pod is lost: the control plane runs it again, same action id
+    cp.wait_for_phase(driver, ["SUCCEEDED"], timeout=600)
+    root = cp.run(driver).root
+    assert root.attempt == 2 and len(root.past_attempts) == 1
+    kids = children(cp, driver)
+    assert len(kids) == 8 and sorted(a.group for a in kids) == sorted(f"job-{n}" for n in range(8))
+    assert all(a.phase == SUCCEEDED for a in kids)
+    for kid in kids:  # exactly one succeeded attempt each; the ones done before the kill never ran again
+        assert kid.attempt == 1 and not kid.past_attempts
+    assert done_before <= {a.name for a in kids}
+    status = flyte(cp, project, "-of", "json", "hydra", "status", "evicted")
+    assert status.returncode == 0, status.stderr
+    assert [j["phase"] for j in json.loads(status.stdout)["jobs"]] == ["SUCCEEDED"] * 8
+    assert RUNNING not in {a.phase for a in kids}
