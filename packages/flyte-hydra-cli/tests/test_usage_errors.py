@@ -79,6 +79,19 @@ def assert_usage_error(result, *fragments: str, code: int = 2) -> None:
             ],
         ),
         (("--multirun", "--submit-max-workers", "0"), ["--submit-max-workers", "0 is not in the range x>=1"]),
+        (("--detach",), ["--detach only applies to a sweep", "add --multirun, or drop --detach"]),
+        (
+            ("--multirun", "--local", "--detach"),
+            ["--detach only acts on remote runs", "this sweep runs locally", "drop --detach"],
+        ),
+        (
+            ("--multirun", "--max-concurrency", "4"),
+            ["--max-concurrency limits the jobs a detached sweep's driver runs at once", "add --detach"],
+        ),
+        (
+            ("--multirun", "--detach", "--max-concurrency", "0"),
+            ["--max-concurrency", "0 is not in the range x>=1"],
+        ),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )

@@ -78,8 +78,9 @@ def _remote_only_options(params: dict[str, Any]) -> list[tuple[str, bool]]:
 def _settings(params: dict[str, Any]) -> Settings:
     """Check the `run` options against each other and turn them into `Settings`."""
     usage = click.UsageError
-    if params["wait"] is None:  # not given: a detached sweep returns once its run is created
-        params["wait"] = not params["detach"]
+    if params["wait"] is None:  # not given: a detached remote sweep returns once its run is created
+        runs_here = params["local"] or params["tracked"] or params["mode"] == "local"
+        params["wait"] = not params["detach"] or bool(runs_here)
     if params["tui"]:
         raise usage(
             "--tui is not supported by `flyte hydra run` (it renders one local run, and a Hydra run "

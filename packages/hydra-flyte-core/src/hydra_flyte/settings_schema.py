@@ -247,12 +247,11 @@ class LaunchSettings:
         validate_max_workers(self.wait_max_workers)
         validate_max_workers(self.submit_max_workers, name="submit_max_workers")
         object.__setattr__(self, "detach", bool(self.detach))
-        if (
-            self.max_concurrency is None
-            or validate_max_workers(self.max_concurrency, name="max_concurrency") is None
-        ):
+        limit = self.max_concurrency
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(
-                f"max_concurrency must be a positive integer, got {self.max_concurrency!r}."
+                f"max_concurrency must be a positive integer, got {limit!r}: how many jobs a detached sweep's "
+                f"driver runs at once (default {DEFAULTS['max_concurrency']})."
             )
         if self.detach and self.mode != "remote":
             raise ConfigurationError(
