@@ -176,3 +176,35 @@ def test_a_killed_driver_retried_runs_no_succeeded_child_twice(cp: ControlPlane,
     assert status.returncode == 0, status.stderr
     assert [j["phase"] for j in json.loads(status.stdout)["jobs"]] == ["SUCCEEDED"] * 8
     assert RUNNING not in {a.phase for a in kids}
+
+
+def test_rerun_failed_and_resume_run_only_the_failed_jobs_again_in_a_new_driver_run(
+    cp: ControlPlane, project: Path
+) -> None:
+    cp.reset()
+    command = ("hydra", "run", *SMALL, "--multirun", "--detach", "--wait", "--name", "grid",
+               "--hydra-override", "hydra.sweep.dir=again", "hydra_tasks.py", "fails_for_sgd",
+               "--cfg", "optimizer=adam,sgd")  # fmt: skip
+    first = flyte(cp, project, *command)
+    assert first.returncode == 1, first.stderr
+    assert [c.name for c in cp.requests.created_runs()] == ["grid"]
+
+    rerun = flyte(cp, project, "-of", "json", "hydra", "rerun", "again", "--failed")
+    assert rerun.returncode == 1, rerun.stderr  # sgd fails again: the truth, not a success
+    assert [c.name for c in cp.requests.created_runs()] == ["grid", "grid-r1"]
+    (kid,) = children(cp, "grid-r1")
+    assert kid.group == "job-1" and phase_name(kid.phase) == "FAILED"
+    jobs = json.loads(rerun.stdout)["jobs"]
+    assert (jobs[0]["phase"], jobs[0]["run_name"], jobs[0]["attempts"]) == ("SUCCEEDED", "grid", [])
+    assert (jobs[1]["phase"], jobs[1]["run_name"]) == ("FAILED", "grid-r1")
+    assert [a["run_name"] for a in jobs[1]["attempts"]] == ["grid"] and jobs[1]["action"] == kid.name
+
+    resumed = flyte(cp, project, "-of", "json", "hydra", "run", *SMALL, "--multirun", "--detach", "--wait",
+                    "--name", "grid", "--resume", "again", "hydra_tasks.py", "fails_for_sgd",
+                    "--cfg", "optimizer=adam,sgd")  # fmt: skip
+    assert resumed.returncode == 1, resumed.stderr
+    assert [c.name for c in cp.requests.created_runs()] == ["grid", "grid-r1", "grid-r2"]
+    assert [a.group for a in children(cp, "grid-r2")] == ["job-1"]
+    jobs = json.loads(resumed.stdout)["jobs"]
+    assert jobs[0]["phase"] == "SUCCEEDED" and jobs[0]["value"] == pytest.approx(0.001)
+    assert jobs[1]["run_name"] == "grid-r2" and len(jobs[1]["attempts"]) == 2

@@ -22,6 +22,8 @@ from hydra_flyte.remote.submit import JobSpec, probe_before_submitting, run_name
 if TYPE_CHECKING:
     from hydra_flyte.engine.launch import Launch
     from hydra_flyte.remote.resume import Resumed
+    from hydra_flyte.remote.waiting import Progress
+    from hydra_flyte.settings_schema import LaunchSettings
     from hydra_flyte.state.manifest import Manifest
 
 log = logging.getLogger("hydra_flyte.engine.launcher")  # the logger these messages always had
@@ -53,16 +55,16 @@ def run_batch(
                  sweep_id=launch.manifest.sweep_id if launch.manifest is not None else None)  # fmt: skip
     manifest = launch.manifest_for(sweep_dir)
     resumed = None
+    if settings.resume is not None and manifest is not None and manifest.driver:  # a detached sweep
+        from hydra_flyte.engine.detached import resume_detached
+
+        return resume_detached(launch, numbered, progress_for(settings, len(numbered)))
     if settings.resume is not None:  # look every job up, plan the new attempts: before composing any
         from hydra_flyte.remote.resume import resume_batch
 
         assert manifest is not None
         resumed = resume_batch(config, manifest, numbered, initial_job_idx, settings)
-    progress = None
-    if manifest is not None and (settings.wait or settings.mode == "local"):
-        from hydra_flyte.remote.waiting import Progress
-
-        progress = Progress(len(numbered), local=settings.mode == "local")
+    progress = progress_for(settings, len(numbered)) if manifest is not None else None
     submitted: list[Started] = []
     try:
         with contextlib.ExitStack() as stack:
@@ -131,6 +133,15 @@ def run_batch(
         if not hasattr(interrupt, "manifest_path"):  # during submission (waiting reports its own)
             _interrupted_while_submitting(launch, interrupt, submitted, manifest, resumed)
         raise
+
+
+def progress_for(settings: LaunchSettings, jobs: int) -> Progress | None:
+    """The progress line of a batch that waits (or runs here), else None."""
+    if not (settings.wait or settings.mode == "local"):
+        return None
+    from hydra_flyte.remote.waiting import Progress
+
+    return Progress(jobs, local=settings.mode == "local")
 
 
 def _interrupted_while_submitting(

@@ -93,3 +93,53 @@ def _follow(launch: Launch, run: Any, progress: Progress | None) -> dict[int, An
                 run=run,
             )
     return outcomes
+
+
+def resume_detached(
+    launch: Launch, numbered: list[tuple[int, tuple[str, ...]]], progress: Progress | None
+) -> list[JobReturn]:
+    """`--resume` of a detached sweep: its driver run looked up; the jobs that did not succeed run again in a
+    new driver run (from the recorded plan); with `wait`, followed to the end. The same jobs, checked first."""
+    from hydra_flyte.durable.rerun import rerun_detached
+    from hydra_flyte.durable.status import refresh
+    from hydra_flyte.errors import ConfigurationError
+    from hydra_flyte.remote.contact import Contact
+    from hydra_flyte.remote.submit import ensure_endpoint
+    from hydra_flyte.state import phases as ph
+
+    settings, manifest = launch.settings, launch.manifest
+    assert manifest is not None and manifest.driver
+    recorded = {num: tuple(record.overrides) for num, record in manifest.jobs.items()}
+    asked = {num: tuple(overrides) for num, overrides in numbered}
+    if asked != recorded:
+        raise ConfigurationError(
+            f"resume: the sweep {manifest.sweep_id} ran {len(recorded)} jobs, and this command composes "
+            f"{len(asked)} others: run the very same command (the same overrides) to resume it."
+        )
+    ensure_endpoint()
+    refresh(manifest, wait=False, call=Contact(settings.reconnect_timeout_seconds).call)
+    run = None
+    if any(ph.is_rerunnable_failure(r.phase) for r in manifest.records()):
+        run = rerun_detached(manifest)
+    if run is None:
+        from flyte.remote import Run
+
+        run = Run.get(name=str(manifest.driver["run_name"]))
+    returns: list[tuple[JobReturn, JobSpec, DictConfig]] = []
+    for num, overrides in numbered:
+        ret = JobReturn()
+        ret.overrides = list(overrides)
+        ret.status = JobStatus.COMPLETED
+        config = launch.compose(overrides, num)
+        ret.cfg = config
+        returns.append((ret, JobSpec(settings=settings, job_num=num, overrides=overrides), config))
+    outcomes = _follow(launch, run, progress) if settings.wait else {}
+    done = []
+    for ret, job, config in returns:
+        record_outcome(ret, job, outcomes.get(job.job_num, run))
+        launch.job_end(config, ret)
+        launch.job_finished(job.job_num or 0, ret)
+        done.append(ret)
+    manifest.save()
+    launch.summary_due()
+    return done
