@@ -50,6 +50,8 @@ QUOTA_HEADING = "## 10. A 200-job sweep under a run quota"
 SCRIPT_WORKLOADS = (OPTUNA_WORKLOAD, QUOTA_WORKLOAD)
 #: Section 9, written by benchmarks/tricks.py by hand: every run.py run keeps it as it was.
 TRICKS_HEADING = "## 9. Speed tricks"
+#: Section 11, written by benchmarks/durable_bench.py by hand: every run.py run keeps it as it was.
+DURABLE_HEADING = "## 11. Detached vs attached"
 
 
 @dataclass(frozen=True)
@@ -355,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         measured, error = run_quota_bench(args.out.parent, quick=args.quick)
         quota_section = measured or quota_section
         errors += [error] if error else []
-    args.out.write_text(splice_section(text, quota_section, QUOTA_HEADING))
+    text = splice_section(text, quota_section, QUOTA_HEADING)
+    args.out.write_text(splice_section(text, previous_section(previous, DURABLE_HEADING), DURABLE_HEADING))
     log(f"wrote {args.out}")
     return 1 if errors else 0
 

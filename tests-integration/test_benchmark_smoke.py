@@ -136,3 +136,45 @@ def test_optuna_async_section_has_a_table_per_sleep_scale(monkeypatch: pytest.Mo
     assert "batch's trials, 1.00 (median" in text  # one run a batch of one: nothing uneven
     batches = [{"run_times": [[0, 0, 1.0], [0, 0, 3.0], [5, 5, 7.0], [5, 5, 7.0]]}]
     assert bench.batch_spread(batches, 2) == pytest.approx(statistics.median([3.0 / 2.0, 1.0]))
+
+
+def test_durable_bench_runs_a_tiny_sweep_attached_and_detached(tmp_path: Path) -> None:
+    """benchmarks/durable_bench.py at a tiny size: every side measured, values checked, the section written."""
+    out_json, out_md = tmp_path / "DURABLE.json", tmp_path / "section.md"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "durable_bench.py"), "--jobs", "4", "--concurrency", "2",
+         "--reps", "1", "--json", str(out_json), "--markdown", str(out_md)],
+        cwd=REPO, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out_json.read_text())
+    assert (data["jobs"], data["concurrency"], data["reps"]) == (4, 2, 1)
+    median = data["median"]
+    assert set(median) == {"attached", "detached --wait", "detached, returning"}
+    assert median["attached"]["wall_s"] > 0 and median["detached --wait"]["wall_s"] > 0
+    returning = median["detached, returning"]
+    assert 0 < returning["return_s"] and returning["status_after_end_s"] > 0
+    driver = median["detached --wait"]
+    assert 0 < driver["driver_startup_s"] < driver["driver_process_s"] <= driver["span_s"]
+    assert "overhead_per_child_ms" in data["derived"] and data["machine"]["cores"] >= 1
+    text = out_md.read_text()
+    assert text.startswith("## 11. Detached vs attached") and "| attached |" in text
+    assert f"on {data['machine']['cores']} cores" in text
+    assert "--jobs 4 --concurrency 2 --reps 1`" in text  # where the files went is left out
+
+
+def test_run_py_keeps_the_durable_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Section 11 (durable_bench.py's, pasted by hand) survives a run.py rewrite of RESULTS.md."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import run
+
+    quota = "## 10. A 200-job sweep under a run quota (x)\n\nquota\n"
+    durable = "## 11. Detached vs attached, a 40-job sweep (x)\n\ndurable\n"
+    earlier = f"# Results\n\n{quota}\n{durable}"
+    assert run.previous_section(earlier, run.QUOTA_HEADING) == quota + "\n"
+    assert run.previous_section(earlier, run.DURABLE_HEADING) == durable
+    regenerated = "# Results\n\nnew\n"
+    rewritten = run.splice_section(
+        run.splice_section(regenerated, quota, run.QUOTA_HEADING), durable, run.DURABLE_HEADING
+    )
+    assert rewritten == f"{regenerated}\n{quota}\n{durable}"
