@@ -7,6 +7,7 @@ Against the loopback control plane, every child action executed for real:
   with one child action per job;
 - the guide's `pipeline` (examples/train.py: its own child tasks, `train_model` through
   `apply_task_env`) runs detached with `--detach --wait`: each job's child action has its own children.
+- a task whose image flyte would build without hydra-flyte-core is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -204,3 +205,31 @@ def test_the_guides_pipeline_runs_detached_each_job_with_its_own_child_tasks(
     assert [j["phase"] for j in jobs] == ["SUCCEEDED"] * 2
     assert all(isinstance(j["value"], float) and 0.0 < j["value"] < 5.0 for j in jobs)
     assert jobs[0]["value"] != jobs[1]["value"]  # two learning rates, two losses
+
+
+AUTO_IMAGE_TASKS = """
+import flyte
+from omegaconf import DictConfig
+
+env = flyte.TaskEnvironment(name="auto_image")  # flyte's default image: no hydra-flyte-core in it
+
+
+@env.task
+async def objective(cfg: DictConfig) -> float:
+    return float(cfg.optimizer.lr)
+"""
+
+
+def test_an_image_without_hydra_flyte_core_is_refused_before_anything_is_sent(
+    cp: ControlPlane, launcher_project: Path
+) -> None:
+    (launcher_project / "auto_image_tasks.py").write_text(AUTO_IMAGE_TASKS)
+    proc = subprocess.run(
+        [str(FLYTE), "hydra", "run", "--config-path", "conf", "--config-name", "training", "--multirun",
+         "--detach", "--hydra-override", "hydra.sweep.dir=auto-image", "auto_image_tasks.py", "objective",
+         "--cfg", "optimizer.lr=0.25,0.5"],
+        cwd=launcher_project, env={**cp.env(), "COLUMNS": "400"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "hydra-flyte-core" in proc.stderr and "with_pip_packages" in proc.stderr
+    assert cp.requests.created_runs() == []
