@@ -36,10 +36,31 @@ def child_actions(run_name: str) -> dict[int, Any]:
     return found
 
 
+def driver_output(run: Any) -> Any:
+    """What a succeeded driver run returned: a list of outcomes, or a dict with its `outcomes` and more."""
+    outputs = tuple(run.outputs())
+    return json.loads(outputs[0])
+
+
 def driver_outcomes(run: Any) -> list[dict[str, Any]]:
     """The outcomes a succeeded driver run returned (one dict per job)."""
-    outputs = tuple(run.outputs())
-    return list(json.loads(outputs[0]))
+    output = driver_output(run)
+    return list(output["outcomes"] if isinstance(output, dict) else output)
+
+
+def _run_end_hook(manifest: Manifest, output: Any) -> None:
+    """The driver record's `on_end` ("module.function"): told the manifest and the driver's output once it ended.
+
+    A driver that asks its jobs itself (hydra_flyte.optuna.driver) records what only its output says
+    (each job's overrides, the study); named by dotted path, as the driver record is read by any process.
+    """
+    target = (manifest.driver or {}).get("on_end")
+    if not target:
+        return
+    import importlib
+
+    module, _, name = str(target).rpartition(".")
+    getattr(importlib.import_module(module), name)(manifest, output)
 
 
 def refresh(
@@ -91,12 +112,14 @@ def _record_end(manifest: Manifest, run: Any, children: dict[int, Any]) -> None:
     """The driver ended: every job's outcome from its output, or from its child action when there is none."""
     phase = phase_name(run.phase)
     if is_success(phase):
-        for outcome in driver_outcomes(run):
+        output = driver_output(run)
+        for outcome in output["outcomes"] if isinstance(output, dict) else output:
             job = int(outcome["job"])
             if job in manifest.jobs and manifest.jobs[job].run_name == run.name:
                 manifest.finished(
                     job, phase=outcome["phase"], value=outcome.get("value"), error=outcome.get("error")
                 )
+        _run_end_hook(manifest, output)
         return
     for job, record in manifest.jobs.items():
         if record.run_name != run.name:  # a job of an earlier driver run, not rerun in this one

@@ -114,9 +114,21 @@ def check_image(task: Any) -> None:
 
 
 def submit_driver(
-    detached: DetachedJobs, *, settings: LaunchSettings, manifest: Manifest, name: str | None = None
+    detached: DetachedJobs,
+    *,
+    settings: LaunchSettings,
+    manifest: Manifest,
+    name: str | None = None,
+    task: Any = None,
+    inputs: dict[str, Any] | None = None,
+    max_concurrency: int | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Any:
-    """Create the one driver run for every collected job; record it in the manifest; return flyte's Run."""
+    """Create the one driver run for every collected job; record it in the manifest; return flyte's Run.
+
+    `task`, `inputs`, `max_concurrency` and `record` (kept in the manifest's `driver`) are another
+    driver's (hydra_flyte.optuna.driver), when given; by default the run is `sweep_driver`'s.
+    """
     from hydra_flyte.config.run_rules import SWEEP_LABEL
     from hydra_flyte.durable.driver import sweep_driver
     from hydra_flyte.remote.submit import JobSpec, submit
@@ -126,18 +138,27 @@ def submit_driver(
     options["name"] = name
     options["labels"] = {**(options.get("labels") or {}), SWEEP_LABEL: manifest.sweep_id}
     driver_settings = dataclasses.replace(settings, run_options=options, detach=False)
-    driver = sweep_driver
+    driver = sweep_driver if task is None else task
     image = getattr(detached.jobs[0].task, "image", None) if detached.jobs else None
     if image is not None and image != "auto":
-        driver = dataclasses.replace(sweep_driver, image=image)  # the jobs' image: it has core
+        driver = dataclasses.replace(driver, image=image)  # the jobs' image: it has core
     jobs = sorted(detached.jobs, key=lambda j: j.job)
+    if inputs is None:
+        inputs = {
+            "plan": encode(jobs),
+            "max_concurrency": settings.max_concurrency,
+            "fail_fast": settings.fail_fast,
+        }
     run = submit(
         driver,
         (),
-        {"plan": encode(jobs), "max_concurrency": settings.max_concurrency, "fail_fast": settings.fail_fast},
-        JobSpec(settings=driver_settings, overrides=(f"detached sweep of {len(jobs)} jobs",)),
+        inputs,
+        JobSpec(
+            settings=driver_settings, overrides=(f"detached sweep of {len(manifest.jobs) or len(jobs)} jobs",)
+        ),
     )
-    manifest.driven_by(run_name=run.name, url=run.url, max_concurrency=settings.max_concurrency)
+    limit = settings.max_concurrency if max_concurrency is None else max_concurrency
+    manifest.driven_by(run_name=run.name, url=run.url, max_concurrency=limit, extra=record)
     for placeholder in detached.runs:
         placeholder.name, placeholder.url = run.name, run.url
     return run

@@ -123,6 +123,21 @@ class FlyteLauncher(Launcher):
         with job_stream(self.current, total=total) as stream:
             yield stream
 
+    def detached_job(self, overrides: Sequence[str], job_num: int) -> tuple[Any, str, DictConfig]:
+        """A detached sweep whose jobs are asked on the cluster: one job's task call, kept, not submitted.
+
+        (PlannedJob, task_env key, the job's composed config); see engine.detached_trials.capture_job.
+        """
+        from hydra_flyte.engine.detached_trials import capture_job
+
+        return capture_job(self.current, overrides, job_num)
+
+    def detached_end(self, run: Any, *, waited: bool) -> Sequence[JobReturn]:
+        """A detached sweep whose jobs were asked on the cluster: every job of its manifest handed to Hydra's side."""
+        from hydra_flyte.engine.detached_trials import end_jobs
+
+        return end_jobs(self.current, run, waited=waited)
+
     def print_summary(self) -> None:
         """The sweep's summary (every job so far), in the `summary` format of its settings, on stdout."""
         self.current.print_summary()

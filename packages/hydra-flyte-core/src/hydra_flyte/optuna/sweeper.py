@@ -8,6 +8,8 @@ run is told as failed), and the next trial is asked and submitted at once.
 - With FlyteLauncher in remote mode (waiting), trials go through the launcher's JobStream
   (hydra_flyte.engine.job_stream): the same job numbers, directories, `.hydra/` snapshots, run names,
   manifest and progress as any sweep.
+- With FlyteLauncher and `detach` (not a dry run), the whole loop runs on the cluster in one driver
+  run, each trial a child action (hydra_flyte.optuna.detached, hydra_flyte.optuna.driver).
 - With any other launcher, in local mode, in a dry run or with `wait=false`, trials are
   launched one at a time through `launcher.launch` (a dry run plans the first `n_jobs` trials).
 - `max_failure_rate` is checked against the trials finished so far: once exceeded, no new trial
@@ -109,6 +111,16 @@ class OptunaAsyncSweep:
         # A FlyteLauncher whose jobs go remote and are waited on streams them (any other launcher cannot).
         streaming = callable(getattr(self.launcher, "can_stream", None)) and self.launcher.can_stream()
         resuming = self._launcher_setting("resume", None) is not None
+        if self._launcher_setting("detach", False) and not dry_run:
+            # The whole loop runs in one driver run on the cluster (hydra_flyte.optuna.detached).
+            from hydra_flyte.optuna.detached import run_detached
+
+            log.info(
+                f"optuna_async detached: {n_trials} trials, {self.n_jobs} in flight at a time, in one driver run"
+            )
+            run_detached(self, space=space, extender=extender, n_trials=n_trials, sweep_dir=sweep_dir,
+                         arguments=list(arguments))  # fmt: skip
+            return
         if resuming and not streaming:
             raise ConfigurationError(
                 "hydra/sweeper=optuna_async resumes remote sweeps that wait for their runs: drop "

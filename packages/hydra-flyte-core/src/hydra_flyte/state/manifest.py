@@ -168,10 +168,20 @@ class Manifest:
         """The run under job `num`'s name is not this sweep's: no run, value or URL of ours; SUBMIT_FAILED."""
         self._update(num, phase=SUBMIT_FAILED, url=None, value=None, error=error)
 
-    def driven_by(self, *, run_name: str, url: str, max_concurrency: int | None) -> None:
-        """A detached sweep's driver run was created: every planned job is submitted as part of it."""
+    def driven_by(
+        self, *, run_name: str, url: str, max_concurrency: int | None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """A detached sweep's driver run was created: every planned job is submitted as part of it.
+
+        `extra`: more of the driver's record (e.g. `kind` and `on_end`, see hydra_flyte.durable.status).
+        """
         with self._lock:
-            self.driver = {"run_name": run_name, "url": url, "max_concurrency": max_concurrency}
+            self.driver = {
+                "run_name": run_name,
+                "url": url,
+                "max_concurrency": max_concurrency,
+                **(extra or {}),
+            }
         self.submitted_all(run_name=run_name, url=url)
 
     def driver_rerun(self, jobs: Sequence[int], *, run_name: str, url: str) -> None:
@@ -190,6 +200,10 @@ class Manifest:
         for num, record in list(self.jobs.items()):
             if record.phase == PLANNED:
                 self.submitted(num, run_name=run_name, url=url)
+
+    def asked(self, num: int, overrides: Sequence[str]) -> None:
+        """Job `num`'s overrides, known only once it was asked (a detached Optuna sweep's trial, asked by its driver)."""
+        self._update(num, overrides=list(overrides))
 
     def child_seen(self, num: int, *, phase: str, action: str | None) -> None:
         """A detached job's child action: its name and the phase it is in (not ended: no value yet)."""
