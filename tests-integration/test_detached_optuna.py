@@ -132,7 +132,9 @@ def test_a_detached_optuna_sweep_runs_its_20_trials_as_children_of_one_run_4_at_
     assert "Optimisation history (Optuna)" in text and "Parameter importances (Optuna" in text
 
 
-def test_a_detached_optuna_sweep_waited_on_adds_its_trials_to_the_storage(cp: ControlPlane, project: Path) -> None:
+def test_a_detached_optuna_sweep_waited_on_adds_its_trials_to_the_storage(
+    cp: ControlPlane, project: Path
+) -> None:
     cp.reset()
     storage = f"sqlite:///{project / 'study.db'}"
     result = flyte(cp, project, "-of", "json", "hydra", "run", "--wait",

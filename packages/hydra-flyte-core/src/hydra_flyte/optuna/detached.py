@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,9 @@ def tell_storage(sweep_dir: Path, sweep_id: str, study: Mapping[str, Any]) -> st
     for data in study["trials"]:
         if (data.get("user_attrs") or {}).get(JOB_ATTR) in there:
             continue
-        loaded.add_trial(trial_from_json(data, optuna))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # add_trial is "experimental" in Optuna 2.x
+            loaded.add_trial(trial_from_json(data, optuna))
         added += 1
     from hydra_flyte.optuna.resume import study_key
 

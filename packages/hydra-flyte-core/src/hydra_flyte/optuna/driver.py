@@ -142,8 +142,16 @@ def trial_json(trial: Any, optuna: Any) -> dict[str, Any]:
 
 def trial_from_json(data: Mapping[str, Any], optuna: Any) -> Any:
     """A FrozenTrial for `study.add_trial` from `trial_json`'s output."""
+    import warnings
+
     state = getattr(optuna.trial.TrialState, str(data["state"]))
     values = data.get("values")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # create_trial is "experimental" in Optuna 2.x
+        return _create_trial(optuna, data, state, values)
+
+
+def _create_trial(optuna: Any, data: Mapping[str, Any], state: Any, values: Any) -> Any:
     return optuna.trial.create_trial(
         params=dict(data["params"]),
         distributions={
