@@ -111,7 +111,7 @@ def main() -> int:
     report = {"jobs": args.jobs, "concurrency": args.concurrency, "reps": args.reps, "samples": samples,
               "median": medians, "derived": derived, "commit": _commit(), "load": [load_before, os.getloadavg()],
               "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine()},
-              "versions": _versions(), "argv": sys.argv[1:]}  # fmt: skip
+              "versions": _versions(), "argv": _shown_argv(sys.argv[1:])}  # fmt: skip
     Path(args.json).write_text(json.dumps(report, indent=2))
     if args.markdown:
         Path(args.markdown).write_text(markdown(report, json_name=Path(args.json).name))
@@ -194,6 +194,11 @@ def one_sweep(
         handover_median_s=statistics.median(handovers) if handovers else 0.0,
     )
     return figures
+
+
+def _shown_argv(argv: list[str]) -> list[str]:
+    """The arguments as recorded: the files written named by their base name only (no machine paths)."""
+    return [Path(a).name if a.endswith((".json", ".md")) else a for a in argv]
 
 
 def _commit() -> str:
