@@ -22,7 +22,6 @@ from conftest import wait_until
 from flyte_loopback import ControlPlane
 from flyte_loopback.faults import run_named
 
-import hydra_flyte.remote.reattach as reattach
 from hydra_flyte import Manifest, abort_sweep, load_manifest
 
 HERE = Path(__file__).resolve().parent
@@ -42,9 +41,13 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def own_cp(tmp_path: Path, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """A control plane of the test's own, with 4 root slots, to stop and start: the session's is left alone."""
+    """A control plane of the test's own (4 root and 4 child slots), to stop and start: the session's is left alone."""
     cp = ControlPlane(
-        tmp_path / "own-cp", home=control_plane.home, root_slots=4, profile=control_plane.profile
+        tmp_path / "own-cp",
+        home=control_plane.home,
+        root_slots=4,
+        child_slots=4,
+        profile=control_plane.profile,
     )
     cp.start()
     try:
@@ -301,42 +304,72 @@ def test_a_run_under_a_jobs_name_that_is_not_this_sweeps_is_never_aborted(
     )
 
 
-def test_a_detached_sweep_is_aborted_through_its_one_driver_run(
-    flyte_remote: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A detached sweep (`Manifest.driver`): its driver run is aborted once; the control plane cascades to the jobs."""
-    import flyte
-    from loopback_tasks import sleep
+def detached_jobs(cp: ControlPlane, driver: str) -> dict[int, str]:
+    """Each job's child action phase in a detached sweep's driver run, by job number."""
+    from hydra_flyte.durable.driver import job_of_group
 
-    from hydra_flyte.config.run_rules import SWEEP_LABEL
+    if driver not in cp.runs.names():
+        return {}
+    found = {job_of_group(a.group): a.phase_name for a in cp.run(driver).actions.values() if a.parent}
+    return {job: phase for job, phase in found.items() if job is not None}
 
-    cp = flyte_remote
-    sweep_id = "hf-0d0d0d01"
-    flyte.with_runcontext(mode="remote", name="drv-abort", labels={SWEEP_LABEL: sweep_id}).run(
-        sleep, seconds=300.0
+
+def start_detached(cp: ControlPlane, project: Path, *args: str) -> tuple[Path, str]:
+    """`flyte hydra run --multirun --detach ... nap_tasks.py nap ARGS` (returns at once): the sweep directory and driver run."""
+    sweep = project / "sweep"
+    result = flyte_cli(
+        cp, project, "hydra", "run", *SMALL, "--multirun", "--detach", "--max-concurrency", "4",
+        "--hydra-override", f"hydra.sweep.dir={sweep}", "nap_tasks.py", "nap", *args,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    driver = load_manifest(sweep).driver
+    assert driver and driver["run_name"], "a detached sweep's manifest names its driver run"
+    return sweep, driver["run_name"]
+
+
+def test_a_detached_sweep_is_aborted_through_its_one_driver_run(own_cp: ControlPlane, project: Path) -> None:
+    cp = own_cp
+    sweep, driver = start_detached(cp, project, "--cfg", "+nap=0,300", "--cfg", "optimizer.lr=1,2")
+    wait_until(
+        lambda: detached_jobs(cp, driver) == {0: "SUCCEEDED", 1: "SUCCEEDED", 2: "RUNNING", 3: "RUNNING"},
+        timeout=180,
     )
-    cp.wait_for_phase("drv-abort", ("RUNNING",), timeout=60)
-    url = f"{cp.endpoint}/runs/drv-abort"
-    manifest = Manifest.create(tmp_path / "sweep", sweep_id=sweep_id, task="loopback.sleep")
-    manifest.plan((n, [f"x={n}"], "drv-abort") for n in range(3))
-    for n in range(3):  # every job is part of the driver's run; job 0 has ended
-        manifest.submitted(n, run_name="drv-abort", url=url)
-    manifest.finished(0, phase="SUCCEEDED", value=1.0)
-    manifest.phase_seen(1, "RUNNING")
-    manifest.save()
-    driver = {"run_name": "drv-abort", "url": url, "max_concurrency": 2}
-    load = reattach.load_manifest
+    assert [r.phase for r in load_manifest(sweep).records()] == ["SUBMITTED"] * 4, "as --detach left it"
 
-    def with_driver(sweep: object) -> Manifest:  # the manifest a detached sweep writes
-        loaded = load(sweep)  # type: ignore[arg-type]
-        loaded.driver = driver  # type: ignore[attr-defined]
-        return loaded
+    result = flyte_cli(cp, project, "hydra", "abort", str(sweep))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert aborts_sent(cp) == [driver], "one abort, for the driver run"
+    assert cp.run(driver).root.phase_name == "ABORTED"
+    assert detached_jobs(cp, driver) == {0: "SUCCEEDED", 1: "SUCCEEDED", 2: "ABORTED", 3: "ABORTED"}, (
+        "cascaded"
+    )
+    # Recorded as `status` records a detached sweep: the jobs that ended first keep their phase.
+    phases = ["SUCCEEDED", "SUCCEEDED", "ABORTED", "ABORTED"]
+    assert [r.phase for r in load_manifest(sweep).records()] == phases
+    assert [phase for _, phase, _ in table(result.stdout)] == phases
+    err = " ".join(result.stderr.split())
+    for n in (2, 3):
+        assert f"job {n}: aborted with the sweep's driver run {driver}" in err, err
+    for n in (0, 1):
+        assert f"job {n}: had already ended: SUCCEEDED" in err, err
+    assert f"Aborted the sweep's driver run {driver} (2 jobs); 2 jobs had already ended." in err, err
 
-    monkeypatch.setattr(reattach, "load_manifest", with_driver)
-    outcome = abort_sweep(tmp_path / "sweep", reason="driver test")
-    assert aborts_sent(cp) == ["drv-abort"], "one abort, for the driver run"
-    assert cp.run("drv-abort").root.phase_name == "ABORTED"
-    assert outcome.confirmed and outcome.aborted == [1, 2]
-    records = load(tmp_path / "sweep").records()
-    assert [(r.phase, r.value) for r in records] == [("SUCCEEDED", 1.0), ("ABORTED", None), ("ABORTED", None)]
-    assert all("drv-abort" in (r.error or "") and "driver test" in (r.error or "") for r in records[1:])
+
+def test_a_detached_sweep_that_has_ended_is_recorded_and_nothing_is_sent(
+    own_cp: ControlPlane, project: Path
+) -> None:
+    cp = own_cp
+    sweep, driver = start_detached(cp, project, "--cfg", "optimizer.lr=1,2")
+    cp.wait_for_phase(driver, ("SUCCEEDED",), timeout=180)
+    assert [r.phase for r in load_manifest(sweep).records()] == ["SUBMITTED"] * 2, (
+        "the manifest does not know yet"
+    )
+
+    result = flyte_cli(cp, project, "hydra", "abort", str(sweep))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert aborts_sent(cp) == [], "nothing to abort"
+    assert [(r.phase, r.value) for r in load_manifest(sweep).records()] == [
+        ("SUCCEEDED", 2.0),
+        ("SUCCEEDED", 4.0),
+    ]
+    assert "2 jobs had already ended." in " ".join(result.stderr.split())

@@ -392,8 +392,9 @@ def abort_sweep(
     is left as it was and reported in `SweepAbort.unconfirmed`.
 
     A detached sweep (one driver run for every job, `Manifest.driver`) is aborted through that one
-    run: the control plane aborts the jobs' actions with it, and once it says the driver run is
-    ABORTED every job that had not ended is recorded ABORTED.
+    run: the control plane aborts the jobs' child actions with it. Once it says the driver run has
+    ended, each job is recorded as `sweep_status` records a detached sweep's: a job that ended first
+    keeps its own phase, a job cut short is recorded ABORTED.
 
     Progress goes to stderr, one line per job. ConfigurationError for a local sweep (nothing of it is
     on a control plane); NoEndpointError when no endpoint is configured or it does not answer.
@@ -577,7 +578,8 @@ class _Abort:
                     record, f"not aborted, run {name} is not this sweep's driver (its labels name {owner})"
                 )
             return
-        if not ph.is_confirmed_terminal(run.phase):
+        sent = not ph.is_confirmed_terminal(run.phase)
+        if sent:
             self.contact.call(
                 lambda: run.abort(reason=self.reason), what=f"aborting the sweep's driver run {name}"
             )
@@ -597,31 +599,19 @@ class _Abort:
                     f"control plane still says {phase}",
                 )
             return
-        if phase != ph.ABORTED:
-            for record in records:
-                self.nothing(
-                    record,
-                    f"the sweep's driver run {name} had already ended ({phase}): nothing to abort "
-                    "(`flyte hydra status` records each job's outcome)",
-                )
-            return
-        message = self.abort_message(run)
+        # The driver run has ended: each job is recorded as `status` records it, from its child action
+        # (a job that ended first keeps its own phase) or, for a job cut short, the driver's phase.
+        _refresh_detached(self.manifest, wait=False, contact=self.contact)
         for record in records:
-            self.manifest.finished(
-                record.job, phase=ph.ABORTED, error=f"aborted with the sweep's driver run {name}: {message}"
-            )
-            self.aborted(record, f"aborted with the sweep's driver run {name}")
-
-    def abort_message(self, run: Any) -> str:
-        """What the control plane recorded on an aborted run (its reason), as `sweep_status` reads it."""
-        from hydra_flyte.errors import RunFailedError
-        from hydra_flyte.remote.submit import wait_for
-
-        try:
-            wait_for(run, contact=self.contact)
-        except RunFailedError as exc:
-            return exc.message
-        return self.reason
+            now = record.phase
+            if not ph.is_confirmed_terminal(now):
+                self.unconfirmed(
+                    record, f"the sweep's driver run {name} ended {phase}, but no end of this job was read"
+                )
+            elif sent and now == ph.ABORTED:
+                self.aborted(record, f"aborted with the sweep's driver run {name}")
+            else:
+                self.finished(record, f"had already ended: {now}")
 
 
 def _in_threads(
