@@ -97,3 +97,17 @@ def test_the_driver_image_must_be_able_to_have_core() -> None:
     with pytest.raises(ConfigurationError, match="does not install hydra-flyte-core"):
         check_image(types.SimpleNamespace(image="auto", name="env.t"))
     assert "hydra_flyte.durable.driver" in sys.modules
+
+
+def test_a_detached_optuna_sweep_is_not_rerun_outside_its_study(tmp_path, monkeypatch) -> None:
+    from hydra_flyte.durable.rerun import rerun_detached
+    from hydra_flyte.state.manifest import Manifest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    manifest = Manifest.create(tmp_path, sweep_id="hf-0ptuna00", mode="remote")
+    manifest.plan([(0, ["x=1"], None)])
+    manifest.driven_by(run_name="hf-0ptuna00", url="http://cp/runs/hf-0ptuna00", max_concurrency=2)
+    manifest.driver = {**manifest.driver, "kind": "optuna"}
+    manifest.finished(0, phase=FAILED, error="boom")
+    with pytest.raises(ConfigurationError, match="detached Optuna sweep.*Start a new sweep"):
+        rerun_detached(manifest)

@@ -26,12 +26,20 @@ def rerun_detached(manifest: Manifest, *, jobs: Sequence[int] | None = None) -> 
     from hydra_flyte.remote.ownership import adopt_submission, confirm_created, is_already_exists
     from hydra_flyte.remote.submission_pool import call_with_retries
 
+    driver = manifest.driver or {}
+    if driver.get("kind") == "optuna":
+        from hydra_flyte.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"sweep {manifest.sweep_id} is a detached Optuna sweep: its trials were asked by the study in its driver "
+            "run, and running some of them again outside the study would not tell it. Start a new sweep (with "
+            "hydra.sweeper.storage set to the same storage, its study goes on from the trials it holds)."
+        )
     wanted = [r.job for r in manifest.records() if ph.is_rerunnable_failure(r.phase)]
     if jobs is not None:
         wanted = [num for num in wanted if num in set(jobs)]
     if not wanted:
         return None
-    driver = manifest.driver or {}
     earlier = [name for name in driver.get("earlier", []) if name]
     first = earlier[0] if earlier else str(driver["run_name"])
     new_name = attempt_run_name(first, len(earlier) + 1)
