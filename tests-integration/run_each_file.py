@@ -30,7 +30,13 @@ FAULTHANDLER_SECONDS = 300
 FILE_TIMEOUT_SECONDS = 900
 PROFILE_ENV = "LOOPBACK_PROFILE"
 BOTH_PROFILES = frozenset(
-    {"test_sweep_trust.py", "test_sweep_faults.py", "test_sweep_resume.py", "test_optuna_async_resume.py"}
+    {
+        "test_sweep_trust.py",
+        "test_sweep_faults.py",
+        "test_sweep_resume.py",
+        "test_optuna_async_resume.py",
+        "test_detached_faults.py",
+    }
 )
 
 

@@ -63,6 +63,38 @@ def _run_end_hook(manifest: Manifest, output: Any) -> None:
     getattr(importlib.import_module(module), name)(manifest, output)
 
 
+def _confirm_driver(manifest: Manifest, ask: Callable[[Callable[[], Any], str], Any]) -> bool:
+    """A driver run named on disk but never confirmed (the answer lost, or the process killed): look it up.
+
+    Ours if its sweep label names this sweep: recorded as created. Not there: the sweep was never
+    submitted (NOT_SUBMITTED). Another's: no run of ours under the name (SUBMIT_FAILED).
+    """
+    from hydra_flyte.config.run_rules import SWEEP_LABEL
+    from hydra_flyte.remote.ownership import labels_of, lookup, name_clash
+    from hydra_flyte.state.phases import NOT_SUBMITTED, PLANNED
+
+    driver = dict(manifest.driver or {})
+    name = str(driver["run_name"])
+    run = ask(lambda: lookup(name), f"looking up the driver run {name}")
+    planned = [num for num, record in manifest.jobs.items() if record.phase == PLANNED]
+    if run is None:
+        for num in planned:
+            manifest.finished(
+                num, phase=NOT_SUBMITTED,
+                error=f"the control plane has no driver run {name}: the sweep was never submitted (run it again)",
+            )  # fmt: skip
+        return False
+    labels = ask(lambda: labels_of(run), f"reading the labels of the driver run {name}")
+    if labels.get(SWEEP_LABEL) != manifest.sweep_id:
+        clash = name_clash(name, labels, sweep_id=manifest.sweep_id, job_num=None)
+        for num in planned:
+            manifest.disowned(num, error=str(clash))
+        return False
+    extra = {k: v for k, v in driver.items() if k not in ("run_name", "url", "max_concurrency")}
+    manifest.driven_by(run_name=name, url=run.url, max_concurrency=driver.get("max_concurrency"), extra=extra)
+    return True
+
+
 def refresh(
     manifest: Manifest,
     *,
@@ -74,7 +106,8 @@ def refresh(
     """Bring a detached sweep's manifest up to date from its driver run; with `wait`, until the driver ends.
 
     `call(fn, what=...)`: how each request is made (a Contact's retrying call); `on_change(job, phase)`
-    is told each job's new phase. Returns the driver run (flyte.remote.Run).
+    is told each job's new phase. Returns the driver run (flyte.remote.Run), or None when the driver
+    run was never confirmed and is not there (or is not this sweep's): its jobs are then settled.
     """
     from flyte.remote import Run
 
@@ -83,6 +116,9 @@ def refresh(
 
     driver = manifest.driver or {}
     name = str(driver["run_name"])
+    if driver.get("url") is None and not _confirm_driver(manifest, ask):
+        manifest.save()
+        return None
     while True:
         run = ask(lambda: Run.get(name=name), f"reading the phase of the driver run {name}")
         done = run.done()

@@ -149,15 +149,18 @@ def submit_driver(
             "max_concurrency": settings.max_concurrency,
             "fail_fast": settings.fail_fast,
         }
+    limit = settings.max_concurrency if max_concurrency is None else max_concurrency
     run = submit(
         driver,
         (),
         inputs,
         JobSpec(
-            settings=driver_settings, overrides=(f"detached sweep of {len(manifest.jobs) or len(jobs)} jobs",)
+            settings=driver_settings,
+            overrides=(f"detached sweep of {len(manifest.jobs) or len(jobs)} jobs",),
+            # The driver's name on disk before it is sent: a lost answer or a kill leaves it to look up.
+            before_send=lambda: manifest.driver_planned(run_name=name, max_concurrency=limit, extra=record),
         ),
     )
-    limit = settings.max_concurrency if max_concurrency is None else max_concurrency
     manifest.driven_by(run_name=run.name, url=run.url, max_concurrency=limit, extra=record)
     for placeholder in detached.runs:
         placeholder.name, placeholder.url = run.name, run.url

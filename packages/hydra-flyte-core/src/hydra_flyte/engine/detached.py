@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hydra_flyte.durable.submit import DetachedJobs
     from hydra_flyte.engine.launch import Launch
     from hydra_flyte.remote.waiting import Progress
+    from hydra_flyte.state.manifest import Manifest
 
 log = logging.getLogger("hydra_flyte.engine.launcher")  # the logger these messages always had
 
@@ -31,7 +32,11 @@ def finish_detached(
 
     settings, manifest = launch.settings, launch.manifest
     assert manifest is not None
-    run = submit_driver(detached, settings=settings, manifest=manifest)
+    try:
+        run = submit_driver(detached, settings=settings, manifest=manifest)
+    except Exception as exc:
+        _submission_failed(manifest, exc)
+        raise
     print(
         f"Detached sweep {manifest.sweep_id}: {len(detached)} jobs in run {run.name} ({run.url}); "
         f"follow it with: flyte hydra status {manifest.path}" + ("" if settings.wait else " --wait"),
@@ -54,6 +59,18 @@ def finish_detached(
     manifest.save()
     launch.summary_due()
     return returns
+
+
+def _submission_failed(manifest: Manifest, exc: BaseException) -> None:
+    """The driver run was not created (refused, another's name, out of reach): every job says why, on disk."""
+    from hydra_flyte.engine.outcomes import submission_failure_phase
+    from hydra_flyte.state.phases import PLANNED
+
+    phase = submission_failure_phase(exc)
+    for num, record in manifest.jobs.items():
+        if record.phase == PLANNED:
+            manifest.finished(num, phase=phase, error=f"the sweep's driver run: {type(exc).__name__}: {exc}")
+    manifest.save()
 
 
 def _follow(launch: Launch, run: Any, progress: Progress | None) -> dict[int, Any]:

@@ -168,6 +168,26 @@ class Manifest:
         """The run under job `num`'s name is not this sweep's: no run, value or URL of ours; SUBMIT_FAILED."""
         self._update(num, phase=SUBMIT_FAILED, url=None, value=None, error=error)
 
+    def driver_planned(
+        self, *, run_name: str, max_concurrency: int | None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        """A detached sweep's driver run is about to be sent: its name on disk first (no URL until it is confirmed).
+
+        A process killed between the CreateRun and its answer leaves the name to look up (`status`).
+        """
+        with self._lock:
+            self.driver = {
+                "run_name": run_name,
+                "url": None,
+                "max_concurrency": max_concurrency,
+                **(extra or {}),
+            }
+            for num, record in self.jobs.items():
+                if record.phase == PLANNED:
+                    record.run_name = run_name
+                    self._encoded.pop(num, None)
+            self._write()
+
     def driven_by(
         self, *, run_name: str, url: str, max_concurrency: int | None, extra: Mapping[str, Any] | None = None
     ) -> None:
