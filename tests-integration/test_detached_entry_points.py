@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from detached_support import SMALL, control_plane_with_children, flyte
 from flyte_loopback import ControlPlane
 from flyte_loopback.runs import SUCCEEDED
 from hydra_tasks import objective
@@ -30,7 +31,6 @@ from hydra_flyte import ConfigurationError, hydra_sweep, load_manifest
 HERE = Path(__file__).resolve().parent
 CONF = str(HERE / "conf")
 EXAMPLES = HERE.parent / "examples"
-FLYTE = Path(sys.executable).parent / "flyte"
 GRID = ["model=small,large", "optimizer.lr=0.25,0.5"]
 EXPECTED = [0.5, 1.0, 2.5, 5.0]  # lr * depth (small 2, large 10), scale 1
 
@@ -157,17 +157,7 @@ def cp_nested(
     tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane
 ) -> Iterator[ControlPlane]:
     """Room for 2 pipelines and a child task of each at once (children of children share the child slots)."""
-    plane = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-nested"),
-        home=control_plane.home,
-        root_slots=2,
-        child_slots=4,
-        profile=control_plane.profile,
-    ).start()
-    try:
-        yield plane
-    finally:
-        plane.close()
+    yield from control_plane_with_children(tmp_path_factory, control_plane, "control-plane-nested")
 
 
 @pytest.fixture
@@ -182,13 +172,10 @@ def test_the_guides_pipeline_runs_detached_each_job_with_its_own_child_tasks(
 ) -> None:
     cp = cp_nested
     cp.reset()
-    proc = subprocess.run(
-        [str(FLYTE), "-of", "json", "hydra", "run", "--config-path", "conf", "--config-name", "training",
-         "--multirun", "--detach", "--wait", "--max-concurrency", "2", "--hydra-override",
-         "hydra.sweep.dir=detached", "train.py", "pipeline", "--dataset", "digits",
-         "--cfg", "optimizer.lr=0.001,0.01", "--cfg", "training.epochs=3"],
-        cwd=examples_dir, env={**cp.env(), "COLUMNS": "400"}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    proc = flyte(cp, examples_dir, "-of", "json", "hydra", "run", *SMALL, "--multirun", "--detach", "--wait",
+                 "--max-concurrency", "2", "--hydra-override", "hydra.sweep.dir=detached", "train.py", "pipeline",
+                 "--dataset", "digits", "--cfg", "optimizer.lr=0.001,0.01", "--cfg", "training.epochs=3",
+                 timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     (created,) = cp.requests.created_runs()
     driver = created.name
@@ -224,12 +211,8 @@ def test_an_image_without_hydra_flyte_core_is_refused_before_anything_is_sent(
     cp: ControlPlane, launcher_project: Path
 ) -> None:
     (launcher_project / "auto_image_tasks.py").write_text(AUTO_IMAGE_TASKS)
-    proc = subprocess.run(
-        [str(FLYTE), "hydra", "run", "--config-path", "conf", "--config-name", "training", "--multirun",
-         "--detach", "--hydra-override", "hydra.sweep.dir=auto-image", "auto_image_tasks.py", "objective",
-         "--cfg", "optimizer.lr=0.25,0.5"],
-        cwd=launcher_project, env={**cp.env(), "COLUMNS": "400"}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = flyte(cp, launcher_project, "hydra", "run", *SMALL, "--multirun", "--detach", "--hydra-override",
+                 "hydra.sweep.dir=auto-image", "auto_image_tasks.py", "objective", "--cfg", "optimizer.lr=0.25,0.5")  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "hydra-flyte-core" in proc.stderr and "with_pip_packages" in proc.stderr
     assert cp.requests.created_runs() == []

@@ -8,53 +8,30 @@ taken name with OK and the existing run, the hosted ones with ALREADY_EXISTS.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import wait_until
 from connectrpc.code import Code
+from detached_support import FLYTE, SMALL, control_plane_with_children, copy_project, flyte
 from flyte_loopback import ControlPlane, run_named
 from flyte_loopback.runs import SUCCEEDED
 
-HERE = Path(__file__).resolve().parent
-FLYTE = Path(sys.executable).parent / "flyte"
-SMALL = ("--config-path", "conf", "--config-name", "training")
 GRID = ("hydra_tasks.py", "objective", "--cfg", "optimizer.lr=0.1,0.2,0.3")
 
 
 @pytest.fixture(scope="module")
 def cp(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    plane = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-detached-faults"),
-        home=control_plane.home,
-        child_slots=3,
-        profile=control_plane.profile,
-    ).start()
-    try:
-        yield plane
-    finally:
-        plane.close()
+    yield from control_plane_with_children(
+        tmp_path_factory, control_plane, "control-plane-detached-faults", child_slots=3
+    )
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    shutil.copy(HERE / "hydra_tasks.py", root / "hydra_tasks.py")
-    return root
-
-
-def flyte(
-    cp: ControlPlane, project: Path, *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(FLYTE), *args], cwd=project, env={**cp.env(), "COLUMNS": "400"},
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+    return copy_project(tmp_path, "hydra_tasks.py")
 
 
 def manifest(project: Path, sweep_dir: str) -> dict:

@@ -11,54 +11,25 @@ storage holds every trial.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
+from detached_support import SMALL, children, control_plane_with_children, copy_project, flyte
 from flyte_loopback import ControlPlane
 from flyte_loopback.runs import SUCCEEDED, primitive_values
-
-HERE = Path(__file__).resolve().parent
-FLYTE = Path(sys.executable).parent / "flyte"
-SMALL = ("--config-path", "conf", "--config-name", "training")
 
 
 @pytest.fixture(scope="module")
 def cp(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """A control plane with room for 4 children at once (the driver holds a root slot)."""
-    plane = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-detached-optuna"),
-        home=control_plane.home,
-        root_slots=2,
-        child_slots=4,
-        profile=control_plane.profile,
-    ).start()
-    try:
-        yield plane
-    finally:
-        plane.close()
+    yield from control_plane_with_children(tmp_path_factory, control_plane, "control-plane-detached-optuna")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    shutil.copy(HERE / "optuna_tasks.py", root / "optuna_tasks.py")
-    return root
-
-
-def flyte(
-    cp: ControlPlane, project: Path, *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(FLYTE), *args], cwd=project, env={**cp.env(), "COLUMNS": "400"},
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+    return copy_project(tmp_path, "optuna_tasks.py")
 
 
 def optuna_sweep(*settings: str, sweep_dir: str) -> list[str]:
@@ -70,10 +41,6 @@ def optuna_sweep(*settings: str, sweep_dir: str) -> list[str]:
         "optuna_tasks.py", "timed_objective",
         "--cfg", "optimizer.lr=interval(0.01,1.0)", "--cfg", "model=choice(small,large)", "--cfg", "+sleep=0.2",
     ]  # fmt: skip
-
-
-def children(cp: ControlPlane, run_name: str) -> list:
-    return [a for a in cp.run(run_name).actions.values() if a.parent]
 
 
 def value_of(action: object) -> float:

@@ -9,20 +9,15 @@ while the driver runs and every value once it ends, and the values are those of 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from detached_support import SMALL, children, control_plane_with_children, copy_project, flyte
 from flyte_loopback import ControlPlane
 from flyte_loopback.runs import RUNNING, SUCCEEDED, phase_name
 
-HERE = Path(__file__).resolve().parent
-FLYTE = Path(sys.executable).parent / "flyte"
-SMALL = ("--config-path", "conf", "--config-name", "training")
 # 40 jobs: 2 models x 20 learning rates.
 LRS = [round(0.05 * (i + 1), 2) for i in range(20)]
 GRID = ("--cfg", "model=small,large", "--cfg", "optimizer.lr=" + ",".join(str(lr) for lr in LRS))
@@ -30,40 +25,12 @@ GRID = ("--cfg", "model=small,large", "--cfg", "optimizer.lr=" + ",".join(str(lr
 
 @pytest.fixture(scope="module")
 def cp(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    """A control plane with room for 4 children at once (the driver holds a root slot)."""
-    plane = ControlPlane(
-        tmp_path_factory.mktemp("control-plane-detached"),
-        home=control_plane.home,
-        root_slots=2,
-        child_slots=4,
-        profile=control_plane.profile,
-    ).start()
-    try:
-        yield plane
-    finally:
-        plane.close()
+    yield from control_plane_with_children(tmp_path_factory, control_plane, "control-plane-detached")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "slow_tasks.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
-
-
-def flyte(
-    cp: ControlPlane, project: Path, *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(FLYTE), *args], cwd=project, env={**cp.env(), "COLUMNS": "400"},
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-
-
-def children(cp: ControlPlane, run_name: str) -> list:
-    return [a for a in cp.run(run_name).actions.values() if a.parent]
+    return copy_project(tmp_path, "hydra_tasks.py", "slow_tasks.py")
 
 
 def test_a_40_job_detached_sweep_is_one_run_of_40_child_actions_with_the_attached_values(
