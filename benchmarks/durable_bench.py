@@ -41,6 +41,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from _bench_provenance import commit, versions
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 FLYTE = Path(sys.executable).with_name("flyte")
@@ -109,9 +111,9 @@ def main() -> int:
         "return_over_attached": medians["detached, returning"]["return_s"] / attached,
     }
     report = {"jobs": args.jobs, "concurrency": args.concurrency, "reps": args.reps, "samples": samples,
-              "median": medians, "derived": derived, "commit": _commit(), "load": [load_before, os.getloadavg()],
+              "median": medians, "derived": derived, "commit": commit(REPO), "load": [load_before, os.getloadavg()],
               "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine()},
-              "versions": _versions(), "argv": _shown_argv(sys.argv[1:])}  # fmt: skip
+              "versions": versions("flyte", "hydra-core"), "argv": _shown_argv(sys.argv[1:])}  # fmt: skip
     Path(args.json).write_text(json.dumps(report, indent=2))
     if args.markdown:
         Path(args.markdown).write_text(markdown(report, json_name=Path(args.json).name))
@@ -199,29 +201,6 @@ def one_sweep(
 def _shown_argv(argv: list[str]) -> list[str]:
     """The arguments as recorded: the files written named by their base name only (no machine paths)."""
     return [Path(a).name if a.endswith((".json", ".md")) else a for a in argv]
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("flyte", "hydra-core"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    found["python"] = platform.python_version()
-    return found
 
 
 def markdown(report: dict[str, Any], *, json_name: str) -> str:

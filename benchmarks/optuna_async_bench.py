@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _bench_provenance import commit, versions
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -81,7 +81,7 @@ def main() -> int:
     finally:
         cp.close()
     report = {"n_trials": n_trials, "n_jobs": n_jobs, "reps": args.reps, "workloads": workloads,
-              "commit": _commit(), "load": [load_before, os.getloadavg()], "versions": _versions(),
+              "commit": commit(REPO), "load": [load_before, os.getloadavg()], "versions": versions("optuna", "hydra-optuna-sweeper", "hydra-core", "flyte"),
               "argv": sys.argv[1:]}  # fmt: skip
     Path(args.json).write_text(json.dumps(report, indent=2))
     if args.markdown:
@@ -167,29 +167,6 @@ def _workload(samples: dict[str, list[dict]], scale: float) -> dict:
 
 def _sleep(scale: float) -> str:
     return "1 + 5u s" if scale == 1.0 else f"{scale:g} x (1 + 5u) s"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("optuna", "hydra-optuna-sweeper", "hydra-core", "flyte"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    found["python"] = platform.python_version()
-    return found
 
 
 def markdown(report: dict, *, json_name: str) -> str:

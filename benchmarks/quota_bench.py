@@ -39,15 +39,15 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _bench_provenance import commit, versions
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -103,8 +103,8 @@ def main() -> int:
         side: {k: statistics.median(s[k] for s in runs) for k in figures} for side, runs in samples.items()
     }
     report = {"jobs": args.jobs, "quota": args.quota, "run_seconds": args.run_seconds, "reps": args.reps,
-              "samples": samples, "median": medians, "commit": _commit(), "load": [load_before, os.getloadavg()],
-              "versions": _versions(), "argv": sys.argv[1:]}  # fmt: skip
+              "samples": samples, "median": medians, "commit": commit(REPO), "load": [load_before, os.getloadavg()],
+              "versions": versions("flyte", "hydra-core", "protovalidate"), "argv": sys.argv[1:]}  # fmt: skip
     Path(args.json).write_text(json.dumps(report, indent=2))
     if args.markdown:
         Path(args.markdown).write_text(markdown(report, json_name=Path(args.json).name))
@@ -230,29 +230,6 @@ def one_sweep(cp: Any, hydra_sweep: Any, objective: Any, expected: Any, work: Pa
         "create_run_calls": len(creates),
         "waits": waits,
     }
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("flyte", "hydra-core", "protovalidate"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    found["python"] = platform.python_version()
-    return found
 
 
 def markdown(report: dict[str, Any], *, json_name: str) -> str:
