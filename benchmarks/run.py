@@ -52,6 +52,8 @@ SCRIPT_WORKLOADS = (OPTUNA_WORKLOAD, QUOTA_WORKLOAD)
 TRICKS_HEADING = "## 9. Speed tricks"
 #: Section 11, written by benchmarks/durable_bench.py by hand: every run.py run keeps it as it was.
 DURABLE_HEADING = "## 11. Detached vs attached"
+#: Section 12, written by hand from benchmarks/dry_run_bench.py: every run.py run keeps it as it was.
+DRY_RUN_HEADING = "## 12. A 2,000-job dry run"
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         quota_section = measured or quota_section
         errors += [error] if error else []
     text = splice_section(text, quota_section, QUOTA_HEADING)
-    args.out.write_text(splice_section(text, previous_section(previous, DURABLE_HEADING), DURABLE_HEADING))
+    for heading in (DURABLE_HEADING, DRY_RUN_HEADING):
+        text = splice_section(text, previous_section(previous, heading), heading)
+    args.out.write_text(text)
     log(f"wrote {args.out}")
     return 1 if errors else 0
 

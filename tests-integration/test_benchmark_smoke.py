@@ -164,7 +164,7 @@ def test_durable_bench_runs_a_tiny_sweep_attached_and_detached(tmp_path: Path) -
 
 
 def test_run_py_keeps_the_durable_section(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Section 11 (durable_bench.py's, pasted by hand) survives a run.py rewrite of RESULTS.md."""
+    """Sections 11 and 12 (durable_bench.py's and dry_run_bench.py's, pasted by hand) survive a run.py rewrite."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import run
 
@@ -178,3 +178,6 @@ def test_run_py_keeps_the_durable_section(monkeypatch: pytest.MonkeyPatch) -> No
         run.splice_section(regenerated, quota, run.QUOTA_HEADING), durable, run.DURABLE_HEADING
     )
     assert rewritten == f"{regenerated}\n{quota}\n{durable}"
+    dry_run = "## 12. A 2,000-job dry run through each entry point (x)\n\ndry run\n"
+    assert run.previous_section(f"{earlier}\n{dry_run}", run.DRY_RUN_HEADING) == dry_run
+    assert run.splice_section(rewritten, dry_run, run.DRY_RUN_HEADING) == f"{rewritten}\n{dry_run}"
