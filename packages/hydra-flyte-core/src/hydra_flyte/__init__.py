@@ -31,8 +31,8 @@ _EXPORTS = {
     "sweep_status": "hydra_flyte.remote.reattach",
     "sweep_report": "hydra_flyte.report.html",
     "rerun_failed": "hydra_flyte.remote.reattach",
-    "abort_sweep": "hydra_flyte.remote.reattach",
-    "SweepAbort": "hydra_flyte.remote.reattach",
+    "abort_sweep": "hydra_flyte.remote.abort",
+    "SweepAbort": "hydra_flyte.remote.abort",
     "load_manifest": "hydra_flyte.remote.reattach",
     "Manifest": "hydra_flyte.state.manifest",
     "DryRunPlan": "hydra_flyte.remote.submit",
@@ -76,7 +76,8 @@ if TYPE_CHECKING:
         WaitingForCapacityError,
     )
     from hydra_flyte.launcher_config import FlyteLauncherConf, register_launcher_config
-    from hydra_flyte.remote.reattach import SweepAbort, abort_sweep, load_manifest, rerun_failed, sweep_status
+    from hydra_flyte.remote.abort import SweepAbort, abort_sweep
+    from hydra_flyte.remote.reattach import load_manifest, rerun_failed, sweep_status
     from hydra_flyte.remote.submit import DryRunPlan, wait_for
     from hydra_flyte.report.html import sweep_report
     from hydra_flyte.results import JobOutcome, RunResult
