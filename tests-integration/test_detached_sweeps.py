@@ -103,7 +103,7 @@ def test_a_detached_sweep_waited_on_prints_the_one_summary_and_a_failed_job_fail
     assert "loss exploded" in jobs[1]["error"]
 
 
-def test_detach_is_refused_for_a_single_run_and_for_local_mode_with_nothing_submitted(
+def test_detach_is_refused_for_a_single_run_local_mode_and_a_batched_sweeper_with_nothing_submitted(
     cp: ControlPlane, project: Path
 ) -> None:
     cp.reset()
@@ -113,6 +113,10 @@ def test_detach_is_refused_for_a_single_run_and_for_local_mode_with_nothing_subm
     for result in (single, local):
         assert result.returncode == 2, result.stderr
         assert "--detach" in result.stderr
+    batched = flyte(cp, project, "hydra", "run", *SMALL, "--multirun", "--detach", "--hydra-override",
+                    "hydra.sweeper.max_batch_size=1", "hydra_tasks.py", "objective", "--cfg", "model=small,large")  # fmt: skip
+    assert batched.returncode == 2, batched.stderr
+    assert "launches its jobs batch after batch" in batched.stderr and "drop detach" in batched.stderr
     assert cp.requests.created_runs() == []
 
 

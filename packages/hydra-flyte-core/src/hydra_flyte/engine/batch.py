@@ -53,6 +53,8 @@ def run_batch(
     # What a real control plane would refuse (run names, labels, env vars): before anything is planned.
     check_launch(settings, job_nums=[idx for idx, _ in numbered], sweeper=config.hydra.sweeper,
                  sweep_id=launch.manifest.sweep_id if launch.manifest is not None else None)  # fmt: skip
+    if settings.detach and not settings.dry_run and settings.resume is None:
+        _check_detachable(config.hydra.sweeper)
     manifest = launch.manifest_for(sweep_dir)
     resumed = None
     if settings.resume is not None and manifest is not None and manifest.driver:  # a detached sweep
@@ -133,6 +135,23 @@ def run_batch(
         if not hasattr(interrupt, "manifest_path"):  # during submission (waiting reports its own)
             _interrupted_while_submitting(launch, interrupt, submitted, manifest, resumed)
         raise
+
+
+def _check_detachable(sweeper: DictConfig) -> None:
+    """A detached sweep is one driver run for all its jobs: only a sweeper that hands them over in one batch."""
+    from hydra_flyte.config.validation import compact
+    from hydra_flyte.errors import ConfigurationError
+
+    target = str(sweeper.get("_target_", ""))
+    if "BasicSweeper" in target and sweeper.get("max_batch_size") is None:
+        return
+    raise compact(
+        ConfigurationError(
+            f"detach runs the whole sweep as one driver run, which needs every job at once, and the sweeper "
+            f"{target or '(unknown)'} launches its jobs batch after batch. Use Hydra's basic sweeper (without "
+            "hydra.sweeper.max_batch_size) or hydra/sweeper=optuna_async, or drop detach."
+        )
+    )
 
 
 def progress_for(settings: LaunchSettings, jobs: int) -> Progress | None:
