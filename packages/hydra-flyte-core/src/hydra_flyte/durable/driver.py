@@ -14,6 +14,7 @@ ABORTED or TIMED_OUT), `value` (JSON-friendly, as the manifest keeps it) and `er
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from typing import Any
 
@@ -127,23 +128,25 @@ async def sweep_driver(
     return json.dumps(outcomes)
 
 
-class DriverResolver:
-    """Finds the driver task in its container by this module's import name, however hydra-flyte-core was installed.
+class InstalledTaskResolver:
+    """Finds a driver task in its container by its module's import name, however hydra-flyte-core was installed.
 
     flyte's default resolver names a task by its file relative to the code bundle's root, or by its
     module name when the file is under site-packages; an editable install is neither. This one
-    always names this module (imported from the image's hydra-flyte-core).
+    always names the task's module and attribute (imported from the image's hydra-flyte-core): the
+    drivers here and in hydra_flyte.optuna.driver use it.
     """
 
     @property
     def import_path(self) -> str:
-        return f"{__name__}.DriverResolver"
+        return f"{__name__}.InstalledTaskResolver"
 
     def load_task(self, loader_args: list[str]) -> Any:
-        return sweep_driver
+        _, module, _, name, *_ = loader_args
+        return getattr(importlib.import_module(module), name)
 
     def loader_args(self, task: Any, root_dir: Any) -> list[str]:
-        return ["driver", "sweep_driver"]
+        return ["mod", task.func.__module__, "instance", task.func.__name__]
 
 
-sweep_driver.task_resolver = DriverResolver()
+sweep_driver.task_resolver = InstalledTaskResolver()

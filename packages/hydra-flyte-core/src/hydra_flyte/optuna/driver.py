@@ -33,7 +33,7 @@ from typing import Any
 
 import flyte
 
-from hydra_flyte.durable.driver import failure_phase, job_group
+from hydra_flyte.durable.driver import InstalledTaskResolver, failure_phase, job_group
 from hydra_flyte.state.phases import ABORTED, FAILED, SUCCEEDED
 
 log = logging.getLogger(__name__)
@@ -333,18 +333,4 @@ async def optuna_driver(plan: str) -> str:
     return json.dumps(output)
 
 
-class OptunaDriverResolver:
-    """Finds the Optuna driver task in its container by this module's import name (see durable.driver.DriverResolver)."""
-
-    @property
-    def import_path(self) -> str:
-        return f"{__name__}.OptunaDriverResolver"
-
-    def load_task(self, loader_args: list[str]) -> Any:
-        return optuna_driver
-
-    def loader_args(self, task: Any, root_dir: Any) -> list[str]:
-        return ["driver", "optuna_driver"]
-
-
-optuna_driver.task_resolver = OptunaDriverResolver()
+optuna_driver.task_resolver = InstalledTaskResolver()
