@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hydra_flyte.durable.submit import DetachedJobs
     from hydra_flyte.engine.launch import Launch
     from hydra_flyte.remote.waiting import Progress
-    from hydra_flyte.state.manifest import Manifest
+    from hydra_flyte.state.manifest import JobRecord, Manifest
 
 log = logging.getLogger("hydra_flyte.engine.launcher")  # the logger these messages always had
 
@@ -46,19 +46,8 @@ def finish_detached(
     if progress is not None:
         for _ in detached.jobs:
             progress.submitted()
-    outcomes: dict[int, Any] = {}
-    if settings.wait:
-        outcomes = _follow(launch, run, progress)
-    returns = []
-    for ret, job, config in submitted:
-        if ret.status is JobStatus.COMPLETED:
-            record_outcome(ret, job, outcomes.get(job.job_num, run) if settings.wait else run)
-        launch.job_end(config, ret)
-        launch.job_finished(job.job_num or 0, ret)
-        returns.append(ret)
-    manifest.save()
-    launch.summary_due()
-    return returns
+    outcomes = _follow(launch, run, progress) if settings.wait else {}
+    return _hand_over(launch, submitted, outcomes, run)
 
 
 def _submission_failed(manifest: Manifest, exc: BaseException) -> None:
@@ -73,12 +62,46 @@ def _submission_failed(manifest: Manifest, exc: BaseException) -> None:
     manifest.save()
 
 
+def outcome_of(record: JobRecord, run: Any) -> Any:
+    """A detached job's outcome as its manifest record holds it: its RunResult, or the RunFailedError it ended with."""
+    from hydra_flyte.errors import RunFailedError
+    from hydra_flyte.results import RunResult
+    from hydra_flyte.state.phases import SUCCEEDED
+
+    if record.phase == SUCCEEDED:
+        return RunResult(
+            (record.value,), run=run, url=run.url, name=run.name, overrides=tuple(record.overrides)
+        )
+    return RunFailedError(
+        url=run.url,
+        phase=record.phase,
+        message=record.error or f"job {record.job} ended {record.phase}",
+        run=run,
+    )
+
+
+def _hand_over(
+    launch: Launch, started: list[tuple[JobReturn, JobSpec, DictConfig]], outcomes: dict[int, Any], run: Any
+) -> list[JobReturn]:
+    """Each job's outcome (the driver run itself when not waited on) into its JobReturn, told to Hydra and the SDK;
+    the manifest written, the summary due."""
+    assert launch.manifest is not None
+    returns = []
+    for ret, job, config in started:
+        if ret.status is JobStatus.COMPLETED:
+            record_outcome(ret, job, outcomes.get(job.job_num, run))
+        launch.job_end(config, ret)
+        launch.job_finished(job.job_num or 0, ret)
+        returns.append(ret)
+    launch.manifest.save()
+    launch.summary_due()
+    return returns
+
+
 def _follow(launch: Launch, run: Any, progress: Progress | None) -> dict[int, Any]:
     """Wait for the driver run, the manifest kept up to date; each job's RunResult or RunFailedError."""
     from hydra_flyte.durable.status import refresh
-    from hydra_flyte.errors import RunFailedError
     from hydra_flyte.remote.contact import Contact
-    from hydra_flyte.results import RunResult
     from hydra_flyte.state.phases import CONFIRMED_TERMINAL, SUCCEEDED
 
     settings, manifest = launch.settings, launch.manifest
@@ -97,18 +120,7 @@ def _follow(launch: Launch, run: Any, progress: Progress | None) -> dict[int, An
     for num, record in manifest.jobs.items():
         if num not in ended and progress is not None:
             progress.finished(ok=record.phase == SUCCEEDED, started=False)
-        overrides = tuple(record.overrides)
-        if record.phase == SUCCEEDED:
-            outcomes[num] = RunResult(
-                (record.value,), run=run, url=run.url, name=run.name, overrides=overrides
-            )
-        else:
-            outcomes[num] = RunFailedError(
-                url=run.url,
-                phase=record.phase,
-                message=record.error or f"job {num} ended {record.phase}",
-                run=run,
-            )
+        outcomes[num] = outcome_of(record, run)
     return outcomes
 
 
@@ -151,12 +163,4 @@ def resume_detached(
         ret.cfg = config
         returns.append((ret, JobSpec(settings=settings, job_num=num, overrides=overrides), config))
     outcomes = _follow(launch, run, progress) if settings.wait else {}
-    done = []
-    for ret, job, config in returns:
-        record_outcome(ret, job, outcomes.get(job.job_num, run))
-        launch.job_end(config, ret)
-        launch.job_finished(job.job_num or 0, ret)
-        done.append(ret)
-    manifest.save()
-    launch.summary_due()
-    return done
+    return _hand_over(launch, returns, outcomes, run)

@@ -75,9 +75,7 @@ def capture_job(launch: Launch, overrides: Sequence[str], job_num: int) -> tuple
 
 def end_jobs(launch: Launch, run: Any, *, waited: bool) -> list[JobReturn]:
     """Each job of the manifest as Hydra's JobReturn, told to the SDK; the summary printed when the sweep ends."""
-    from hydra_flyte.errors import RunFailedError
-    from hydra_flyte.results import RunResult
-    from hydra_flyte.state.phases import SUCCEEDED
+    from hydra_flyte.engine.detached import outcome_of
 
     manifest = launch.manifest
     assert manifest is not None
@@ -86,18 +84,10 @@ def end_jobs(launch: Launch, run: Any, *, waited: bool) -> list[JobReturn]:
         ret = JobReturn()
         ret.overrides = list(record.overrides)
         ret.status = JobStatus.COMPLETED
-        if not waited:
-            ret.return_value = run
-        elif record.phase == SUCCEEDED:
-            ret.return_value = RunResult(
-                (record.value,), run=run, url=run.url, name=run.name, overrides=tuple(record.overrides)
-            )
-        else:
+        outcome = outcome_of(record, run) if waited else run
+        if isinstance(outcome, BaseException):
             ret.status = JobStatus.FAILED
-            ret.return_value = RunFailedError(
-                url=run.url, phase=record.phase, message=record.error or f"job {record.job} ended {record.phase}",
-                run=run,
-            )  # fmt: skip
+        ret.return_value = outcome
         launch.job_finished(record.job, ret)
         returns.append(ret)
     manifest.save()
