@@ -134,6 +134,19 @@ def cp_hosted(
     yield from _profiled(tmp_path_factory, control_plane, "hosted")
 
 
+@pytest.fixture(params=["open-source", "hosted"])
+def cp_each_profile(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """A control plane of each profile in turn, the in-process SDK pointed at it (reset before and after)."""
+    plane: ControlPlane = request.getfixturevalue(
+        "cp_open_source" if request.param == "open-source" else "cp_hosted"
+    )
+    plane.reset()
+    with restored_flyte_init():
+        init_flyte_for(plane)
+        yield plane
+    plane.reset()
+
+
 def _profiled(
     tmp_path_factory: pytest.TempPathFactory, session: ControlPlane, profile: str
 ) -> Iterator[ControlPlane]:

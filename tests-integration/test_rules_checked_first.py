@@ -9,14 +9,11 @@ no CreateRun (nor UploadInputs) arrived, so no sweep was half-submitted and no r
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import init_flyte_for
 from flyte_loopback import ControlPlane
 from flyte_loopback._sdk_private import restored_flyte_init
 from hydra_tasks import objective
@@ -32,26 +29,10 @@ LONG = "exp-with-a-rather-long-name1"  # 28 characters: `-10` makes 31
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["open-source", "hosted"])
-def cp(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
-    """A control plane of each profile in turn, the in-process SDK pointed at it."""
-    plane: ControlPlane = request.getfixturevalue(
-        "cp_open_source" if request.param == "open-source" else "cp_hosted"
-    )
-    plane.reset()
-    with restored_flyte_init():
-        init_flyte_for(plane)
-        yield plane
-    plane.reset()
-
-
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "launcher_app.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
+def cp(cp_each_profile: ControlPlane) -> ControlPlane:
+    """A control plane of each profile in turn (conftest's cp_each_profile); `project` is conftest's."""
+    return cp_each_profile
 
 
 assert len(LONG) == 28

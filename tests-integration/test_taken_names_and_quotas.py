@@ -14,19 +14,16 @@ a quota of unfinished runs. Through the SDK, `flyte hydra run` and a `@hydra.mai
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import init_flyte_for, wait_until
+from conftest import wait_until
 from connectrpc.code import Code
 from flyte_loopback import ControlPlane
-from flyte_loopback._sdk_private import restored_flyte_init
 from hydra_tasks import objective
 
 from hydra_flyte import (
@@ -47,26 +44,10 @@ FOREIGN_LR, FOREIGN_VALUE = "7.25", 14.5  # the other run's value: never reporte
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["open-source", "hosted"])
-def cp(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
-    """A control plane of each profile in turn, the in-process SDK pointed at it."""
-    plane: ControlPlane = request.getfixturevalue(
-        "cp_open_source" if request.param == "open-source" else "cp_hosted"
-    )
-    plane.reset()
-    with restored_flyte_init():
-        init_flyte_for(plane)
-        yield plane
-    plane.reset()
-
-
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(HERE / "conf", root / "conf")
-    for name in ("hydra_tasks.py", "launcher_app.py"):
-        shutil.copy(HERE / name, root / name)
-    return root
+def cp(cp_each_profile: ControlPlane) -> ControlPlane:
+    """A control plane of each profile in turn (conftest's cp_each_profile); `project` is conftest's."""
+    return cp_each_profile
 
 
 def unique(prefix: str) -> str:
