@@ -409,36 +409,32 @@ def run_optuna_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | N
     size = (
         ["--reps", "1", "--trials", "8", "--jobs", "2"] if quick else ["--reps", "3", "--sleep-scales", "1,3"]
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        section_path = Path(tmp) / "section.md"
-        argv = [sys.executable, str(OPTUNA_BENCH), *size, "--json", str(out_dir / "OPTUNA_ASYNC.json"),
-                "--markdown", str(section_path)]  # fmt: skip
-        log(f"{OPTUNA_WORKLOAD}: {' '.join(argv[1:])}")
-        proc = subprocess.run(argv, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True)
-        LOGS.mkdir(parents=True, exist_ok=True)
-        (LOGS / "optuna_async.log").write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0 or not section_path.is_file():
-            error = f"{OPTUNA_WORKLOAD}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
-            log(error)
-            return None, f"{error} (log: {LOGS / 'optuna_async.log'})"
-        return section_path.read_text(), None
+    return _run_section_script(
+        OPTUNA_BENCH, OPTUNA_WORKLOAD, size, out_dir / "OPTUNA_ASYNC.json", "optuna_async.log"
+    )
 
 
 def run_quota_bench(out_dir: Path, *, quick: bool) -> tuple[str | None, str | None]:
     """Run quota_bench.py (this Python: it starts the loopback control plane in process); its section, or an error."""
     size = ["--jobs", "40", "--quota", "8", "--reps", "1"] if quick else ["--reps", "2"]
+    return _run_section_script(QUOTA_BENCH, QUOTA_WORKLOAD, size, out_dir / "QUOTA.json", "quota.log")
+
+
+def _run_section_script(
+    script: Path, workload: str, size: list[str], json_path: Path, log_name: str
+) -> tuple[str | None, str | None]:
+    """Run a benchmark script that writes its samples to `json_path` and its RESULTS.md section; the section, or an error."""
     with tempfile.TemporaryDirectory() as tmp:
         section_path = Path(tmp) / "section.md"
-        argv = [sys.executable, str(QUOTA_BENCH), *size, "--json", str(out_dir / "QUOTA.json"),
-                "--markdown", str(section_path)]  # fmt: skip
-        log(f"{QUOTA_WORKLOAD}: {' '.join(argv[1:])}")
+        argv = [sys.executable, str(script), *size, "--json", str(json_path), "--markdown", str(section_path)]
+        log(f"{workload}: {' '.join(argv[1:])}")
         proc = subprocess.run(argv, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True)
         LOGS.mkdir(parents=True, exist_ok=True)
-        (LOGS / "quota.log").write_text(proc.stdout + proc.stderr)
+        (LOGS / log_name).write_text(proc.stdout + proc.stderr)
         if proc.returncode != 0 or not section_path.is_file():
-            error = f"{QUOTA_WORKLOAD}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
+            error = f"{workload}: exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
             log(error)
-            return None, f"{error} (log: {LOGS / 'quota.log'})"
+            return None, f"{error} (log: {LOGS / log_name})"
         return section_path.read_text(), None
 
 
